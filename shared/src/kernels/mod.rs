@@ -1,0 +1,178 @@
+//! The deployed model's kernels, int8 and f32, as the firmware and the host simulation both
+//! call them. Layouts: activations HWC, conv weights OHWI, dense weights `[out][in]`.
+//!
+//! Each public function here is the entry point the executor calls; the straightforward
+//! loops in [`reference`] define what every faster path must reproduce bit for bit.
+
+pub mod reference;
+
+use crate::format::{AddQuant, Padding, Requant, Shape};
+
+/// Geometry of a 2-D convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub input: Shape,
+    pub output: Shape,
+    /// Kernel height, width.
+    pub kernel: [u8; 2],
+    /// Stride along height, width.
+    pub stride: [u8; 2],
+    pub padding: Padding,
+}
+
+impl ConvGeom {
+    /// Multiply-accumulates of one run.
+    pub const fn macs(&self) -> u64 {
+        self.output.len() as u64
+            * self.kernel[0] as u64
+            * self.kernel[1] as u64
+            * self.input.c as u64
+    }
+    /// Length of one filter (`kh · kw · in_c`).
+    pub const fn filter_len(&self) -> usize {
+        self.kernel[0] as usize * self.kernel[1] as usize * self.input.c as usize
+    }
+}
+
+/// Geometry of a pooling window (no padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeom {
+    pub input: Shape,
+    pub output: Shape,
+    pub kernel: [u8; 2],
+    pub stride: [u8; 2],
+}
+
+/// Zero points and clamp range of a requantizing int8 op. A fused ReLU is expressed as
+/// `act_min = max(-128, output_zp)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutQuant {
+    pub input_zp: i32,
+    pub output_zp: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+impl OutQuant {
+    /// Zero points with the clamp range of an optional fused ReLU.
+    pub const fn new(input_zp: i32, output_zp: i32, relu: bool) -> Self {
+        let act_min = if relu && output_zp > -128 { output_zp } else { -128 };
+        OutQuant { input_zp, output_zp, act_min, act_max: 127 }
+    }
+}
+
+/// Zero points, clamp range and multipliers of an int8 elementwise add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddParams {
+    pub quant: AddQuant,
+    pub a_zp: i32,
+    pub b_zp: i32,
+    pub output_zp: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+/// Scratch bytes [`conv2d_s8`] needs for this geometry.
+pub const fn conv2d_s8_scratch_bytes(_g: &ConvGeom) -> usize {
+    0
+}
+
+/// Scratch bytes [`dense_s8`] needs.
+pub const fn dense_s8_scratch_bytes(_in_len: usize, _out_len: usize) -> usize {
+    0
+}
+
+/// int8 convolution: `out = clamp(zp_out + M·(bias + Σ (x − zp_in)·w))`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_s8(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    _scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    reference::conv2d_s8(g, q, input, weights, bias, requant, output)
+}
+
+/// int8 fully connected layer; lengths come from `input` and `output`.
+pub fn dense_s8(
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    _scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    reference::dense_s8(q, input, weights, bias, requant, output)
+}
+
+/// int8 max pooling (quantization unchanged).
+pub fn maxpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
+    reference::maxpool2d_s8(g, input, output)
+}
+
+/// int8 average pooling, rounding half away from zero (quantization unchanged).
+pub fn avgpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
+    reference::avgpool2d_s8(g, input, output)
+}
+
+/// int8 global average pooling to `c × 1 × 1`.
+pub fn global_avgpool_s8(input_shape: Shape, input: &[i8], output: &mut [i8]) {
+    reference::global_avgpool_s8(input_shape, input, output)
+}
+
+/// int8 elementwise add (TFLite scheme).
+pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
+    reference::add_s8(p, a, b, output)
+}
+
+/// int8 ReLU with unchanged quantization: `max(x, zero_point)`.
+pub fn relu_s8(zero_point: i8, input: &[i8], output: &mut [i8]) {
+    reference::relu_s8(zero_point, input, output)
+}
+
+/// f32 convolution with optional fused ReLU.
+pub fn conv2d_f32(
+    g: &ConvGeom,
+    relu: bool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    reference::conv2d_f32(g, relu, input, weights, bias, output)
+}
+
+/// f32 fully connected layer with optional fused ReLU.
+pub fn dense_f32(relu: bool, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
+    reference::dense_f32(relu, input, weights, bias, output)
+}
+
+/// f32 max pooling.
+pub fn maxpool2d_f32(g: &PoolGeom, input: &[f32], output: &mut [f32]) {
+    reference::maxpool2d_f32(g, input, output)
+}
+
+/// f32 average pooling.
+pub fn avgpool2d_f32(g: &PoolGeom, input: &[f32], output: &mut [f32]) {
+    reference::avgpool2d_f32(g, input, output)
+}
+
+/// f32 global average pooling.
+pub fn global_avgpool_f32(input_shape: Shape, input: &[f32], output: &mut [f32]) {
+    reference::global_avgpool_f32(input_shape, input, output)
+}
+
+/// f32 elementwise add with optional fused ReLU.
+pub fn add_f32(relu: bool, a: &[f32], b: &[f32], output: &mut [f32]) {
+    reference::add_f32(relu, a, b, output)
+}
+
+/// f32 ReLU.
+pub fn relu_f32(input: &[f32], output: &mut [f32]) {
+    reference::relu_f32(input, output)
+}

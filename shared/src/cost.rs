@@ -61,7 +61,10 @@ pub fn layer_cost(model: &Model, op: &Op) -> Result<LayerCost> {
                 output_bytes,
             }
         }
-        _ => LayerCost { output_bytes, ..LayerCost::default() },
+        _ => LayerCost {
+            output_bytes,
+            ..LayerCost::default()
+        },
     })
 }
 
@@ -82,4 +85,3 @@ pub fn totals(model: &Model) -> Result<Totals> {
     }
     Ok(t)
 }
-

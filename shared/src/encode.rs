@@ -23,7 +23,10 @@ impl AlignedBytes {
     pub fn new(bytes: &[u8]) -> Self {
         let mut words = alloc::vec![0u128; bytes.len().div_ceil(16)];
         bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        AlignedBytes { words, len: bytes.len() }
+        AlignedBytes {
+            words,
+            len: bytes.len(),
+        }
     }
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
@@ -107,7 +110,13 @@ pub struct Builder {
 impl Builder {
     /// A model of `precision` whose input has `shape` and int8 quantization `scale`, `zp`.
     pub fn new(precision: Precision, shape: Shape, scale: f32, zero_point: i8) -> Self {
-        let mut b = Builder { precision, tensors: Vec::new(), ops: Vec::new(), data: Vec::new(), input: 0 };
+        let mut b = Builder {
+            precision,
+            tensors: Vec::new(),
+            ops: Vec::new(),
+            data: Vec::new(),
+            input: 0,
+        };
         b.input = b.tensor(shape, scale, zero_point);
         b
     }
@@ -125,13 +134,21 @@ impl Builder {
     }
     /// Declares a tensor (its arena offset is planned at `finish`).
     pub fn tensor(&mut self, shape: Shape, scale: f32, zero_point: i8) -> u16 {
-        self.tensors.push(TensorInfo { shape, offset: 0, scale, zero_point });
+        self.tensors.push(TensorInfo {
+            shape,
+            offset: 0,
+            scale,
+            zero_point,
+        });
         (self.tensors.len() - 1) as u16
     }
     /// Appends constant bytes at the next 16-byte boundary of the data section.
     pub fn data(&mut self, bytes: &[u8]) -> DataRef {
         self.data.resize(plan::align_up(self.data.len()), 0);
-        let r = DataRef { offset: self.data.len() as u32, len: bytes.len() as u32 };
+        let r = DataRef {
+            offset: self.data.len() as u32,
+            len: bytes.len() as u32,
+        };
         self.data.extend_from_slice(bytes);
         r
     }
@@ -151,7 +168,11 @@ impl Builder {
     }
     /// Appends requantization multipliers.
     pub fn data_requant(&mut self, v: &[Requant]) -> DataRef {
-        let b: Vec<u8> = v.iter().flat_map(|r| [r.multiplier.to_le_bytes(), r.shift.to_le_bytes()]).flatten().collect();
+        let b: Vec<u8> = v
+            .iter()
+            .flat_map(|r| [r.multiplier.to_le_bytes(), r.shift.to_le_bytes()])
+            .flatten()
+            .collect();
         self.data(&b)
     }
     /// Appends an op.
@@ -164,7 +185,12 @@ impl Builder {
         if self.precision != Precision::Int8 {
             return 0;
         }
-        let shape = |id: u16| self.tensors.get(id as usize).map(|t| t.shape).unwrap_or(Shape::new(0, 0, 0));
+        let shape = |id: u16| {
+            self.tensors
+                .get(id as usize)
+                .map(|t| t.shape)
+                .unwrap_or(Shape::new(0, 0, 0))
+        };
         self.ops
             .iter()
             .map(|op| match *op {
@@ -175,7 +201,10 @@ impl Builder {
                     stride: c.stride,
                     padding: c.padding,
                 }),
-                Op::Dense(d) => kernels::dense_s8_scratch_bytes(shape(d.input).len(), shape(d.output).c as usize),
+                Op::Dense(d) => kernels::dense_s8_scratch_bytes(
+                    shape(d.input).len(),
+                    shape(d.output).c as usize,
+                ),
                 _ => 0,
             })
             .max()
@@ -184,7 +213,11 @@ impl Builder {
 
     /// The memory plan `finish` would use.
     pub fn plan(&self, output: u16) -> Plan {
-        let sizes: Vec<usize> = self.tensors.iter().map(|t| t.bytes(self.precision)).collect();
+        let sizes: Vec<usize> = self
+            .tensors
+            .iter()
+            .map(|t| t.bytes(self.precision))
+            .collect();
         plan::plan(&sizes, self.input, output, &self.ops)
     }
 
@@ -209,7 +242,10 @@ impl Builder {
         let bytes = encode(&parts);
         Model::from_bytes(&AlignedBytes::new(&bytes))?;
         if bytes.len() > u32::MAX as usize {
-            return Err(Error::TooLarge { count: bytes.len() as u32, max: u32::MAX });
+            return Err(Error::TooLarge {
+                count: bytes.len() as u32,
+                max: u32::MAX,
+            });
         }
         Ok(bytes)
     }

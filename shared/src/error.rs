@@ -44,7 +44,11 @@ pub enum Error {
     /// A quantization parameter is invalid (zero point outside int8, shift out of range, ...).
     BadQuant { op: u16 },
     /// A tensor's arena range lies outside the declared arena.
-    ArenaTooSmall { tensor: u16, needed: u32, arena: u32 },
+    ArenaTooSmall {
+        tensor: u16,
+        needed: u32,
+        arena: u32,
+    },
     /// Two tensors live at the same time share arena bytes.
     ArenaOverlap { a: u16, b: u16 },
     /// The scratch buffer declared by the blob is smaller than an op needs.
@@ -79,7 +83,10 @@ impl fmt::Display for Error {
                 f,
                 "blob format v{found}, this build reads v{supported}; re-export the model with a matching `whittle export`"
             ),
-            BadHeader => write!(f, "blob header has invalid section offsets or reserved bits"),
+            BadHeader => write!(
+                f,
+                "blob header has invalid section offsets or reserved bits"
+            ),
             BadCrc { stored, computed } => write!(
                 f,
                 "blob CRC mismatch: header says {stored:#010x}, payload gives {computed:#010x} (corrupt file)"
@@ -92,9 +99,16 @@ impl fmt::Display for Error {
             BadTensorTable { index } => write!(f, "tensor table entry {index} is invalid"),
             BadOpTable { index } => write!(f, "op table entry {index} is invalid"),
             BadTensorRef { op, tensor } => {
-                write!(f, "layer {op}: refers to tensor {tensor}, which is not available there")
+                write!(
+                    f,
+                    "layer {op}: refers to tensor {tensor}, which is not available there"
+                )
             }
-            ShapeMismatch { op, expected, found } => write!(
+            ShapeMismatch {
+                op,
+                expected,
+                found,
+            } => write!(
                 f,
                 "layer {op}: shapes do not chain (expected {expected}, found {found})"
             ),
@@ -103,23 +117,41 @@ impl fmt::Display for Error {
                 f,
                 "layer {op}: data range {offset}+{len} is outside the data section or misaligned"
             ),
-            WeightSize { op, found, expected } => write!(
+            WeightSize {
+                op,
+                found,
+                expected,
+            } => write!(
                 f,
                 "layer {op}: tensor data has {found} bytes, its shape needs {expected}"
             ),
             BadQuant { op } => write!(f, "layer {op}: invalid quantization parameters"),
-            ArenaTooSmall { tensor, needed, arena } => write!(
+            ArenaTooSmall {
+                tensor,
+                needed,
+                arena,
+            } => write!(
                 f,
                 "tensor {tensor} needs arena bytes up to {needed}, the plan declares {arena}"
             ),
             ArenaOverlap { a, b } => {
-                write!(f, "tensors {a} and {b} are live together but share arena bytes")
+                write!(
+                    f,
+                    "tensors {a} and {b} are live together but share arena bytes"
+                )
             }
-            ScratchTooSmall { op, needed, declared } => write!(
+            ScratchTooSmall {
+                op,
+                needed,
+                declared,
+            } => write!(
                 f,
                 "layer {op}: needs {needed} scratch bytes, the blob declares {declared}"
             ),
-            TooLarge { count, max } => write!(f, "model has {count} entries, this build supports 1..={max}"),
+            TooLarge { count, max } => write!(
+                f,
+                "model has {count} entries, this build supports 1..={max}"
+            ),
             BufferSize { expected, found } => {
                 write!(f, "buffer has {found} elements, expected {expected}")
             }

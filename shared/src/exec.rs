@@ -11,8 +11,15 @@ use crate::model::Model;
 
 /// Splits `arena` into shared views of `reads` and a mutable view of `write`.
 /// The validator guarantees that an op's output never overlaps its inputs.
-fn io<'b>(arena: &'b mut [u8], reads: [Range<usize>; 2], write: Range<usize>) -> Result<([&'b [u8]; 2], &'b mut [u8])> {
-    let bad = Error::BufferSize { expected: write.end as u32, found: arena.len() as u32 };
+fn io<'b>(
+    arena: &'b mut [u8],
+    reads: [Range<usize>; 2],
+    write: Range<usize>,
+) -> Result<([&'b [u8]; 2], &'b mut [u8])> {
+    let bad = Error::BufferSize {
+        expected: write.end as u32,
+        found: arena.len() as u32,
+    };
     if write.end > arena.len() || write.start > write.end {
         return Err(bad);
     }
@@ -27,7 +34,10 @@ fn io<'b>(arena: &'b mut [u8], reads: [Range<usize>; 2], write: Range<usize>) ->
         } else if r.start >= write.end && r.end <= write.end + right.len() {
             Ok(&right[r.start - write.end..r.end - write.end])
         } else {
-            Err(Error::ArenaOverlap { a: u16::MAX, b: u16::MAX })
+            Err(Error::ArenaOverlap {
+                a: u16::MAX,
+                b: u16::MAX,
+            })
         }
     };
     Ok(([view(&reads[0])?, view(&reads[1])?], out))
@@ -40,24 +50,51 @@ fn range(t: &TensorInfo, p: Precision) -> Range<usize> {
 /// Checks the RAM buffer and splits it into (arena, scratch).
 fn split_ram<'b>(model: &Model, ram: &'b mut [u8]) -> Result<(&'b mut [u8], &'b mut [u8])> {
     if ram.len() < model.ram_bytes() {
-        return Err(Error::BufferSize { expected: model.ram_bytes() as u32, found: ram.len() as u32 });
+        return Err(Error::BufferSize {
+            expected: model.ram_bytes() as u32,
+            found: ram.len() as u32,
+        });
     }
     if ram.as_ptr() as usize % DATA_ALIGN != 0 {
-        return Err(Error::Misaligned { offset: 0, align: DATA_ALIGN as u32 });
+        return Err(Error::Misaligned {
+            offset: 0,
+            align: DATA_ALIGN as u32,
+        });
     }
     let (arena, rest) = ram.split_at_mut(model.arena_bytes());
     Ok((arena, &mut rest[..model.scratch_bytes()]))
 }
 
-fn conv_geom(model: &Model, c: &crate::format::Conv2d) -> Result<(ConvGeom, TensorInfo, TensorInfo)> {
+fn conv_geom(
+    model: &Model,
+    c: &crate::format::Conv2d,
+) -> Result<(ConvGeom, TensorInfo, TensorInfo)> {
     let (i, o) = (model.tensor(c.input)?, model.tensor(c.output)?);
-    let g = ConvGeom { input: i.shape, output: o.shape, kernel: c.kernel, stride: c.stride, padding: c.padding };
+    let g = ConvGeom {
+        input: i.shape,
+        output: o.shape,
+        kernel: c.kernel,
+        stride: c.stride,
+        padding: c.padding,
+    };
     Ok((g, i, o))
 }
 
-fn pool_geom(model: &Model, p: &crate::format::Pool2d) -> Result<(PoolGeom, TensorInfo, TensorInfo)> {
+fn pool_geom(
+    model: &Model,
+    p: &crate::format::Pool2d,
+) -> Result<(PoolGeom, TensorInfo, TensorInfo)> {
     let (i, o) = (model.tensor(p.input)?, model.tensor(p.output)?);
-    Ok((PoolGeom { input: i.shape, output: o.shape, kernel: p.kernel, stride: p.stride }, i, o))
+    Ok((
+        PoolGeom {
+            input: i.shape,
+            output: o.shape,
+            kernel: p.kernel,
+            stride: p.stride,
+        },
+        i,
+        o,
+    ))
 }
 
 /// Runs an int8 model on one input (HWC, quantized as the input tensor says) and returns
@@ -80,7 +117,10 @@ pub fn run_s8_observed<'b>(
     let (arena, scratch) = split_ram(model, ram)?;
     let tin = model.input()?;
     if input.len() != tin.shape.len() {
-        return Err(Error::BufferSize { expected: tin.shape.len() as u32, found: input.len() as u32 });
+        return Err(Error::BufferSize {
+            expected: tin.shape.len() as u32,
+            found: input.len() as u32,
+        });
     }
     arena[range(&tin, P)].copy_from_slice(bytemuck::cast_slice(input));
     for (index, op) in model.ops().enumerate() {
@@ -128,15 +168,27 @@ pub fn run_s8_observed<'b>(
             Op::GlobalAvgPool(u) => {
                 let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
                 let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                kernels::global_avgpool_s8(i.shape, bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+                kernels::global_avgpool_s8(
+                    i.shape,
+                    bytemuck::cast_slice(x),
+                    bytemuck::cast_slice_mut(y),
+                );
             }
             Op::Relu(u) => {
                 let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
                 let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                kernels::relu_s8(o.zero_point, bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+                kernels::relu_s8(
+                    o.zero_point,
+                    bytemuck::cast_slice(x),
+                    bytemuck::cast_slice_mut(y),
+                );
             }
             Op::Add(a) => {
-                let (ta, tb, o) = (model.tensor(a.a)?, model.tensor(a.b)?, model.tensor(a.output)?);
+                let (ta, tb, o) = (
+                    model.tensor(a.a)?,
+                    model.tensor(a.b)?,
+                    model.tensor(a.output)?,
+                );
                 let ([xa, xb], y) = io(arena, [range(&ta, P), range(&tb, P)], range(&o, P))?;
                 let q = OutQuant::new(0, o.zero_point as i32, a.relu);
                 let p = AddParams {
@@ -147,7 +199,12 @@ pub fn run_s8_observed<'b>(
                     act_min: q.act_min,
                     act_max: q.act_max,
                 };
-                kernels::add_s8(&p, bytemuck::cast_slice(xa), bytemuck::cast_slice(xb), bytemuck::cast_slice_mut(y));
+                kernels::add_s8(
+                    &p,
+                    bytemuck::cast_slice(xa),
+                    bytemuck::cast_slice(xb),
+                    bytemuck::cast_slice_mut(y),
+                );
             }
             Op::Flatten(_) => {} // a view: same bytes, same offset
         }
@@ -158,11 +215,17 @@ pub fn run_s8_observed<'b>(
 }
 
 fn f(b: &[u8]) -> Result<&[f32]> {
-    bytemuck::try_cast_slice(b).map_err(|_| Error::Misaligned { offset: 0, align: 4 })
+    bytemuck::try_cast_slice(b).map_err(|_| Error::Misaligned {
+        offset: 0,
+        align: 4,
+    })
 }
 
 fn f32_mut(b: &mut [u8]) -> Result<&mut [f32]> {
-    bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned { offset: 0, align: 4 })
+    bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned {
+        offset: 0,
+        align: 4,
+    })
 }
 
 /// Runs an f32 model on one input (HWC) and returns the output values, which live in `ram`.
@@ -174,7 +237,10 @@ pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'
     let (arena, _scratch) = split_ram(model, ram)?;
     let tin = model.input()?;
     if input.len() != tin.shape.len() {
-        return Err(Error::BufferSize { expected: tin.shape.len() as u32, found: input.len() as u32 });
+        return Err(Error::BufferSize {
+            expected: tin.shape.len() as u32,
+            found: input.len() as u32,
+        });
     }
     arena[range(&tin, P)].copy_from_slice(bytemuck::cast_slice(input));
     for op in model.ops() {
@@ -183,13 +249,26 @@ pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'
                 let (g, i, o) = conv_geom(model, &c)?;
                 let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
                 let y = f32_mut(y)?;
-                kernels::conv2d_f32(&g, c.relu, f(x)?, model.data_f32(c.weights)?, model.data_f32(c.bias)?, y);
+                kernels::conv2d_f32(
+                    &g,
+                    c.relu,
+                    f(x)?,
+                    model.data_f32(c.weights)?,
+                    model.data_f32(c.bias)?,
+                    y,
+                );
             }
             Op::Dense(d) => {
                 let (i, o) = (model.tensor(d.input)?, model.tensor(d.output)?);
                 let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
                 let y = f32_mut(y)?;
-                kernels::dense_f32(d.relu, f(x)?, model.data_f32(d.weights)?, model.data_f32(d.bias)?, y);
+                kernels::dense_f32(
+                    d.relu,
+                    f(x)?,
+                    model.data_f32(d.weights)?,
+                    model.data_f32(d.bias)?,
+                    y,
+                );
             }
             op @ (Op::MaxPool2d(p) | Op::AvgPool2d(p)) => {
                 let (g, i, o) = pool_geom(model, &p)?;
@@ -213,7 +292,11 @@ pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'
                 kernels::relu_f32(f(x)?, y);
             }
             Op::Add(a) => {
-                let (ta, tb, o) = (model.tensor(a.a)?, model.tensor(a.b)?, model.tensor(a.output)?);
+                let (ta, tb, o) = (
+                    model.tensor(a.a)?,
+                    model.tensor(a.b)?,
+                    model.tensor(a.output)?,
+                );
                 let ([xa, xb], y) = io(arena, [range(&ta, P), range(&tb, P)], range(&o, P))?;
                 let y = f32_mut(y)?;
                 kernels::add_f32(a.relu, f(xa)?, f(xb)?, y);

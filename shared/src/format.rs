@@ -107,7 +107,12 @@ pub struct Padding {
 impl Padding {
     /// The same padding on every side.
     pub const fn same(p: u8) -> Self {
-        Padding { top: p, left: p, bottom: p, right: p }
+        Padding {
+            top: p,
+            left: p,
+            bottom: p,
+            right: p,
+        }
     }
 }
 

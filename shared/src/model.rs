@@ -49,7 +49,10 @@ impl Header {
             if bytes.len() >= 4 && bytes[..4] != MAGIC {
                 return Err(Error::BadMagic);
             }
-            return Err(Error::Truncated { found, needed: HEADER_LEN as u32 });
+            return Err(Error::Truncated {
+                found,
+                needed: HEADER_LEN as u32,
+            });
         }
         if bytes[..4] != MAGIC {
             return Err(Error::BadMagic);
@@ -65,20 +68,32 @@ impl Header {
             data_len: u32_at(bytes, 28),
         };
         if h.version != VERSION {
-            return Err(Error::UnsupportedVersion { found: h.version, supported: VERSION });
+            return Err(Error::UnsupportedVersion {
+                found: h.version,
+                supported: VERSION,
+            });
         }
         if h.flags != 0 {
             return Err(Error::BadHeader);
         }
         if found < h.total_len {
-            return Err(Error::Truncated { found, needed: h.total_len });
+            return Err(Error::Truncated {
+                found,
+                needed: h.total_len,
+            });
         }
         if found > h.total_len {
-            return Err(Error::TrailingBytes { found, declared: h.total_len });
+            return Err(Error::TrailingBytes {
+                found,
+                declared: h.total_len,
+            });
         }
         let computed = crc32(&bytes[16..]);
         if computed != h.crc {
-            return Err(Error::BadCrc { stored: h.crc, computed });
+            return Err(Error::BadCrc {
+                stored: h.crc,
+                computed,
+            });
         }
         let meta_end = h.meta_offset.checked_add(h.meta_len);
         let data_end = h.data_offset.checked_add(h.data_len);
@@ -144,7 +159,10 @@ impl<'a> Model<'a> {
         let h = Header::parse(bytes)?;
         let data_off = h.data_offset as usize;
         if (bytes.as_ptr() as usize + data_off) % DATA_ALIGN != 0 {
-            return Err(Error::Misaligned { offset: h.data_offset, align: DATA_ALIGN as u32 });
+            return Err(Error::Misaligned {
+                offset: h.data_offset,
+                align: DATA_ALIGN as u32,
+            });
         }
         let meta_bytes = &bytes[HEADER_LEN..HEADER_LEN + h.meta_len as usize];
         let meta = match postcard::take_from_bytes::<Meta<'a>>(meta_bytes) {
@@ -152,10 +170,17 @@ impl<'a> Model<'a> {
             _ => return Err(Error::BadMeta),
         };
         // Padding between metadata and data must be zero so every byte has one meaning.
-        if bytes[HEADER_LEN + h.meta_len as usize..data_off].iter().any(|&b| b != 0) {
+        if bytes[HEADER_LEN + h.meta_len as usize..data_off]
+            .iter()
+            .any(|&b| b != 0)
+        {
             return Err(Error::BadHeader);
         }
-        let model = Model { meta, data: &bytes[data_off..], blob_len: h.total_len };
+        let model = Model {
+            meta,
+            data: &bytes[data_off..],
+            blob_len: h.total_len,
+        };
         model.validate()?;
         Ok(model)
     }
@@ -194,7 +219,11 @@ impl<'a> Model<'a> {
     }
     /// The ops in execution order.
     pub fn ops(&self) -> Records<'a, Op> {
-        Records { rest: self.meta.ops, left: self.meta.n_ops, _t: core::marker::PhantomData }
+        Records {
+            rest: self.meta.ops,
+            left: self.meta.n_ops,
+            _t: core::marker::PhantomData,
+        }
     }
     /// All tensors in id order.
     pub fn tensors(&self) -> Records<'a, TensorInfo> {
@@ -208,7 +237,10 @@ impl<'a> Model<'a> {
     pub fn tensor(&self, id: u16) -> Result<TensorInfo> {
         match self.tensors().nth(id as usize) {
             Some(t) => t,
-            None => Err(Error::BadTensorRef { op: u16::MAX, tensor: id }),
+            None => Err(Error::BadTensorRef {
+                op: u16::MAX,
+                tensor: id,
+            }),
         }
     }
     /// The input tensor.
@@ -226,7 +258,11 @@ impl<'a> Model<'a> {
         start
             .checked_add(r.len as usize)
             .and_then(|end| self.data.get(start..end))
-            .ok_or(Error::DataOutOfBounds { op: u16::MAX, offset: r.offset, len: r.len })
+            .ok_or(Error::DataOutOfBounds {
+                op: u16::MAX,
+                offset: r.offset,
+                len: r.len,
+            })
     }
     /// A data reference as i8 values.
     pub fn data_i8(&self, r: DataRef) -> Result<&'a [i8]> {
@@ -234,28 +270,40 @@ impl<'a> Model<'a> {
     }
     /// A data reference as i32 values.
     pub fn data_i32(&self, r: DataRef) -> Result<&'a [i32]> {
-        bytemuck::try_cast_slice(self.bytes(r)?)
-            .map_err(|_| Error::Misaligned { offset: r.offset, align: 4 })
+        bytemuck::try_cast_slice(self.bytes(r)?).map_err(|_| Error::Misaligned {
+            offset: r.offset,
+            align: 4,
+        })
     }
     /// A data reference as f32 values.
     pub fn data_f32(&self, r: DataRef) -> Result<&'a [f32]> {
-        bytemuck::try_cast_slice(self.bytes(r)?)
-            .map_err(|_| Error::Misaligned { offset: r.offset, align: 4 })
+        bytemuck::try_cast_slice(self.bytes(r)?).map_err(|_| Error::Misaligned {
+            offset: r.offset,
+            align: 4,
+        })
     }
     /// A data reference as per-channel requantization multipliers.
     pub fn data_requant(&self, r: DataRef) -> Result<&'a [Requant]> {
-        bytemuck::try_cast_slice(self.bytes(r)?)
-            .map_err(|_| Error::Misaligned { offset: r.offset, align: 4 })
+        bytemuck::try_cast_slice(self.bytes(r)?).map_err(|_| Error::Misaligned {
+            offset: r.offset,
+            align: 4,
+        })
     }
 
     fn validate(&self) -> Result<()> {
         let m = &self.meta;
         let max = MAX_ENTRIES as u32;
         if m.n_tensors == 0 || m.n_tensors as usize > MAX_ENTRIES {
-            return Err(Error::TooLarge { count: m.n_tensors as u32, max });
+            return Err(Error::TooLarge {
+                count: m.n_tensors as u32,
+                max,
+            });
         }
         if m.n_ops == 0 || m.n_ops as usize > MAX_ENTRIES {
-            return Err(Error::TooLarge { count: m.n_ops as u32, max });
+            return Err(Error::TooLarge {
+                count: m.n_ops as u32,
+                max,
+            });
         }
         // Tensor table: decodable, exact length, sane shapes, inside the arena.
         let mut tensors = self.tensors();
@@ -301,13 +349,19 @@ impl<'a> Model<'a> {
             };
             for t in op.inputs().into_iter().flatten() {
                 if t >= m.n_tensors || !produced.contains(t) {
-                    return Err(Error::BadTensorRef { op: index, tensor: t });
+                    return Err(Error::BadTensorRef {
+                        op: index,
+                        tensor: t,
+                    });
                 }
                 last[t as usize] = index;
             }
             let out = op.output();
             if out >= m.n_tensors || produced.contains(out) {
-                return Err(Error::BadTensorRef { op: index, tensor: out });
+                return Err(Error::BadTensorRef {
+                    op: index,
+                    tensor: out,
+                });
             }
             produced.insert(out);
             first[out as usize] = index;
@@ -321,7 +375,10 @@ impl<'a> Model<'a> {
             return Err(Error::BadOpTable { index: m.n_ops });
         }
         if !produced.contains(m.output) {
-            return Err(Error::BadTensorRef { op: m.n_ops, tensor: m.output });
+            return Err(Error::BadTensorRef {
+                op: m.n_ops,
+                tensor: m.output,
+            });
         }
         last[m.output as usize] = m.n_ops;
 
@@ -330,13 +387,17 @@ impl<'a> Model<'a> {
         let n = m.n_tensors as usize;
         let mut ti = self.tensors();
         for a in 0..n {
-            let Some(Ok(ta)) = ti.next() else { return Err(Error::BadTensorTable { index: a as u16 }) };
+            let Some(Ok(ta)) = ti.next() else {
+                return Err(Error::BadTensorTable { index: a as u16 });
+            };
             if a as u16 != m.input && !produced.contains(a as u16) {
                 continue; // never written, never read: takes no space
             }
             let mut tj = ti.clone();
             for b in a + 1..n {
-                let Some(Ok(tb)) = tj.next() else { return Err(Error::BadTensorTable { index: b as u16 }) };
+                let Some(Ok(tb)) = tj.next() else {
+                    return Err(Error::BadTensorTable { index: b as u16 });
+                };
                 if b as u16 != m.input && !produced.contains(b as u16) {
                     continue;
                 }
@@ -348,7 +409,10 @@ impl<'a> Model<'a> {
                 let (oa, ob) = (ta.offset as u64, tb.offset as u64);
                 let overlap = oa < ob + sb && ob < oa + sa;
                 if live && overlap {
-                    return Err(Error::ArenaOverlap { a: a as u16, b: b as u16 });
+                    return Err(Error::ArenaOverlap {
+                        a: a as u16,
+                        b: b as u16,
+                    });
                 }
             }
         }
@@ -359,16 +423,32 @@ impl<'a> Model<'a> {
     fn check_data(&self, op: u16, r: DataRef, expected: usize) -> Result<()> {
         let in_bounds = (r.offset as u64 + r.len as u64) <= self.data.len() as u64;
         if !in_bounds || r.offset as usize % DATA_ALIGN != 0 {
-            return Err(Error::DataOutOfBounds { op, offset: r.offset, len: r.len });
+            return Err(Error::DataOutOfBounds {
+                op,
+                offset: r.offset,
+                len: r.len,
+            });
         }
         if r.len as usize != expected {
-            return Err(Error::WeightSize { op, found: r.len, expected: expected as u32 });
+            return Err(Error::WeightSize {
+                op,
+                found: r.len,
+                expected: expected as u32,
+            });
         }
         Ok(())
     }
 
     /// Checks weights/bias/requant of a conv or dense with `oc` outputs and `k` taps each.
-    fn check_params(&self, op: u16, w: DataRef, b: DataRef, rq: DataRef, oc: usize, k: usize) -> Result<()> {
+    fn check_params(
+        &self,
+        op: u16,
+        w: DataRef,
+        b: DataRef,
+        rq: DataRef,
+        oc: usize,
+        k: usize,
+    ) -> Result<()> {
         let int8 = self.meta.precision == Precision::Int8;
         let wb = if int8 { 1 } else { 4 };
         self.check_data(op, w, oc * k * wb)?;
@@ -442,7 +522,13 @@ impl<'a> Model<'a> {
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let (i, o) = (self.tensor(p.input)?, self.tensor(p.output)?);
                 let (kh, kw) = (p.kernel[0] as u16, p.kernel[1] as u16);
-                if kh == 0 || kw == 0 || p.stride[0] == 0 || p.stride[1] == 0 || i.shape.h < kh || i.shape.w < kw {
+                if kh == 0
+                    || kw == 0
+                    || p.stride[0] == 0
+                    || p.stride[1] == 0
+                    || i.shape.h < kh
+                    || i.shape.w < kw
+                {
                     return Err(Error::BadShape { op: index });
                 }
                 let oh = (i.shape.h - kh) / p.stride[0] as u16 + 1;
@@ -474,7 +560,10 @@ impl<'a> Model<'a> {
                     return Err(mismatch(n, o.shape.len()));
                 }
                 if o.offset != i.offset {
-                    return Err(Error::BadTensorRef { op: index, tensor: u.output });
+                    return Err(Error::BadTensorRef {
+                        op: index,
+                        tensor: u.output,
+                    });
                 }
                 self.same_quant(index, &i, &o)
             }
@@ -487,7 +576,8 @@ impl<'a> Model<'a> {
                     return Err(mismatch(o.shape.len(), tb.shape.len()));
                 }
                 let q = a.quant;
-                let ok = [q.a, q.b, q.out].iter().all(|&m| requant::is_valid(m)) && q.left_shift <= 22;
+                let ok =
+                    [q.a, q.b, q.out].iter().all(|&m| requant::is_valid(m)) && q.left_shift <= 22;
                 if self.meta.precision == Precision::Int8 && !ok {
                     return Err(Error::BadQuant { op: index });
                 }

@@ -2,7 +2,9 @@
 //! Several strategies are tried (TFLM's greedy-by-size, greedy by first use, and ping-pong
 //! for chains) and the smallest arena wins; the live-set lower bound says how close it is.
 
-use crate::format::{DATA_ALIGN, Op};
+use crate::format::DATA_ALIGN;
+#[cfg(feature = "alloc")]
+use crate::format::Op;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
@@ -57,8 +59,14 @@ pub fn lifetimes(n_tensors: usize, input: u16, output: u16, ops: &[Op]) -> Vec<O
     let touch = |t: u16, at: usize, life: &mut Vec<Option<Lifetime>>| {
         if let Some(slot) = life.get_mut(t as usize) {
             *slot = Some(match *slot {
-                None => Lifetime { first: at, last: at },
-                Some(l) => Lifetime { first: l.first.min(at), last: l.last.max(at) },
+                None => Lifetime {
+                    first: at,
+                    last: at,
+                },
+                Some(l) => Lifetime {
+                    first: l.first.min(at),
+                    last: l.last.max(at),
+                },
             });
         }
     };
@@ -106,7 +114,10 @@ pub fn plan(sizes: &[usize], input: u16, output: u16, ops: &[Op]) -> Plan {
             None => Buffer { size, life: l },
             Some(b) => Buffer {
                 size: b.size.max(size),
-                life: Lifetime { first: b.life.first.min(l.first), last: b.life.last.max(l.last) },
+                life: Lifetime {
+                    first: b.life.first.min(l.first),
+                    last: b.life.last.max(l.last),
+                },
             },
         });
     }
@@ -123,7 +134,12 @@ pub fn plan(sizes: &[usize], input: u16, output: u16, ops: &[Op]) -> Plan {
         .unwrap_or(0);
 
     let ids: Vec<usize> = (0..n).filter(|&t| buffers[t].is_some()).collect();
-    let buf = |t: usize| buffers[t].unwrap_or(Buffer { size: 0, life: Lifetime { first: 0, last: 0 } });
+    let buf = |t: usize| {
+        buffers[t].unwrap_or(Buffer {
+            size: 0,
+            life: Lifetime { first: 0, last: 0 },
+        })
+    };
 
     let mut by_size = ids.clone();
     by_size.sort_by_key(|&t| (core::cmp::Reverse(buf(t).size), buf(t).life.first));
@@ -137,14 +153,24 @@ pub fn plan(sizes: &[usize], input: u16, output: u16, ops: &[Op]) -> Plan {
     if let Some(p) = ping_pong(&by_first, &buf, n) {
         candidates.push((Strategy::PingPong, p));
     }
-    let end = |offs: &Vec<usize>| ids.iter().map(|&t| offs[t] + buf(t).size).max().unwrap_or(0);
+    let end = |offs: &Vec<usize>| {
+        ids.iter()
+            .map(|&t| offs[t] + buf(t).size)
+            .max()
+            .unwrap_or(0)
+    };
     let (strategy, best) = candidates
         .into_iter()
         .min_by_key(|(_, offs)| end(offs))
         .unwrap_or((Strategy::GreedyBySize, alloc::vec![0; n]));
     let arena_bytes = end(&best);
     let offsets = (0..n).map(|t| best[root[t]] as u32).collect();
-    Plan { offsets, arena_bytes, lower_bound, strategy }
+    Plan {
+        offsets,
+        arena_bytes,
+        lower_bound,
+        strategy,
+    }
 }
 
 /// Places buffers in `order`, each at the lowest aligned offset where it overlaps no
@@ -202,23 +228,35 @@ fn ping_pong(by_first: &[usize], buf: &dyn Fn(usize) -> Buffer, n: usize) -> Opt
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
-    use crate::format::{Dense, DataRef, Unary};
+    use crate::format::{DataRef, Dense, Op, Unary};
 
     fn dense(i: u16, o: u16) -> Op {
-        Op::Dense(Dense { input: i, output: o, relu: false, weights: DataRef::default(), bias: DataRef::default(), requant: DataRef::default() })
+        Op::Dense(Dense {
+            input: i,
+            output: o,
+            relu: false,
+            weights: DataRef::default(),
+            bias: DataRef::default(),
+            requant: DataRef::default(),
+        })
     }
 
     fn check_valid(sizes: &[usize], ops: &[Op], p: &Plan, input: u16, output: u16) {
         let life = lifetimes(sizes.len(), input, output, ops);
         for a in 0..sizes.len() {
             for b in a + 1..sizes.len() {
-                let (Some(la), Some(lb)) = (life[a], life[b]) else { continue };
+                let (Some(la), Some(lb)) = (life[a], life[b]) else {
+                    continue;
+                };
                 let alias = ops.iter().any(|op| matches!(op, Op::Flatten(f) if (f.input as usize, f.output as usize) == (a, b) || (f.input as usize, f.output as usize) == (b, a)));
                 if alias || !la.overlaps(&lb) {
                     continue;
                 }
                 let (oa, ob) = (p.offsets[a] as usize, p.offsets[b] as usize);
-                assert!(oa + sizes[a] <= ob || ob + sizes[b] <= oa, "{a} and {b} overlap in {p:?}");
+                assert!(
+                    oa + sizes[a] <= ob || ob + sizes[b] <= oa,
+                    "{a} and {b} overlap in {p:?}"
+                );
             }
             assert!(p.offsets[a] as usize + sizes[a] <= p.arena_bytes);
         }
@@ -243,7 +281,13 @@ mod tests {
         let ops = [
             dense(0, 1),
             dense(1, 2),
-            Op::Add(crate::format::Add { a: 1, b: 2, output: 3, relu: false, quant: Default::default() }),
+            Op::Add(crate::format::Add {
+                a: 1,
+                b: 2,
+                output: 3,
+                relu: false,
+                quant: Default::default(),
+            }),
             dense(3, 4),
         ];
         let p = plan(&sizes, 0, 4, &ops);
@@ -257,7 +301,14 @@ mod tests {
     #[test]
     fn flatten_aliases_its_input() {
         let sizes = [48, 64, 64, 16];
-        let ops = [dense(0, 1), Op::Flatten(Unary { input: 1, output: 2 }), dense(2, 3)];
+        let ops = [
+            dense(0, 1),
+            Op::Flatten(Unary {
+                input: 1,
+                output: 2,
+            }),
+            dense(2, 3),
+        ];
         let p = plan(&sizes, 0, 3, &ops);
         assert_eq!(p.offsets[1], p.offsets[2]);
         check_valid(&sizes, &ops, &p, 0, 3);

@@ -55,7 +55,10 @@ pub fn requantize(acc: i32, m: Requant, output_zp: i32, act_min: i32, act_max: i
 #[cfg(feature = "std")]
 pub fn quantize_multiplier(real: f64) -> Requant {
     if real <= 0.0 || !real.is_finite() {
-        return Requant { multiplier: 0, shift: 0 };
+        return Requant {
+            multiplier: 0,
+            shift: 0,
+        };
     }
     // frexp: real = q · 2^exp with q in [0.5, 1).
     let mut exp = real.log2().floor() as i32 + 1;
@@ -74,12 +77,21 @@ pub fn quantize_multiplier(real: f64) -> Requant {
         exp += 1;
     }
     if exp < -31 {
-        return Requant { multiplier: 0, shift: 0 };
+        return Requant {
+            multiplier: 0,
+            shift: 0,
+        };
     }
     if exp > 30 {
-        return Requant { multiplier: i32::MAX, shift: 30 };
+        return Requant {
+            multiplier: i32::MAX,
+            shift: 30,
+        };
     }
-    Requant { multiplier: q_fixed as i32, shift: exp }
+    Requant {
+        multiplier: q_fixed as i32,
+        shift: exp,
+    }
 }
 
 #[cfg(test)]
@@ -88,9 +100,15 @@ mod tests {
 
     #[test]
     fn srdhm_matches_tflite_cases() {
-        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN),
+            i32::MAX
+        );
         // 0.5 · 0.5 in Q31 = 0.25
-        assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(1 << 30, 1 << 30),
+            1 << 29
+        );
         // 1.5 rounds to 2 and -1.5 to -1 (TFLite's nudge, then truncating division)
         assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
         assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
@@ -118,6 +136,12 @@ mod tests {
             let y = multiply_by_quantized_multiplier(x, m);
             assert!((y as f64 - x as f64 * r).abs() <= 1.0, "{r}: {y}");
         }
-        assert_eq!(quantize_multiplier(0.0), Requant { multiplier: 0, shift: 0 });
+        assert_eq!(
+            quantize_multiplier(0.0),
+            Requant {
+                multiplier: 0,
+                shift: 0
+            }
+        );
     }
 }

@@ -56,8 +56,17 @@ pub struct OutQuant {
 impl OutQuant {
     /// Zero points with the clamp range of an optional fused ReLU.
     pub const fn new(input_zp: i32, output_zp: i32, relu: bool) -> Self {
-        let act_min = if relu && output_zp > -128 { output_zp } else { -128 };
-        OutQuant { input_zp, output_zp, act_min, act_max: 127 }
+        let act_min = if relu && output_zp > -128 {
+            output_zp
+        } else {
+            -128
+        };
+        OutQuant {
+            input_zp,
+            output_zp,
+            act_min,
+            act_max: 127,
+        }
     }
 }
 

@@ -37,7 +37,9 @@ pub fn conv2d_s8(
                 let mut acc = bias[o];
                 for ky in 0..kh {
                     for kx in 0..kw {
-                        let Some(ipix) = tap(g, oy, ox, ky, kx) else { continue };
+                        let Some(ipix) = tap(g, oy, ox, ky, kx) else {
+                            continue;
+                        };
                         for c in 0..ic {
                             let x = input[ipix * ic + c] as i32 - q.input_zp;
                             let w = weights[((o * kh + ky) * kw + kx) * ic + c] as i32;
@@ -106,7 +108,11 @@ fn pool<T: Copy, A>(
 #[inline(always)]
 pub fn rounded_mean(sum: i32, count: usize) -> i32 {
     let n = count as i32;
-    if sum >= 0 { (sum + n / 2) / n } else { (sum - n / 2) / n }
+    if sum >= 0 {
+        (sum + n / 2) / n
+    } else {
+        (sum - n / 2) / n
+    }
 }
 
 /// int8 max pooling.
@@ -116,9 +122,14 @@ pub fn maxpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
 
 /// int8 average pooling.
 pub fn avgpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
-    pool(g, input, output, 0i32, |a, x| a + x as i32, |a, n| {
-        rounded_mean(a, n).clamp(-128, 127) as i8
-    })
+    pool(
+        g,
+        input,
+        output,
+        0i32,
+        |a, x| a + x as i32,
+        |a, n| rounded_mean(a, n).clamp(-128, 127) as i8,
+    )
 }
 
 /// int8 global average pooling.
@@ -175,10 +186,12 @@ pub fn conv2d_f32(
                 let mut acc = bias[o];
                 for ky in 0..kh {
                     for kx in 0..kw {
-                        let Some(ipix) = tap(g, oy, ox, ky, kx) else { continue };
+                        let Some(ipix) = tap(g, oy, ox, ky, kx) else {
+                            continue;
+                        };
                         for c in 0..ic {
-                            acc += input[ipix * ic + c]
-                                * weights[((o * kh + ky) * kw + kx) * ic + c];
+                            acc +=
+                                input[ipix * ic + c] * weights[((o * kh + ky) * kw + kx) * ic + c];
                         }
                     }
                 }

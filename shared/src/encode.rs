@@ -28,9 +28,26 @@ impl AlignedBytes {
             len: bytes.len(),
         }
     }
+    /// `len` zero bytes (e.g. the RAM buffer a host run needs).
+    pub fn zeroed(len: usize) -> Self {
+        AlignedBytes {
+            words: alloc::vec![0u128; len.div_ceil(16)],
+            len,
+        }
+    }
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &bytemuck::cast_slice::<u128, u8>(&self.words)[..self.len]
+    }
+    /// The bytes, mutable.
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut::<u128, u8>(&mut self.words)[..self.len]
+    }
+}
+
+impl core::ops::DerefMut for AlignedBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_bytes()
     }
 }
 

@@ -100,15 +100,16 @@ fn pool_geom(
 /// Runs an int8 model on one input (HWC, quantized as the input tensor says) and returns
 /// the output tensor's int8 values, which live in `ram`.
 pub fn run_s8<'b>(model: &Model, input: &[i8], ram: &'b mut [u8]) -> Result<&'b [i8]> {
-    run_s8_observed(model, input, ram, &mut |_, _| {})
+    run_s8_observed(model, input, ram, &mut |_, _, _| {})
 }
 
-/// [`run_s8`], calling `observe(op_index, op)` after each op (per-layer timing, tracing).
+/// [`run_s8`], calling `observe(op_index, op, output)` after each op with the values it
+/// wrote (per-layer timing, tracing, calibration).
 pub fn run_s8_observed<'b>(
     model: &Model,
     input: &[i8],
     ram: &'b mut [u8],
-    observe: &mut dyn FnMut(u16, &Op),
+    observe: &mut dyn FnMut(u16, &Op, &[i8]),
 ) -> Result<&'b [i8]> {
     const P: Precision = Precision::Int8;
     if model.precision() != P {
@@ -208,7 +209,8 @@ pub fn run_s8_observed<'b>(
             }
             Op::Flatten(_) => {} // a view: same bytes, same offset
         }
-        observe(index, &op);
+        let out = model.tensor(op.output())?;
+        observe(index, &op, bytemuck::cast_slice(&arena[range(&out, P)]));
     }
     let tout = model.output()?;
     Ok(bytemuck::cast_slice(&arena[range(&tout, P)]))
@@ -230,6 +232,17 @@ fn f32_mut(b: &mut [u8]) -> Result<&mut [f32]> {
 
 /// Runs an f32 model on one input (HWC) and returns the output values, which live in `ram`.
 pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'b [f32]> {
+    run_f32_observed(model, input, ram, &mut |_, _, _| {})
+}
+
+/// [`run_f32`], calling `observe(op_index, op, output)` after each op (e.g. to calibrate
+/// activation ranges for quantization).
+pub fn run_f32_observed<'b>(
+    model: &Model,
+    input: &[f32],
+    ram: &'b mut [u8],
+    observe: &mut dyn FnMut(u16, &Op, &[f32]),
+) -> Result<&'b [f32]> {
     const P: Precision = Precision::F32;
     if model.precision() != P {
         return Err(Error::WrongPrecision);
@@ -243,8 +256,9 @@ pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'
         });
     }
     arena[range(&tin, P)].copy_from_slice(bytemuck::cast_slice(input));
-    for op in model.ops() {
-        match op? {
+    for (index, op) in model.ops().enumerate() {
+        let op = op?;
+        match op {
             Op::Conv2d(c) => {
                 let (g, i, o) = conv_geom(model, &c)?;
                 let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
@@ -303,6 +317,8 @@ pub fn run_f32<'b>(model: &Model, input: &[f32], ram: &'b mut [u8]) -> Result<&'
             }
             Op::Flatten(_) => {}
         }
+        let out = model.tensor(op.output())?;
+        observe(index as u16, &op, f(&arena[range(&out, P)])?);
     }
     let tout = model.output()?;
     let out = &arena[range(&tout, P)];

@@ -92,3 +92,23 @@ pub const fn splat16(v: i32) -> u32 {
     let h = v as u32 & 0xFFFF;
     h | h << 16
 }
+
+/// Byte-wise signed maximum of 4 packed int8 lanes (SSUB8 then SEL).
+#[inline(always)]
+pub fn max_s8x4(a: u32, b: u32) -> u32 {
+    let out: u32;
+    // SAFETY: register-only instructions of Armv7E-M. One block, because SEL consumes the
+    // GE bits SSUB8 sets and nothing guarantees flags survive between two asm blocks.
+    // Not `preserves_flags`: SSUB8 overwrites APSR.GE.
+    unsafe {
+        asm!(
+            "ssub8 {out}, {a}, {b}",
+            "sel {out}, {a}, {b}",
+            out = out(reg) out,
+            a = in(reg) a,
+            b = in(reg) b,
+            options(pure, nomem, nostack),
+        );
+    }
+    out
+}

@@ -3,7 +3,16 @@
 //!
 //! Each public function here is the entry point the executor calls; the straightforward
 //! loops in [`reference`] define what every faster path must reproduce bit for bit.
+//! One file per kernel (CMSIS-NN naming); each has a portable path and, where `cfg(dsp)`
+//! (Armv7E-M / Armv8-M Mainline), a DSP path built on the wrappers in `arm`.
 
+mod add_s8;
+#[cfg(dsp)]
+mod arm;
+mod conv2d_f32;
+mod conv2d_s8;
+mod dense_s8;
+mod pool_s8;
 pub mod reference;
 
 use crate::format::{AddQuant, Padding, Requant, Shape};
@@ -81,14 +90,15 @@ pub struct AddParams {
     pub act_max: i32,
 }
 
-/// Scratch bytes [`conv2d_s8`] needs for this geometry.
-pub const fn conv2d_s8_scratch_bytes(_g: &ConvGeom) -> usize {
-    0
+/// Scratch bytes [`conv2d_s8`] needs for this geometry (the same on every target: two i16
+/// im2col columns and an int8 staging column).
+pub const fn conv2d_s8_scratch_bytes(g: &ConvGeom) -> usize {
+    conv2d_s8::scratch_bytes(g)
 }
 
-/// Scratch bytes [`dense_s8`] needs.
-pub const fn dense_s8_scratch_bytes(_in_len: usize, _out_len: usize) -> usize {
-    0
+/// Scratch bytes [`dense_s8`] needs (the input widened to i16).
+pub const fn dense_s8_scratch_bytes(in_len: usize, out_len: usize) -> usize {
+    dense_s8::scratch_bytes(in_len, out_len)
 }
 
 /// int8 convolution: `out = clamp(zp_out + M·(bias + Σ (x − zp_in)·w))`.
@@ -100,10 +110,10 @@ pub fn conv2d_s8(
     weights: &[i8],
     bias: &[i32],
     requant: &[Requant],
-    _scratch: &mut [u8],
+    scratch: &mut [u8],
     output: &mut [i8],
 ) {
-    reference::conv2d_s8(g, q, input, weights, bias, requant, output)
+    conv2d_s8::conv2d_s8(g, q, input, weights, bias, requant, scratch, output)
 }
 
 /// int8 fully connected layer; lengths come from `input` and `output`.
@@ -113,35 +123,35 @@ pub fn dense_s8(
     weights: &[i8],
     bias: &[i32],
     requant: &[Requant],
-    _scratch: &mut [u8],
+    scratch: &mut [u8],
     output: &mut [i8],
 ) {
-    reference::dense_s8(q, input, weights, bias, requant, output)
+    dense_s8::dense_s8(q, input, weights, bias, requant, scratch, output)
 }
 
 /// int8 max pooling (quantization unchanged).
 pub fn maxpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
-    reference::maxpool2d_s8(g, input, output)
+    pool_s8::maxpool2d_s8(g, input, output)
 }
 
 /// int8 average pooling, rounding half away from zero (quantization unchanged).
 pub fn avgpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
-    reference::avgpool2d_s8(g, input, output)
+    pool_s8::avgpool2d_s8(g, input, output)
 }
 
 /// int8 global average pooling to `c × 1 × 1`.
 pub fn global_avgpool_s8(input_shape: Shape, input: &[i8], output: &mut [i8]) {
-    reference::global_avgpool_s8(input_shape, input, output)
+    pool_s8::global_avgpool_s8(input_shape, input, output)
 }
 
 /// int8 elementwise add (TFLite scheme).
 pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
-    reference::add_s8(p, a, b, output)
+    add_s8::add_s8(p, a, b, output)
 }
 
 /// int8 ReLU with unchanged quantization: `max(x, zero_point)`.
 pub fn relu_s8(zero_point: i8, input: &[i8], output: &mut [i8]) {
-    reference::relu_s8(zero_point, input, output)
+    add_s8::relu_s8(zero_point, input, output)
 }
 
 /// f32 convolution with optional fused ReLU.
@@ -153,12 +163,12 @@ pub fn conv2d_f32(
     bias: &[f32],
     output: &mut [f32],
 ) {
-    reference::conv2d_f32(g, relu, input, weights, bias, output)
+    conv2d_f32::conv2d_f32(g, relu, input, weights, bias, output)
 }
 
 /// f32 fully connected layer with optional fused ReLU.
 pub fn dense_f32(relu: bool, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
-    reference::dense_f32(relu, input, weights, bias, output)
+    conv2d_f32::dense_f32(relu, input, weights, bias, output)
 }
 
 /// f32 max pooling.

@@ -112,3 +112,72 @@ pub fn max_s8x4(a: u32, b: u32) -> u32 {
     }
     out
 }
+
+/// The conv hot loop: `acc[p] += Σ w · x_p` over `pairs` pairs of 4-weight groups, one
+/// filter against a block of 4 im2col columns. Per group: LDR of 4 int8 weights, SXTB16 and
+/// SXTB16-ROR8 into `(w0,w2)`, `(w1,w3)`, then for each pixel an LDRD of its reordered i16
+/// pairs `(x0,x2)`, `(x1,x3)` and two SMLADs: 15 instructions per 16 MACs, plus SUBS/BNE
+/// per two groups. One asm block rather than the wrappers above because LLVM, not seeing
+/// the loop's register budget (11 of the 12 allocatable), hoisted all loads and spilled.
+///
+/// # Safety
+/// `w` must be readable for `8 · pairs` bytes (any alignment: LDR tolerates it on M4/M7),
+/// `x` readable for `16 · pairs` words and 4-byte aligned (LDRD faults otherwise), and
+/// `pairs ≥ 1`.
+#[inline(always)]
+pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32; 4]) -> [i32; 4] {
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    // SAFETY: the caller guarantees the reads. Options: `readonly` (reads memory, writes
+    // none), `nostack`. Not `pure`-free of flags: SUBS writes NZCV and SMLAD may set Q, so no
+    // `preserves_flags`.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr    {w13}, [{w}], #4",
+            "ldrd   {x0}, {x1}, [{x}, #8]",
+            "sxtb16 {w02}, {w13}",
+            "sxtb16 {w13}, {w13}, ror #8",
+            "smlad  {a1}, {w02}, {x0}, {a1}",
+            "smlad  {a1}, {w13}, {x1}, {a1}",
+            "ldrd   {x0}, {x1}, [{x}, #16]",
+            "smlad  {a2}, {w02}, {x0}, {a2}",
+            "smlad  {a2}, {w13}, {x1}, {a2}",
+            "ldrd   {x0}, {x1}, [{x}, #24]",
+            "smlad  {a3}, {w02}, {x0}, {a3}",
+            "smlad  {a3}, {w13}, {x1}, {a3}",
+            "ldrd   {x0}, {x1}, [{x}], #32",
+            "smlad  {a0}, {w02}, {x0}, {a0}",
+            "smlad  {a0}, {w13}, {x1}, {a0}",
+            "ldr    {w13}, [{w}], #4",
+            "ldrd   {x0}, {x1}, [{x}, #8]",
+            "sxtb16 {w02}, {w13}",
+            "sxtb16 {w13}, {w13}, ror #8",
+            "smlad  {a1}, {w02}, {x0}, {a1}",
+            "smlad  {a1}, {w13}, {x1}, {a1}",
+            "ldrd   {x0}, {x1}, [{x}, #16]",
+            "smlad  {a2}, {w02}, {x0}, {a2}",
+            "smlad  {a2}, {w13}, {x1}, {a2}",
+            "ldrd   {x0}, {x1}, [{x}, #24]",
+            "smlad  {a3}, {w02}, {x0}, {a3}",
+            "smlad  {a3}, {w13}, {x1}, {a3}",
+            "ldrd   {x0}, {x1}, [{x}], #32",
+            "smlad  {a0}, {w02}, {x0}, {a0}",
+            "smlad  {a0}, {w13}, {x1}, {a0}",
+            "subs   {n}, {n}, #1",
+            "bne    2b",
+            w = inout(reg) w => _,
+            x = inout(reg) x => _,
+            n = inout(reg) pairs => _,
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            w02 = out(reg) _,
+            w13 = out(reg) _,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            options(readonly, nostack),
+        );
+    }
+    [a0, a1, a2, a3]
+}

@@ -1,6 +1,7 @@
-//! int8 convolution (HWC, OHWI): im2col of two output pixels into i16 scratch with the input
-//! offset folded in, then a 2-channel × 2-pixel multiply-accumulate (SMLAD where `cfg(dsp)`).
+//! int8 convolution (HWC, OHWI): im2col of a block of output pixels into i16 scratch with the
+//! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
+use super::requant_s8::{self, ChannelRequant};
 use super::{ConvGeom, OutQuant, reference};
 use crate::format::Requant;
 
@@ -9,11 +10,15 @@ pub(crate) const fn col_len(g: &ConvGeom) -> usize {
     (g.filter_len() + 3) & !3
 }
 
-/// Scratch bytes: two i16 columns, one int8 staging column, and 4 bytes of slack so a
-/// misaligned scratch start can still be rounded up to a word boundary.
+/// Output pixels per im2col block (the DSP path's accumulators per filter pass).
+const BLOCK: usize = 4;
+
+/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, and 4 bytes of slack so a
+/// misaligned scratch start can still be rounded up to a word boundary. The same on every
+/// target, so a blob sized on the host fits the firmware.
 pub const fn scratch_bytes(g: &ConvGeom) -> usize {
     let kp = col_len(g);
-    2 * kp * 2 + kp + 4
+    BLOCK * kp * 2 + kp + 4
 }
 
 /// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
@@ -37,7 +42,8 @@ pub fn conv2d_s8(
         && bias.len() >= oc
         && requant.len() >= oc
         && output.len() >= g.output.len()
-        && words.len() >= kp + kp / 4;
+        && words.len() >= BLOCK * kp / 2 + kp / 4
+        && requant_s8::all_valid(&requant[..oc]);
     if !fits || g.filter_len() == 0 {
         return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
     }
@@ -106,9 +112,10 @@ mod portable {
         out0: &mut [i8],
         out1: &mut [i8],
     ) {
-        for (c, m) in rq.iter().enumerate().take(2) {
-            out0[c] = crate::requant::requantize(acc[0][c], *m, q.output_zp, q.act_min, q.act_max);
-            out1[c] = crate::requant::requantize(acc[1][c], *m, q.output_zp, q.act_min, q.act_max);
+        for (c, &m) in rq.iter().enumerate().take(2) {
+            let rq = ChannelRequant::new(m, q.output_zp, q.act_min, q.act_max);
+            out0[c] = rq.apply(acc[0][c]);
+            out1[c] = rq.apply(acc[1][c]);
         }
     }
 
@@ -202,35 +209,56 @@ mod portable {
     }
 }
 
-/// DSP path: im2col columns hold each 4-value group as the i16 pairs `(x0, x2)`, `(x1, x3)`
-/// — the order SXTB16 / SXTB16-ROR8 widen a weight word into — so every pair of products
-/// is one SMLAD. Filters whose length is not a multiple of 4 end in a zero-padded group.
+/// DSP path: one filter against a block of 4 im2col columns per pass (4 accumulators), so
+/// each weight word is loaded and widened once per 16 MACs. The columns are interleaved per
+/// 4-value group — `[(x0,x2), (x1,x3)]` for pixel 0, then pixel 1, … — in the "reordered"
+/// pairing that SXTB16 / SXTB16-ROR8 give a weight word, so each SMLAD is two MACs. A filter
+/// length that is not a multiple of 4 ends in a zero-padded group.
 #[cfg(dsp)]
 mod dsp {
     use super::*;
-    use crate::kernels::arm::{smlad, splat16, sxtb16, sxtb16_ror8, widen_reordered};
+    use crate::kernels::arm::{
+        mac_1x4_pairs, smlad, splat16, sxtb16, sxtb16_ror8, widen_reordered,
+    };
 
-    /// Widens whole groups of 4 int8 into reordered i16 pairs plus `off2`.
+    /// Words per group of the block: `BLOCK` columns × 2 pairs.
+    const GW: usize = 2 * BLOCK;
+
+    /// One group of the block: `[(x0,x2), (x1,x3)]` of pixel 0, then pixel 1, …
+    type Group = [u32; GW];
+
+    /// Writes pixel `C`'s pairs of one group.
     #[inline(always)]
-    fn widen_groups(src: &[i8], dst: &mut [u32], off2: u32) {
-        let (groups, _) = src.as_chunks::<4>();
-        let (pairs, _) = dst.as_chunks_mut::<2>();
-        for (s, d) in groups.iter().zip(pairs) {
-            let x = u32::from_le_bytes(s.map(|b| b as u8));
-            let (lo, hi) = widen_reordered(x, off2);
-            *d = [lo, hi];
+    fn put<const C: usize>(d: &mut Group, lo: u32, hi: u32) {
+        d[2 * C] = lo;
+        d[2 * C + 1] = hi;
+    }
+
+    /// Widens whole groups of 4 int8 (plus `off2`) into column `C` of `dst`, zeroing the
+    /// column in the groups past the end of `src`.
+    #[inline(always)]
+    fn widen_column<const C: usize>(src: &[i8], dst: &mut [Group], off2: u32) {
+        let (src, _) = src.as_chunks::<4>();
+        let mut dst = dst.iter_mut();
+        for (s, d) in src.iter().zip(&mut dst) {
+            let (lo, hi) = widen_reordered(u32::from_le_bytes(s.map(|b| b as u8)), off2);
+            put::<C>(d, lo, hi);
+        }
+        for d in dst {
+            put::<C>(d, 0, 0);
         }
     }
 
-    /// Fills the `kp / 2` words of `col` with the window's reordered `x − zp_in` pairs.
-    /// Input channels in whole groups of 4 widen straight from the input; other channel
-    /// counts go through the int8 `staging` column (padding = `zp_in`, which widens to 0).
-    fn im2col(
+    /// Fills column `C` of the block with the window's reordered `x − zp_in` pairs. Input
+    /// channels in whole groups of 4 widen straight from the input, one kernel row (its
+    /// in-bounds taps are contiguous in HWC) at a time; other channel counts go through the
+    /// int8 `staging` column (padding = `zp_in`, which widens to 0).
+    fn im2col<const C: usize>(
         g: &ConvGeom,
         zp: i32,
         input: &[i8],
         pixel: usize,
-        col: &mut [u32],
+        groups: &mut [Group],
         staging: &mut [i8],
     ) {
         let win = Window::new(g, pixel);
@@ -239,16 +267,14 @@ mod dsp {
         let row_len = g.kernel[1] as usize * ic;
         let off2 = splat16(-zp);
         if ic % 4 == 0 {
-            for (ky, dst) in col.chunks_exact_mut(row_len / 2).take(kh).enumerate() {
-                match win.row(g, input, ky) {
-                    Some(src) => {
-                        let (a, b) = (win.kx0 * ic / 2, win.kx0 * ic / 2 + src.len() / 2);
-                        dst[..a].fill(0);
-                        widen_groups(src, &mut dst[a..b], off2);
-                        dst[b..].fill(0);
-                    }
-                    None => dst.fill(0),
+            for (ky, row) in groups.chunks_mut(row_len / 4).take(kh).enumerate() {
+                let src = win.row(g, input, ky).unwrap_or(&[]);
+                let left = (win.kx0 * ic / 4).min(row.len());
+                let (pad, rest) = row.split_at_mut(if src.is_empty() { 0 } else { left });
+                for d in pad {
+                    put::<C>(d, 0, 0);
                 }
+                widen_column::<C>(src, rest, off2);
             }
         } else {
             staging.fill(zp as i8);
@@ -260,12 +286,11 @@ mod dsp {
                     }
                 }
             }
-            widen_groups(staging, col, off2);
+            widen_column::<C>(staging, groups, off2);
         }
     }
 
-    /// The 4-byte weight word of group `i` of a filter of `k` values; the last, partial
-    /// group is zero-padded (never reads past the filter).
+    /// The last, partial weight group (1 to 3 bytes) as a zero-padded word.
     #[inline(always)]
     fn tail_word(w: &[i8]) -> u32 {
         w.iter()
@@ -274,63 +299,64 @@ mod dsp {
             .fold(0u32, |a, (i, &b)| a | ((b as u8 as u32) << (8 * i)))
     }
 
-    /// `acc[p][c] += Σ w_c · x_p` over whole groups: `wa`, `wb` are 4·n bytes, `xa`, `xb`
-    /// 2·n words. The hot loop: 2 LDR + 4 SXTB16 + 2 LDRD + 8 SMLAD per 16 MACs.
+    /// One weight word against one group of the block: 2 SXTB16 + 8 SMLAD for 16 MACs.
     #[inline(always)]
-    fn mac_2x2(wa: &[i8], wb: &[i8], xa: &[u32], xb: &[u32], acc: &mut [[i32; 2]; 2]) {
-        let [[mut a0, mut b0], [mut a1, mut b1]] = *acc;
-        let (wa, _) = wa.as_chunks::<4>();
-        let (wb, _) = wb.as_chunks::<4>();
-        let (xa, _) = xa.as_chunks::<2>();
-        let (xb, _) = xb.as_chunks::<2>();
-        for (((wa, wb), xa), xb) in wa.iter().zip(wb).zip(xa).zip(xb) {
-            let wa = u32::from_le_bytes(wa.map(|b| b as u8));
-            let wb = u32::from_le_bytes(wb.map(|b| b as u8));
-            let (wa02, wa13) = (sxtb16(wa), sxtb16_ror8(wa));
-            let (wb02, wb13) = (sxtb16(wb), sxtb16_ror8(wb));
-            a0 = smlad(wa02, xa[0], a0);
-            a0 = smlad(wa13, xa[1], a0);
-            a1 = smlad(wa02, xb[0], a1);
-            a1 = smlad(wa13, xb[1], a1);
-            b0 = smlad(wb02, xa[0], b0);
-            b0 = smlad(wb13, xa[1], b0);
-            b1 = smlad(wb02, xb[0], b1);
-            b1 = smlad(wb13, xb[1], b1);
-        }
-        *acc = [[a0, b0], [a1, b1]];
+    fn mac_group(w: u32, x: &Group, acc: [i32; BLOCK]) -> [i32; BLOCK] {
+        let (w02, w13) = (sxtb16(w), sxtb16_ror8(w));
+        let [a0, a1, a2, a3] = acc;
+        [
+            smlad(w13, x[1], smlad(w02, x[0], a0)),
+            smlad(w13, x[3], smlad(w02, x[2], a1)),
+            smlad(w13, x[5], smlad(w02, x[4], a2)),
+            smlad(w13, x[7], smlad(w02, x[6], a3)),
+        ]
     }
 
-    /// One filter against up to two columns (the odd channel or odd pixel).
-    #[inline(always)]
-    fn mac_1x2(w: &[i8], xa: &[u32], xb: &[u32], acc: &mut [i32; 2]) {
-        let [mut a0, mut a1] = *acc;
-        let (w, _) = w.as_chunks::<4>();
-        let (xa, _) = xa.as_chunks::<2>();
-        let (xb, _) = xb.as_chunks::<2>();
-        for ((w, xa), xb) in w.iter().zip(xa).zip(xb) {
-            let w = u32::from_le_bytes(w.map(|b| b as u8));
-            let (w02, w13) = (sxtb16(w), sxtb16_ror8(w));
-            a0 = smlad(w02, xa[0], a0);
-            a0 = smlad(w13, xa[1], a0);
-            a1 = smlad(w02, xb[0], a1);
-            a1 = smlad(w13, xb[1], a1);
-        }
-        *acc = [a0, a1];
+    /// How a filter of `k` values splits over the block's groups: an odd first group in
+    /// Rust, pairs of groups in [`mac_1x4_pairs`], then the zero-padded tail group.
+    struct Plan<'a> {
+        first: Option<&'a Group>,
+        pairs: usize,
+        pairs_x: *const u32,
+        tail: Option<&'a Group>,
+        full: usize,
     }
 
-    /// Full dot product of filter `w` (`k` bytes) with one or two columns, tail included.
-    #[inline(always)]
-    fn filter_1x2(w: &[i8], k4: usize, xa: &[u32], xb: &[u32], bias: i32) -> [i32; 2] {
-        let mut acc = [bias; 2];
-        mac_1x2(&w[..k4], xa, xb, &mut acc);
-        if k4 < w.len() {
-            let t = tail_word(&w[k4..]);
-            let (t02, t13) = (sxtb16(t), sxtb16_ror8(t));
-            let i = k4 / 2;
-            acc[0] = smlad(t13, xa[i + 1], smlad(t02, xa[i], acc[0]));
-            acc[1] = smlad(t13, xb[i + 1], smlad(t02, xb[i], acc[1]));
+    impl<'a> Plan<'a> {
+        fn new(k: usize, groups: &'a [Group]) -> Self {
+            let full = (k / 4).min(groups.len());
+            let odd = full % 2;
+            Plan {
+                first: groups.first().filter(|_| odd == 1),
+                pairs: full / 2,
+                pairs_x: groups[odd.min(groups.len())..].as_ptr().cast(),
+                tail: groups.get(full).filter(|_| k % 4 != 0),
+                full,
+            }
         }
-        acc
+
+        /// `acc[p] + Σ w · x_p` for the filter `w` (`k` bytes) over the block's columns.
+        #[inline(always)]
+        fn filter(&self, w: &[i8], mut acc: [i32; BLOCK]) -> [i32; BLOCK] {
+            let (w4, w_tail) = w.as_chunks::<4>();
+            if w4.len() < self.full {
+                return acc; // unreachable: every filter has `k` bytes
+            }
+            if let (Some(x), Some(w)) = (self.first, w4.first()) {
+                acc = mac_group(u32::from_le_bytes(w.map(|b| b as u8)), x, acc);
+            }
+            if self.pairs > 0 {
+                let w = w4[self.first.is_some() as usize..].as_ptr().cast();
+                // SAFETY: `w` has `8 · pairs` bytes left (`w4` holds `full` groups); the
+                // block holds `full` groups past `pairs_x` less the odd one, 16 words each
+                // pair, in a `u32` slice (4-byte aligned).
+                acc = unsafe { mac_1x4_pairs(w, self.pairs_x, self.pairs, acc) };
+            }
+            if let Some(x) = self.tail {
+                acc = mac_group(tail_word(w_tail), x, acc);
+            }
+            acc
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -345,57 +371,53 @@ mod dsp {
         output: &mut [i8],
     ) {
         let k = g.filter_len();
-        let k4 = k & !3;
         let kp = col_len(g);
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
-        let (cols, rest) = words.split_at_mut(kp);
+        let (cols, rest) = words.split_at_mut(kp / 4 * GW);
         let staging: &mut [i8] = bytemuck::cast_slice_mut(&mut rest[..kp / 4]);
-        let (col_a, col_b) = cols.split_at_mut(kp / 2);
-        let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
-        let rq = |acc: i32, m: Requant| crate::requant::requantize(acc, m, zp, lo, hi);
+        let (groups, _) = cols.as_chunks_mut::<GW>();
+        let zp = q.input_zp;
         let mut pixel = 0;
         while pixel < npix {
-            let two = pixel + 1 < npix;
-            im2col(g, q.input_zp, input, pixel, col_a, staging);
-            if two {
-                im2col(g, q.input_zp, input, pixel + 1, col_b, staging);
+            // A short last block leaves stale columns whose results are dropped.
+            let n = BLOCK.min(npix - pixel);
+            im2col::<0>(g, zp, input, pixel, groups, staging);
+            if n > 1 {
+                im2col::<1>(g, zp, input, pixel + 1, groups, staging);
             }
-            // With one pixel left, column b repeats column a and its results are dropped.
-            let xb: &[u32] = if two { col_b } else { col_a };
-            let xa: &[u32] = col_a;
-            let n = if two { 2 } else { 1 };
+            if n > 2 {
+                im2col::<2>(g, zp, input, pixel + 2, groups, staging);
+            }
+            if n > 3 {
+                im2col::<3>(g, zp, input, pixel + 3, groups, staging);
+            }
+            let plan = Plan::new(k, groups);
             let out = &mut output[pixel * oc..(pixel + n) * oc];
-            let (out0, out1) = out.split_at_mut(oc);
-            let mut o = 0;
-            while o + 2 <= oc {
-                let wa = &weights[o * k..(o + 1) * k];
-                let wb = &weights[(o + 1) * k..(o + 2) * k];
-                let mut acc = [[bias[o], bias[o + 1]]; 2];
-                mac_2x2(&wa[..k4], &wb[..k4], xa, xb, &mut acc);
-                if k4 < k {
-                    let (ta, tb) = (tail_word(&wa[k4..]), tail_word(&wb[k4..]));
-                    let (ta02, ta13) = (sxtb16(ta), sxtb16_ror8(ta));
-                    let (tb02, tb13) = (sxtb16(tb), sxtb16_ror8(tb));
-                    let i = k4 / 2;
-                    acc[0][0] = smlad(ta13, xa[i + 1], smlad(ta02, xa[i], acc[0][0]));
-                    acc[0][1] = smlad(tb13, xa[i + 1], smlad(tb02, xa[i], acc[0][1]));
-                    acc[1][0] = smlad(ta13, xb[i + 1], smlad(ta02, xb[i], acc[1][0]));
-                    acc[1][1] = smlad(tb13, xb[i + 1], smlad(tb02, xb[i], acc[1][1]));
+            let filters = weights.chunks_exact(k).zip(bias).zip(requant).take(oc);
+            let rq = |m: Requant| ChannelRequant::new(m, q.output_zp, q.act_min, q.act_max);
+            if n == BLOCK {
+                let (r0, r) = out.split_at_mut(oc);
+                let (r1, r) = r.split_at_mut(oc);
+                let (r2, r3) = r.split_at_mut(oc);
+                let rows = r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3));
+                for (((w, &b), &m), ((y0, y1), (y2, y3))) in filters.zip(rows) {
+                    let acc = plan.filter(w, [b; BLOCK]);
+                    let m = rq(m);
+                    (*y0, *y1, *y2, *y3) = (
+                        m.apply(acc[0]),
+                        m.apply(acc[1]),
+                        m.apply(acc[2]),
+                        m.apply(acc[3]),
+                    );
                 }
-                out0[o] = rq(acc[0][0], requant[o]);
-                out0[o + 1] = rq(acc[0][1], requant[o + 1]);
-                if two {
-                    out1[o] = rq(acc[1][0], requant[o]);
-                    out1[o + 1] = rq(acc[1][1], requant[o + 1]);
-                }
-                o += 2;
-            }
-            if o < oc {
-                let acc = filter_1x2(&weights[o * k..(o + 1) * k], k4, xa, xb, bias[o]);
-                out0[o] = rq(acc[0], requant[o]);
-                if two {
-                    out1[o] = rq(acc[1], requant[o]);
+            } else {
+                for (o, ((w, &b), &m)) in filters.enumerate() {
+                    let acc = plan.filter(w, [b; BLOCK]);
+                    let m = rq(m);
+                    for (c, &a) in acc.iter().enumerate().take(n) {
+                        out[c * oc + o] = m.apply(a);
+                    }
                 }
             }
             pixel += n;

@@ -14,6 +14,7 @@ mod conv2d_s8;
 mod dense_s8;
 mod pool_s8;
 pub mod reference;
+mod requant_s8;
 
 use crate::format::{AddQuant, Padding, Requant, Shape};
 

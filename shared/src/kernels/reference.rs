@@ -146,8 +146,8 @@ pub fn global_avgpool_s8(s: Shape, input: &[i8], output: &mut [i8]) {
 pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
     let ls = p.quant.left_shift as u32;
     for ((o, &x), &y) in output.iter_mut().zip(a).zip(b) {
-        let xa = ((x as i32 - p.a_zp) << ls) as i32;
-        let yb = ((y as i32 - p.b_zp) << ls) as i32;
+        let xa = (x as i32 - p.a_zp) << ls;
+        let yb = (y as i32 - p.b_zp) << ls;
         let sa = multiply_by_quantized_multiplier(xa, p.quant.a);
         let sb = multiply_by_quantized_multiplier(yb, p.quant.b);
         let sum = sa.saturating_add(sb);

@@ -55,7 +55,7 @@ fn split_ram<'b>(model: &Model, ram: &'b mut [u8]) -> Result<(&'b mut [u8], &'b 
             found: ram.len() as u32,
         });
     }
-    if ram.as_ptr() as usize % DATA_ALIGN != 0 {
+    if !(ram.as_ptr() as usize).is_multiple_of(DATA_ALIGN) {
         return Err(Error::Misaligned {
             offset: 0,
             align: DATA_ALIGN as u32,

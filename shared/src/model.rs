@@ -101,7 +101,7 @@ impl Header {
             (Some(me), Some(de))
                 if h.meta_offset as usize == HEADER_LEN
                     && me <= h.data_offset
-                    && h.data_offset as usize % DATA_ALIGN == 0
+                    && (h.data_offset as usize).is_multiple_of(DATA_ALIGN)
                     && de == h.total_len => {}
             _ => return Err(Error::BadHeader),
         }
@@ -158,7 +158,7 @@ impl<'a> Model<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>> {
         let h = Header::parse(bytes)?;
         let data_off = h.data_offset as usize;
-        if (bytes.as_ptr() as usize + data_off) % DATA_ALIGN != 0 {
+        if !(bytes.as_ptr() as usize + data_off).is_multiple_of(DATA_ALIGN) {
             return Err(Error::Misaligned {
                 offset: h.data_offset,
                 align: DATA_ALIGN as u32,
@@ -315,7 +315,7 @@ impl<'a> Model<'a> {
             let s = t.shape;
             let dims_ok = [s.c, s.h, s.w].iter().all(|&d| d > 0 && d <= MAX_DIM);
             let quant_ok = m.precision == Precision::F32 || (t.scale.is_finite() && t.scale > 0.0);
-            if !dims_ok || !quant_ok || t.offset as usize % DATA_ALIGN != 0 {
+            if !dims_ok || !quant_ok || !(t.offset as usize).is_multiple_of(DATA_ALIGN) {
                 return Err(Error::BadTensorTable { index });
             }
             let end = t.offset as u64 + t.bytes(m.precision) as u64;
@@ -422,7 +422,7 @@ impl<'a> Model<'a> {
     /// Checks a data reference: inside the data section, 16-byte aligned, exact length.
     fn check_data(&self, op: u16, r: DataRef, expected: usize) -> Result<()> {
         let in_bounds = (r.offset as u64 + r.len as u64) <= self.data.len() as u64;
-        if !in_bounds || r.offset as usize % DATA_ALIGN != 0 {
+        if !in_bounds || !(r.offset as usize).is_multiple_of(DATA_ALIGN) {
             return Err(Error::DataOutOfBounds {
                 op,
                 offset: r.offset,

@@ -266,7 +266,7 @@ mod dsp {
         let kh = g.kernel[0] as usize;
         let row_len = g.kernel[1] as usize * ic;
         let off2 = splat16(-zp);
-        if ic % 4 == 0 {
+        if ic.is_multiple_of(4) {
             for (ky, row) in groups.chunks_mut(row_len / 4).take(kh).enumerate() {
                 let src = win.row(g, input, ky).unwrap_or(&[]);
                 let left = (win.kx0 * ic / 4).min(row.len());
@@ -330,7 +330,7 @@ mod dsp {
                 first: groups.first().filter(|_| odd == 1),
                 pairs: full / 2,
                 pairs_x: groups[odd.min(groups.len())..].as_ptr().cast(),
-                tail: groups.get(full).filter(|_| k % 4 != 0),
+                tail: groups.get(full).filter(|_| !k.is_multiple_of(4)),
                 full,
             }
         }

@@ -1,4 +1,4 @@
-//! One-instruction wrappers around the Armv7E-M DSP extension (SMLAD, SXTB16, SADD16) for
+//! One-instruction wrappers around the Armv7E-M DSP extension (SMLAD, SXTB16, SXTAB16) for
 //! the `cfg(dsp)` kernel paths; LLVM never emits these by itself and the intrinsics are nightly.
 //!
 //! Common options: every block is `pure` (the result depends only on the operands, so LLVM
@@ -60,19 +60,37 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
     out
 }
 
-/// Lane-wise wrapping add of two pairs of signed 16-bit halves.
+/// `acc + (x0, x2)`: sign-extends bytes 0 and 2 of `x` and adds them lane-wise (wrapping)
+/// to the 16-bit halves of `acc`.
 #[inline(always)]
-pub fn sadd16(x: u32, y: u32) -> u32 {
+pub fn sxtab16(acc: u32, x: u32) -> u32 {
     let out: u32;
-    // SAFETY: a register-only arithmetic instruction of Armv7E-M.
-    // Not `preserves_flags`: SADD16 sets the APSR.GE bits (one per lane).
+    // SAFETY: a register-only instruction. `preserves_flags`: SXTAB16 writes no flags (unlike
+    // SADD16 it does not touch APSR.GE).
     unsafe {
         asm!(
-            "sadd16 {out}, {x}, {y}",
+            "sxtab16 {out}, {acc}, {x}",
             out = lateout(reg) out,
+            acc = in(reg) acc,
             x = in(reg) x,
-            y = in(reg) y,
-            options(pure, nomem, nostack),
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
+}
+
+/// `acc + (x1, x3)`: SXTAB16 with `ROR #8`.
+#[inline(always)]
+pub fn sxtab16_ror8(acc: u32, x: u32) -> u32 {
+    let out: u32;
+    // SAFETY: a register-only instruction. `preserves_flags`: SXTAB16 writes no flags.
+    unsafe {
+        asm!(
+            "sxtab16 {out}, {acc}, {x}, ror #8",
+            out = lateout(reg) out,
+            acc = in(reg) acc,
+            x = in(reg) x,
+            options(pure, nomem, nostack, preserves_flags),
         );
     }
     out
@@ -80,10 +98,11 @@ pub fn sadd16(x: u32, y: u32) -> u32 {
 
 /// Widens 4 int8 `(x0, x1, x2, x3)` packed in a word to the i16 pairs `(x0, x2)` and
 /// `(x1, x3)`, each lane plus `offset2` (the offset in both halves): the "reordered" pairing
-/// that matches weights widened with [`sxtb16`] / [`sxtb16_ror8`].
+/// that matches weights widened with [`sxtb16`] / [`sxtb16_ror8`]. Two SXTAB16s (the add
+/// is free), lane-wise wrapping like SADD16.
 #[inline(always)]
 pub fn widen_reordered(x: u32, offset2: u32) -> (u32, u32) {
-    (sadd16(sxtb16(x), offset2), sadd16(sxtb16_ror8(x), offset2))
+    (sxtab16(offset2, x), sxtab16_ror8(offset2, x))
 }
 
 /// A 16-bit value in both halves of a word (the SADD16 operand for a constant offset).
@@ -180,4 +199,79 @@ pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32
         );
     }
     [a0, a1, a2, a3]
+}
+
+/// Widens `n` groups of 4 int8 at `src` into reordered i16 pairs plus `offset2` (as
+/// [`widen_reordered`]), storing group `i`'s pairs `(x0,x2)`, `(x1,x3)` at `dst + i·STRIDE`
+/// bytes: LDR, 2 SXTAB16, STRD per group (LLVM's own loop added 3 more instructions).
+///
+/// # Safety
+/// `src` readable for `4 · n` bytes (any alignment: LDR tolerates it on M4/M7); `dst`
+/// 4-byte aligned (STRD) and writable for 8 bytes at each of the `n` strides; `n ≥ 1`.
+#[inline(always)]
+pub unsafe fn widen_groups<const STRIDE: usize>(
+    src: *const i8,
+    dst: *mut u32,
+    n: usize,
+    offset2: u32,
+) {
+    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `nomem`/`readonly`
+    // (it writes `dst`); not `preserves_flags` (SUBS writes NZCV).
+    unsafe {
+        asm!(
+            "2:",
+            "ldr     {w}, [{src}], #4",
+            "sxtab16 {lo}, {off}, {w}",
+            "sxtab16 {hi}, {off}, {w}, ror #8",
+            "strd    {lo}, {hi}, [{dst}], #{stride}",
+            "subs    {n}, {n}, #1",
+            "bne     2b",
+            src = inout(reg) src => _,
+            dst = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            off = in(reg) offset2,
+            w = out(reg) _,
+            lo = out(reg) _,
+            hi = out(reg) _,
+            stride = const STRIDE,
+            options(nostack),
+        );
+    }
+}
+
+/// Copies `n` bytes from `src` to `dst` a word at a time, then byte by byte: the short rows
+/// of a small-channel conv window, which LLVM otherwise turns into `memcpy` calls.
+///
+/// # Safety
+/// `src` readable and `dst` writable for `n` bytes (any alignment: LDR/STR tolerate it on
+/// M4/M7 for normal memory); the ranges do not overlap.
+#[inline(always)]
+pub unsafe fn copy_bytes(dst: *mut i8, src: *const i8, n: usize) {
+    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `preserves_flags`
+    // (SUBS/ADDS write NZCV).
+    unsafe {
+        asm!(
+            "subs  {n}, {n}, #4",
+            "blo   3f",
+            "2:",
+            "ldr   {t}, [{src}], #4",
+            "str   {t}, [{dst}], #4",
+            "subs  {n}, {n}, #4",
+            "bhs   2b",
+            "3:",
+            "adds  {n}, {n}, #4",
+            "beq   5f",
+            "4:",
+            "ldrb  {t}, [{src}], #1",
+            "strb  {t}, [{dst}], #1",
+            "subs  {n}, {n}, #1",
+            "bne   4b",
+            "5:",
+            src = inout(reg) src => _,
+            dst = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            t = out(reg) _,
+            options(nostack),
+        );
+    }
 }

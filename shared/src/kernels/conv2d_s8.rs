@@ -218,11 +218,13 @@ mod portable {
 mod dsp {
     use super::*;
     use crate::kernels::arm::{
-        mac_1x4_pairs, smlad, splat16, sxtb16, sxtb16_ror8, widen_reordered,
+        copy_bytes, mac_1x4_pairs, smlad, splat16, sxtb16, sxtb16_ror8, widen_groups,
     };
 
     /// Words per group of the block: `BLOCK` columns × 2 pairs.
     const GW: usize = 2 * BLOCK;
+    /// Bytes per group of the block (the column stride in [`widen_groups`]).
+    const GROUP_BYTES: usize = 4 * GW;
 
     /// One group of the block: `[(x0,x2), (x1,x3)]` of pixel 0, then pixel 1, …
     type Group = [u32; GW];
@@ -234,25 +236,49 @@ mod dsp {
         d[2 * C + 1] = hi;
     }
 
-    /// Widens whole groups of 4 int8 (plus `off2`) into column `C` of `dst`, zeroing the
-    /// column in the groups past the end of `src`.
+    /// Widens the whole groups of 4 int8 in `src` (plus `off2`) into column `C` of `dst`;
+    /// returns the groups of `dst` past the end of `src`.
     #[inline(always)]
-    fn widen_column<const C: usize>(src: &[i8], dst: &mut [Group], off2: u32) {
-        let (src, _) = src.as_chunks::<4>();
-        let mut dst = dst.iter_mut();
-        for (s, d) in src.iter().zip(&mut dst) {
-            let (lo, hi) = widen_reordered(u32::from_le_bytes(s.map(|b| b as u8)), off2);
-            put::<C>(d, lo, hi);
+    fn widen_column<'a, const C: usize>(
+        src: &[i8],
+        dst: &'a mut [Group],
+        off2: u32,
+    ) -> &'a mut [Group] {
+        let n = (src.len() / 4).min(dst.len());
+        let (head, rest) = dst.split_at_mut(n);
+        if n > 0 {
+            // SAFETY: `src` holds `4 · n` bytes; `head` holds `n` groups of `GW` words
+            // (`GROUP_BYTES` apart, 4-byte aligned), column `C`'s pair is words `2C, 2C + 1`.
+            unsafe {
+                let dst = head.as_mut_ptr().cast::<u32>().add(2 * C);
+                widen_groups::<GROUP_BYTES>(src.as_ptr(), dst, n, off2);
+            }
         }
+        rest
+    }
+
+    /// Zeroes column `C` of `dst` (padding taps: `zp_in − zp_in`).
+    #[inline(always)]
+    fn zero_column<const C: usize>(dst: &mut [Group]) {
         for d in dst {
             put::<C>(d, 0, 0);
         }
     }
 
+    /// Copies `src` into the start of `dst`.
+    #[inline(always)]
+    fn copy_row(dst: &mut [i8], src: &[i8]) {
+        let n = dst.len().min(src.len());
+        // SAFETY: both slices hold `n` bytes and cannot overlap (`dst` is exclusive).
+        unsafe { copy_bytes(dst.as_mut_ptr(), src.as_ptr(), n) }
+    }
+
     /// Fills column `C` of the block with the window's reordered `x − zp_in` pairs. Input
     /// channels in whole groups of 4 widen straight from the input, one kernel row (its
-    /// in-bounds taps are contiguous in HWC) at a time; other channel counts go through the
-    /// int8 `staging` column (padding = `zp_in`, which widens to 0).
+    /// in-bounds taps are contiguous in HWC) at a time; other channel counts are gathered
+    /// into the int8 `staging` column first (padding = `zp_in`, which widens to 0; a window
+    /// with no padding tap skips that fill) and widened from there. The staging bytes past
+    /// the filter length are left as they are: they meet zero-padded weights.
     fn im2col<const C: usize>(
         g: &ConvGeom,
         zp: i32,
@@ -267,22 +293,32 @@ mod dsp {
         let row_len = g.kernel[1] as usize * ic;
         let off2 = splat16(-zp);
         if ic.is_multiple_of(4) {
+            let tap_groups = ic / 4;
             for (ky, row) in groups.chunks_mut(row_len / 4).take(kh).enumerate() {
-                let src = win.row(g, input, ky).unwrap_or(&[]);
-                let left = (win.kx0 * ic / 4).min(row.len());
-                let (pad, rest) = row.split_at_mut(if src.is_empty() { 0 } else { left });
-                for d in pad {
-                    put::<C>(d, 0, 0);
+                match win.row(g, input, ky) {
+                    Some(src) => {
+                        let (pad, rest) = row.split_at_mut((win.kx0 * tap_groups).min(row.len()));
+                        zero_column::<C>(pad);
+                        zero_column::<C>(widen_column::<C>(src, rest, off2));
+                    }
+                    None => zero_column::<C>(row),
                 }
-                widen_column::<C>(src, rest, off2);
             }
         } else {
-            staging.fill(zp as i8);
+            let k = kh * row_len;
+            let interior = win.kx0 == 0
+                && win.kx1 == g.kernel[1] as usize
+                && win.iy0 >= 0
+                && win.iy0 as usize + kh <= g.input.h as usize;
+            if !interior {
+                let n = k.min(staging.len());
+                staging[..n].fill(zp as i8);
+            }
             for (ky, dst) in staging.chunks_exact_mut(row_len).take(kh).enumerate() {
                 if let Some(src) = win.row(g, input, ky) {
-                    let d = &mut dst[win.kx0 * ic..win.kx0 * ic + src.len()];
-                    for (d, &x) in d.iter_mut().zip(src) {
-                        *d = x;
+                    let start = win.kx0 * ic;
+                    if let Some(d) = dst.get_mut(start..) {
+                        copy_row(d, src);
                     }
                 }
             }

@@ -82,6 +82,25 @@ impl Window {
         }
     }
 
+    /// For a window with no padding tap, the input index of tap (0, 0); `None` if some tap
+    /// is padding or the window's last byte is not in an input of `len` bytes.
+    #[inline(always)]
+    fn interior(&self, g: &ConvGeom, len: usize) -> Option<usize> {
+        let (kh, kw) = (g.kernel[0] as usize, g.kernel[1] as usize);
+        // `kx0 == 0` means `ix0 ≥ 0`; `kx1 == kw` means the row's taps are all in bounds.
+        if self.kx0 != 0 || self.kx1 != kw || self.iy0 < 0 {
+            return None;
+        }
+        let iy0 = self.iy0 as usize;
+        if iy0 + kh > g.input.h as usize {
+            return None;
+        }
+        let (w, ic) = (g.input.w as usize, g.input.c as usize);
+        let base = (iy0 * w + self.ix0 as usize) * ic;
+        let end = base + ((kh - 1) * w + kw) * ic;
+        (end <= len).then_some(base)
+    }
+
     /// For kernel row `ky`: the input bytes of taps `kx0..kx1`, or `None` if the row is
     /// padding.
     #[inline(always)]
@@ -292,6 +311,35 @@ mod dsp {
         let kh = g.kernel[0] as usize;
         let row_len = g.kernel[1] as usize * ic;
         let off2 = splat16(-zp);
+        if let Some(base) = win.interior(g, input.len()) {
+            // No padding tap: `kh` runs of `row_len` bytes, `stride` apart, all in bounds.
+            let stride = g.input.w as usize * ic;
+            let src = input.as_ptr();
+            if ic.is_multiple_of(4) {
+                let rg = row_len / 4;
+                if rg > 0 && groups.len() >= kh * rg {
+                    for ky in 0..kh {
+                        // SAFETY: `interior` checked the run `base + ky·stride ..+ row_len` is
+                        // in `input`; row `ky` of the column is groups `ky·rg ..+ rg`.
+                        unsafe {
+                            let dst = groups.as_mut_ptr().add(ky * rg).cast::<u32>().add(2 * C);
+                            widen_groups::<GROUP_BYTES>(src.add(base + ky * stride), dst, rg, off2);
+                        }
+                    }
+                    return;
+                }
+            } else if staging.len() >= kh * row_len {
+                for ky in 0..kh {
+                    // SAFETY: the run is in `input` (as above); `staging` holds `kh · row_len`.
+                    unsafe {
+                        let dst = staging.as_mut_ptr().add(ky * row_len);
+                        copy_bytes(dst, src.add(base + ky * stride), row_len);
+                    }
+                }
+                widen_column::<C>(staging, groups, off2);
+                return;
+            }
+        }
         if ic.is_multiple_of(4) {
             let tap_groups = ic / 4;
             for (ky, row) in groups.chunks_mut(row_len / 4).take(kh).enumerate() {

@@ -11,6 +11,10 @@ pub(crate) struct ChannelRequant {
     right: u32,
     mask: i32,
     half: i32,
+    /// `right ≥ 2` (every realistic scale): [`Self::apply`] takes the one-SMLAL path.
+    fused: bool,
+    /// High word of the fused path's rounding constant: `2^(right − 2)`.
+    round_hi: i32,
     zp: i32,
     lo: i32,
     hi: i32,
@@ -30,6 +34,8 @@ impl ChannelRequant {
             right,
             mask,
             half: mask >> 1,
+            fused: right >= 2,
+            round_hi: (1i64 << right.saturating_sub(2)) as i32,
             zp,
             lo,
             hi,
@@ -40,13 +46,29 @@ impl ChannelRequant {
     ///
     /// With `multiplier ≥ 0` the doubling high multiply never saturates, and TFLite's
     /// `(ab + nudge) / 2³¹` (nudge `2³⁰` or `1 − 2³⁰` by sign, truncating division) equals
-    /// `⌊(ab + 2³⁰) / 2³¹⌋` for both signs: one SMLAL and a shift instead of a 64-bit division.
+    /// `v = ⌊(ab + 2³⁰) / 2³¹⌋` for both signs: one SMLAL and a shift instead of a 64-bit
+    /// division. The rounding shift by `e = right` is `⌊(v + 2^(e−1) − [v < 0]) / 2^e⌋`.
+    ///
+    /// For `e ≥ 2` ([`Self::apply`]'s fused path) both steps fold into one: nested floors of
+    /// integer divisions compose, so the result is `⌊(ab + C) / 2^(31+e)⌋` with
+    /// `C = 2³⁰ + 2^(30+e) − [v < 0]·2³¹`, which fits an i64 (`|ab| ≤ 2⁶²`). `[v < 0]` may be
+    /// replaced by `[acc < 0]`: they differ only when `v = 0`, where both give 0. As words,
+    /// `C = (2^(e−2) − s) : (2³⁰ | s·2³¹)` with `s = [acc < 0]`, and since `31 + e ≥ 32` the
+    /// result is the high word of `ab + C` shifted right by `e − 1`: AND/ORR/ADD, SMLAL, ASR.
     #[inline(always)]
     pub(crate) fn apply(&self, acc: i32) -> i8 {
-        let x = acc.wrapping_shl(self.left) as i64;
-        let v = ((x * self.multiplier + (1 << 30)) >> 31) as i32;
-        let threshold = self.half + (v < 0) as i32;
-        let r = (v >> self.right) + ((v & self.mask) > threshold) as i32;
+        let r = if self.fused {
+            let c_lo = (acc as u32 & 0x8000_0000) | 0x4000_0000;
+            let c_hi = self.round_hi + (acc >> 31);
+            let c = ((c_hi as i64) << 32) | c_lo as i64;
+            let t = acc as i64 * self.multiplier + c;
+            ((t >> 32) as i32) >> (self.right - 1)
+        } else {
+            let x = acc.wrapping_shl(self.left) as i64;
+            let v = ((x * self.multiplier + (1 << 30)) >> 31) as i32;
+            let threshold = self.half + (v < 0) as i32;
+            (v >> self.right) + ((v & self.mask) > threshold) as i32
+        };
         r.saturating_add(self.zp).clamp(self.lo, self.hi) as i8
     }
 }

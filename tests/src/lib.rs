@@ -1,1 +1,40 @@
-//! Helpers shared by the end-to-end tests in `tests/tests/`.
+//! Helpers shared by the end-to-end tests in `tests/tests/`: test images (CIFAR-10 when
+//! `WHITTLE_DATA` is set, seeded synthetic patterns otherwise) and the tool check.
+
+use whittle::data::{DatasetKind, load_test};
+use whittle::firmware::input::quantize_chw;
+use whittle::firmware::{LabeledImage, qemu};
+use whittle_shared::Model;
+use whittle_shared::encode::AlignedBytes;
+
+/// Panics (fails the test, never skips it) when QEMU or defmt-print is missing, saying
+/// how to install it.
+pub fn require_tools() {
+    if let Err(e) = qemu::check_tools() {
+        panic!("firmware tests need qemu-system-arm and defmt-print: {e}");
+    }
+}
+
+/// The first `n` CIFAR-10 test images under `WHITTLE_DATA` quantized for `blob`'s input,
+/// or `n` synthetic patterns (label 0) when `WHITTLE_DATA` is unset.
+pub fn images(blob: &[u8], n: usize) -> Vec<LabeledImage> {
+    let bytes = AlignedBytes::new(blob);
+    let model = Model::from_bytes(&bytes).expect("test blob is valid");
+    let input = model.input().expect("input tensor");
+    match std::env::var_os("WHITTLE_DATA") {
+        Some(dir) => {
+            let test = load_test(std::path::Path::new(&dir), DatasetKind::Cifar10)
+                .expect("WHITTLE_DATA holds the CIFAR-10 test batch");
+            (0..n.min(test.len()))
+                .map(|i| LabeledImage {
+                    label: test.labels[i],
+                    pixels: quantize_chw(test.image(i), &input).expect("CIFAR-shaped input"),
+                })
+                .collect()
+        }
+        None => whittle::synth::calibration_images(input.shape, n, 2024)
+            .into_iter()
+            .map(|pixels| LabeledImage { label: 0, pixels })
+            .collect(),
+    }
+}

@@ -1,0 +1,192 @@
+//! Bakes the model into the firmware: picks the machine's memory.x and log transport, reads
+//! the blob (`WHITTLE_BLOB`) and test images (`WHITTLE_IMAGES`) and generates `model.rs`.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use whittle_shared::Model;
+use whittle_shared::encode::AlignedBytes;
+
+/// Machines selectable by cargo feature; the first is the default.
+const MACHINES: [&str; 4] = ["mps2-an386", "mps2-an500", "netduinoplus2", "stm32f4-board"];
+
+/// Header of a `WHITTLE_IMAGES` file (see docs/FIRMWARE.md): magic, version, reserved,
+/// image count, bytes per image; then count × (label byte, image bytes).
+const IMAGES_MAGIC: &[u8; 4] = b"WIMG";
+const IMAGES_HEADER: usize = 16;
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1);
+}
+
+fn machine() -> &'static str {
+    let on: Vec<&str> = MACHINES
+        .iter()
+        .copied()
+        .filter(|m| {
+            let var = format!("CARGO_FEATURE_{}", m.to_uppercase().replace('-', "_"));
+            env::var_os(var).is_some()
+        })
+        .collect();
+    match on.as_slice() {
+        [] => MACHINES[0],
+        [one] => one,
+        many => fail(&format!(
+            "features {} select different machines; enable at most one",
+            many.join(", ")
+        )),
+    }
+}
+
+/// What the build needs from the blob: RAM size and op count, or why it is invalid.
+struct BlobFacts {
+    ram_bytes: usize,
+    n_ops: usize,
+    input_len: Option<usize>,
+}
+
+fn blob_facts(bytes: &[u8]) -> BlobFacts {
+    match Model::from_bytes(&AlignedBytes::new(bytes)) {
+        Ok(m) => BlobFacts {
+            ram_bytes: m.ram_bytes(),
+            n_ops: m.n_ops() as usize,
+            input_len: m.input().ok().map(|t| t.shape.len()),
+        },
+        Err(e) => {
+            // The firmware validates again at run time and reports this error over defmt
+            // (and exits non-zero); build it anyway so that path can be exercised.
+            println!(
+                "cargo::warning=WHITTLE_BLOB is not a valid blob ({e}); the firmware will report it and exit 1"
+            );
+            BlobFacts {
+                ram_bytes: 16,
+                n_ops: 1,
+                input_len: None,
+            }
+        }
+    }
+}
+
+/// Checks an images file against the model; returns (count, bytes per image).
+fn images_facts(bytes: &[u8], input_len: Option<usize>) -> (usize, usize) {
+    if bytes.len() < IMAGES_HEADER || &bytes[..4] != IMAGES_MAGIC {
+        fail("WHITTLE_IMAGES is not a whittle images file (magic \"WIMG\")");
+    }
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != 1 {
+        fail(&format!(
+            "WHITTLE_IMAGES has version {version}, this firmware reads 1"
+        ));
+    }
+    let (count, len) = (u32_at(8) as usize, u32_at(12) as usize);
+    let want = IMAGES_HEADER + count * (len + 1);
+    if bytes.len() != want {
+        fail(&format!(
+            "WHITTLE_IMAGES has {} bytes, its header ({count} images of {len} bytes) needs {want}",
+            bytes.len()
+        ));
+    }
+    if let Some(n) = input_len
+        && count > 0
+        && n != len
+    {
+        fail(&format!(
+            "WHITTLE_IMAGES holds images of {len} bytes, the model input has {n}"
+        ));
+    }
+    (count, len)
+}
+
+fn main() {
+    println!("cargo::rerun-if-env-changed=WHITTLE_BLOB");
+    println!("cargo::rerun-if-env-changed=WHITTLE_IMAGES");
+    println!("cargo::rerun-if-changed=memory");
+    println!("cargo::rustc-check-cfg=cfg(transport, values(\"semihosting\", \"rtt\"))");
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR unset")));
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+
+    let machine = machine();
+    let memory = root.join("memory").join(format!("{machine}.x"));
+    let mem = fs::read(&memory).unwrap_or_else(|e| fail(&format!("{}: {e}", memory.display())));
+    fs::write(out.join("memory.x"), mem).unwrap_or_else(|e| fail(&format!("memory.x: {e}")));
+    println!("cargo::rustc-link-search={}", out.display());
+    let transport = if machine == "stm32f4-board" {
+        "rtt"
+    } else {
+        "semihosting"
+    };
+    println!("cargo::rustc-cfg=transport=\"{transport}\"");
+
+    // No blob given: the small committed fixture, so a bare `cargo build` works (CI).
+    let blob_path = match env::var_os("WHITTLE_BLOB") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            println!("cargo::warning=WHITTLE_BLOB unset; using fixtures/tiny.whittle");
+            root.join("fixtures").join("tiny.whittle")
+        }
+    };
+    let blob_path = absolute(&blob_path);
+    println!("cargo::rerun-if-changed={}", blob_path.display());
+    let blob = fs::read(&blob_path)
+        .unwrap_or_else(|e| fail(&format!("WHITTLE_BLOB {}: {e}", blob_path.display())));
+    let facts = blob_facts(&blob);
+
+    let images_path = match env::var_os("WHITTLE_IMAGES") {
+        Some(p) => absolute(Path::new(&p)),
+        None => {
+            let p = out.join("no-images.bin");
+            let mut empty = Vec::from(*IMAGES_MAGIC);
+            empty.extend_from_slice(&[1, 0, 0, 0]);
+            empty.extend_from_slice(&[0; 8]);
+            fs::write(&p, empty).unwrap_or_else(|e| fail(&format!("{}: {e}", p.display())));
+            p
+        }
+    };
+    println!("cargo::rerun-if-changed={}", images_path.display());
+    let images = fs::read(&images_path)
+        .unwrap_or_else(|e| fail(&format!("WHITTLE_IMAGES {}: {e}", images_path.display())));
+    let (count, image_len) = images_facts(&images, facts.input_len);
+
+    let mut code = String::new();
+    let _ = writeln!(
+        code,
+        "// Generated by build.rs from {}.",
+        blob_path.display()
+    );
+    let _ = writeln!(code, "pub const MACHINE: &str = {machine:?};");
+    let _ = writeln!(code, "pub const RAM_BYTES: usize = {};", facts.ram_bytes);
+    let _ = writeln!(code, "pub const N_OPS: usize = {};", facts.n_ops);
+    let _ = writeln!(code, "pub const BLOB_LEN: usize = {};", blob.len());
+    let _ = writeln!(code, "pub const N_IMAGES: usize = {count};");
+    let _ = writeln!(code, "pub const IMAGE_LEN: usize = {image_len};");
+    let _ = writeln!(
+        code,
+        "pub const IMAGES_LEN: usize = {};",
+        images.len() - IMAGES_HEADER
+    );
+    let _ = writeln!(
+        code,
+        "#[unsafe(no_mangle)]\npub static WHITTLE_BLOB: crate::model::Aligned<[u8; BLOB_LEN]> = crate::model::Aligned(*include_bytes!({:?}));",
+        blob_path.display().to_string()
+    );
+    // The records without their header; `no_mangle` so the host can find (and subtract)
+    // their size in the ELF: test images are not part of a deployed model's flash.
+    let rec = out.join("images-records.bin");
+    fs::write(&rec, &images[IMAGES_HEADER..])
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", rec.display())));
+    let _ = writeln!(
+        code,
+        "#[unsafe(no_mangle)]\npub static WHITTLE_IMAGES: [u8; IMAGES_LEN] = *include_bytes!({:?});",
+        rec.display().to_string()
+    );
+    fs::write(out.join("model.rs"), code).unwrap_or_else(|e| fail(&format!("model.rs: {e}")));
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}

@@ -1,0 +1,134 @@
+//! whittle on Cortex-M: validates the baked-in blob, runs every test image through the
+//! `shared` kernels, and reports predictions, checksums, SysTick ticks and stack over defmt.
+#![no_std]
+#![no_main]
+
+mod clock;
+mod model;
+mod stack;
+#[cfg(transport = "rtt")]
+#[path = "transport_rtt.rs"]
+mod transport;
+#[cfg(transport = "semihosting")]
+#[path = "transport_semihosting.rs"]
+mod transport;
+
+use cortex_m_rt::entry;
+use whittle_shared::{Model, crc32::crc32, exec};
+
+use model::{Aligned, N_IMAGES, N_OPS, RAM_BYTES};
+
+/// The activation arena plus scratch, exactly the blob's `ram_bytes()`, 16-byte aligned.
+static mut RAM: Aligned<[u8; RAM_BYTES]> = Aligned([0; RAM_BYTES]);
+
+#[entry]
+fn main() -> ! {
+    let code = run();
+    transport::exit(code)
+}
+
+/// Index of the largest value; the first one on ties (the host simulation agrees).
+fn argmax(v: &[i8]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+fn run() -> i32 {
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        return 2;
+    };
+    clock::start(cp.SYST);
+    defmt::info!("whittle-report v1 machine={=str}", model::MACHINE);
+    let calib = clock::calibrate();
+    defmt::info!(
+        "calib instructions={=u32} ticks={=u64}",
+        2 * clock::CALIB_ITERS,
+        calib
+    );
+
+    let t0 = clock::now();
+    let model = match Model::from_bytes(&model::WHITTLE_BLOB.0) {
+        Ok(m) => m,
+        Err(e) => {
+            defmt::error!("format_error {}", e);
+            return 1;
+        }
+    };
+    let validate = clock::now() - t0;
+    defmt::info!(
+        "model blob_bytes={=u32} ops={=u16} arena_bytes={=u32} scratch_bytes={=u32} ram_bytes={=u32} images={=u32} validate_ticks={=u64}",
+        model.blob_len(),
+        model.n_ops(),
+        model.arena_bytes() as u32,
+        model.scratch_bytes() as u32,
+        model.ram_bytes() as u32,
+        N_IMAGES as u32,
+        validate
+    );
+
+    // SAFETY: `run` is called once from `main`; this is the only reference to RAM.
+    let ram: &mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(RAM)).0 };
+    let mut layer_ticks = [0u64; N_OPS];
+    let mut correct = 0u32;
+    for (i, img) in model::images().enumerate() {
+        let start = clock::now();
+        let mut last = start;
+        let mut observe = |op: u16, _: &whittle_shared::Op, _: &[i8]| {
+            let t = clock::now();
+            if let Some(slot) = layer_ticks.get_mut(op as usize) {
+                *slot += t - last;
+            }
+            last = t;
+        };
+        let out = match exec::run_s8_observed(&model, img.pixels, ram, &mut observe) {
+            Ok(out) => out,
+            Err(e) => {
+                defmt::error!("run_error image={=u32} {}", i as u32, e);
+                return 1;
+            }
+        };
+        let ticks = clock::now() - start;
+        let pred = argmax(out);
+        correct += (pred == img.label as u32) as u32;
+        defmt::info!(
+            "image index={=u32} label={=u8} pred={=u32} crc={=u32:#010x} ticks={=u64}",
+            i as u32,
+            img.label,
+            pred,
+            crc32(bytemuck::cast_slice(out)),
+            ticks
+        );
+    }
+    for (i, op) in model.ops().enumerate() {
+        let name = op.map(|o| o.name()).unwrap_or("?");
+        let ticks = layer_ticks.get(i).copied().unwrap_or(0);
+        defmt::info!(
+            "layer index={=u32} op={=str} ticks={=u64}",
+            i as u32,
+            name,
+            ticks
+        );
+    }
+    let (peak, size) = stack::usage();
+    defmt::info!("stack peak_bytes={=u32} size_bytes={=u32}", peak, size);
+    defmt::info!(
+        "done images={=u32} correct={=u32}",
+        N_IMAGES as u32,
+        correct
+    );
+    0
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    match info.location() {
+        Some(l) => defmt::error!("panic at {=str}:{=u32}", l.file(), l.line()),
+        None => defmt::error!("panic"),
+    }
+    transport::exit(101)
+}

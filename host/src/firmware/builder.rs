@@ -1,0 +1,215 @@
+//! Builds `firmware/` for one blob, image set and machine: checks that the model fits the
+//! chip first (a clear error instead of a linker one), then `cargo build --release`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::machine::Machine;
+
+/// Flash the firmware's own code and constants take besides the blob (measured: ~40 KiB
+/// of text on thumbv7em with the DSP kernels; rounded up).
+pub const CODE_FLASH_ESTIMATE: u64 = 48 * 1024;
+/// RAM the firmware needs besides the model's buffer: statics plus a stack reserve
+/// (measured peak ~2–3 KiB).
+pub const RAM_OVERHEAD_ESTIMATE: u64 = 8 * 1024;
+
+/// Why the firmware could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The model is too large for the machine's chip (found before building).
+    #[error("the model needs {need} {what}; {machine} has {have} ({chip})", need = human(*.need), have = human(*.have))]
+    DoesNotFit {
+        machine: Machine,
+        chip: &'static str,
+        what: &'static str,
+        need: u64,
+        have: u64,
+    },
+    /// The firmware crate is not where it is expected.
+    #[error("firmware crate not found at {0} (set WHITTLE_FIRMWARE_DIR)")]
+    NoFirmware(String),
+    /// cargo could not be started or the lock file not taken.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// cargo failed; the linker's "will not fit in region" lands here too.
+    #[error("firmware build for {machine} failed ({status}):\n{stderr}")]
+    Cargo {
+        machine: Machine,
+        status: String,
+        stderr: String,
+    },
+}
+
+/// `bytes` as "1.3 MiB", "512 KiB" or "900 B".
+pub fn human(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        let v = b / (KIB * KIB);
+        if v.fract() == 0.0 {
+            format!("{v} MiB")
+        } else {
+            format!("{v:.1} MiB")
+        }
+    } else if b >= KIB {
+        let v = b / KIB;
+        if v.fract() == 0.0 {
+            format!("{v} KiB")
+        } else {
+            format!("{v:.1} KiB")
+        }
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// Checks before building that a blob of `blob_bytes` needing `model_ram_bytes` of RAM,
+/// plus `images_bytes` of test images, fits `machine` (code and stack estimated).
+pub fn check_fit(
+    machine: Machine,
+    blob_bytes: u64,
+    model_ram_bytes: u64,
+    images_bytes: u64,
+) -> Result<(), BuildError> {
+    let info = machine.info();
+    let flash = blob_bytes + images_bytes + CODE_FLASH_ESTIMATE;
+    if flash > info.flash_bytes {
+        return Err(BuildError::DoesNotFit {
+            machine,
+            chip: info.chip,
+            what: "flash",
+            need: flash,
+            have: info.flash_bytes,
+        });
+    }
+    let ram = model_ram_bytes + RAM_OVERHEAD_ESTIMATE;
+    if ram > info.ram_bytes {
+        return Err(BuildError::DoesNotFit {
+            machine,
+            chip: info.chip,
+            what: "RAM",
+            need: ram,
+            have: info.ram_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The firmware crate: `WHITTLE_FIRMWARE_DIR`, else `firmware/` beside this crate.
+pub fn firmware_dir() -> PathBuf {
+    match std::env::var_os("WHITTLE_FIRMWARE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("firmware"),
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest<'a> {
+    pub firmware_dir: &'a Path,
+    pub machine: Machine,
+    /// The blob file (`WHITTLE_BLOB`).
+    pub blob: &'a Path,
+    /// The images file (`WHITTLE_IMAGES`).
+    pub images: &'a Path,
+    /// Where to copy the built ELF (the build folder is shared by all builds).
+    pub out_elf: &'a Path,
+}
+
+/// Environment a parent cargo (e.g. `cargo test`) leaves that must not reach the
+/// firmware build: host target dirs, host rustflags, its jobserver.
+const SCRUB: [&str; 9] = [
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "RUSTC_WORKSPACE_WRAPPER",
+];
+
+/// Runs `cargo build --release --features <machine>` in the firmware crate (its own
+/// `target/`), holding a lock so concurrent builds do not overwrite each other's ELF, and
+/// copies the result to `req.out_elf`.
+pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
+    let dir = req.firmware_dir;
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(BuildError::NoFirmware(dir.display().to_string()));
+    }
+    let target = dir.join("target");
+    let io = |what: String| move |source| BuildError::Io { what, source };
+    std::fs::create_dir_all(&target).map_err(io(format!("creating {}", target.display())))?;
+    let lock_path = target.join("whittle-build.lock");
+    let lock = File::create(&lock_path).map_err(io(format!("opening {}", lock_path.display())))?;
+    lock.lock()
+        .map_err(io(format!("locking {}", lock_path.display())))?;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--features",
+            req.machine.feature(),
+            "--target-dir",
+        ])
+        .arg(&target)
+        .env("WHITTLE_BLOB", absolute(req.blob))
+        .env("WHITTLE_IMAGES", absolute(req.images))
+        .env("DEFMT_LOG", "info");
+    for v in SCRUB {
+        cmd.env_remove(v);
+    }
+    let out = cmd.output().map_err(io("running cargo".into()))?;
+    if !out.status.success() {
+        return Err(BuildError::Cargo {
+            machine: req.machine,
+            status: out.status.to_string(),
+            stderr: tail(&String::from_utf8_lossy(&out.stderr), 40),
+        });
+    }
+    let elf = target
+        .join("thumbv7em-none-eabihf")
+        .join("release")
+        .join("whittle-firmware");
+    std::fs::copy(&elf, req.out_elf).map_err(io(format!("copying {}", elf.display())))?;
+    drop(lock);
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The last `n` lines of `s`.
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_big_a_model_is_refused_with_sizes() {
+        let e = check_fit(Machine::Netduinoplus2, 1_300_000, 40_000, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the model needs 1.3 MiB flash; netduinoplus2 has 1 MiB (STM32F405RG (Cortex-M4F))"
+        );
+        let e = check_fit(Machine::Mps2An386, 100_000, 200_000, 0).unwrap_err();
+        assert!(e.to_string().contains("RAM; mps2-an386 has 128 KiB"), "{e}");
+        assert!(check_fit(Machine::Mps2An386, 121_056, 45_072, 30_730).is_ok());
+        assert_eq!(human(900), "900 B");
+    }
+}

@@ -1,0 +1,52 @@
+//! The one place a CIFAR image becomes a model input: bytes → [-1, 1] (x/127.5 − 1) →
+//! int8 with the model input's scale and zero point, CHW planes → HWC.
+
+use whittle_shared::TensorInfo;
+
+/// Quantizes one image given as `c` row-major planes of `h × w` bytes (CIFAR's layout) into
+/// the HWC int8 vector a model with input tensor `input` expects:
+/// `q = clamp(round((x/127.5 − 1) / scale) + zero_point, −128, 127)`, rounding half away
+/// from zero. Returns `None` when the byte count does not match the input shape.
+pub fn quantize_chw(pixels: &[u8], input: &TensorInfo) -> Option<Vec<i8>> {
+    let s = input.shape;
+    let (c, h, w) = (s.c as usize, s.h as usize, s.w as usize);
+    if pixels.len() != c * h * w {
+        return None;
+    }
+    let mut out = vec![0i8; pixels.len()];
+    for ch in 0..c {
+        for p in 0..h * w {
+            out[p * c + ch] = quantize(pixels[ch * h * w + p], input.scale, input.zero_point);
+        }
+    }
+    Some(out)
+}
+
+/// One byte through the normalization and the input quantization.
+pub fn quantize(byte: u8, scale: f32, zero_point: i8) -> i8 {
+    let real = byte as f32 / 127.5 - 1.0;
+    let q = (real / scale).round() + zero_point as f32;
+    q.clamp(-128.0, 127.0) as i8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use whittle_shared::Shape;
+
+    #[test]
+    fn chw_becomes_hwc_and_the_range_maps_to_int8() {
+        let t = TensorInfo {
+            shape: Shape::new(3, 1, 2),
+            offset: 0,
+            scale: 2.0 / 255.0,
+            zero_point: 0,
+        };
+        // planes R = [0, 255], G = [128, 127], B = [10, 20]
+        let q = quantize_chw(&[0, 255, 128, 127, 10, 20], &t).unwrap();
+        assert_eq!(q, vec![-128, 1, -118, 127, -1, -108]);
+        assert_eq!(quantize_chw(&[0; 5], &t), None);
+        assert_eq!(quantize(255, 0.01, 5), 105);
+        assert_eq!(quantize(0, 0.001, 0), -128);
+    }
+}

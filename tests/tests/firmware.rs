@@ -1,0 +1,202 @@
+//! End to end on Cortex-M: random-weight seed nets built on the host, run by the firmware
+//! in QEMU, compared bit for bit with the host simulation; costs checked against the model.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use whittle::firmware::builder::{self, BuildError, BuildRequest};
+use whittle::firmware::{Machine, RunError, RunOptions, RunReport};
+use whittle::synth::{self, Arch, Layer};
+use whittle_shared::Shape;
+use whittle_tests::{images, require_tools};
+
+const SEED: u64 = 42;
+
+/// Runs are slow (seconds of QEMU each): the full- and half-width runs on mps2-an386 are
+/// shared by the tests that need them.
+type Cache = Mutex<Vec<((u32, usize), Arc<RunReport>)>>;
+static RUNS: OnceLock<Cache> = OnceLock::new();
+
+fn blob(width: f32) -> Vec<u8> {
+    synth::build_arch(Arch::SeedC10, width, SEED).expect("synthetic seed net")
+}
+
+fn run(machine: Machine, width: f32, n: usize) -> RunReport {
+    let blob = blob(width);
+    whittle::firmware::run(&blob, &images(&blob, n), &RunOptions::new(machine))
+        .unwrap_or_else(|e| panic!("whittle run on {machine}, width {width}: {e}"))
+}
+
+fn an386(width: f32, n: usize) -> Arc<RunReport> {
+    let key = ((width * 100.0) as u32, n);
+    let cache = RUNS.get_or_init(|| Mutex::new(Vec::new()));
+    // Holding the lock while running keeps the two shared runs from being done twice.
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, r)) = c.iter().find(|(k, _)| *k == key) {
+        return r.clone();
+    }
+    let r = Arc::new(run(Machine::Mps2An386, width, n));
+    c.push((key, r.clone()));
+    r
+}
+
+#[test]
+fn seed_net_firmware_matches_host_simulation_bit_for_bit() {
+    require_tools();
+    let r = an386(1.0, 10);
+    assert_eq!(r.images, 10);
+    for i in &r.per_image {
+        assert_eq!(
+            (i.pred, &i.crc),
+            (i.host_pred, &i.host_crc),
+            "image {}: firmware vs host",
+            i.index
+        );
+    }
+    assert!(r.host_matches && r.mismatches == 0);
+    let classes: BTreeSet<u32> = r.per_image.iter().map(|i| i.pred).collect();
+    assert!(classes.len() >= 2, "every image got class {classes:?}");
+    assert!(r.stack_peak_bytes > 0 && r.stack_peak_bytes < r.stack_size_bytes);
+    assert_eq!(r.per_layer.len(), 9);
+    let layer_sum: u64 = r.per_layer.iter().map(|l| l.instructions).sum();
+    let diff = r.instructions_per_inference.abs_diff(layer_sum);
+    assert!(
+        diff * 100 < r.instructions_per_inference,
+        "layers {layer_sum} vs total"
+    );
+}
+
+#[test]
+fn two_runs_give_identical_instruction_counts() {
+    require_tools();
+    let a = run(Machine::Mps2An386, 0.5, 3);
+    let b = run(Machine::Mps2An386, 0.5, 3);
+    let instr = |r: &RunReport| {
+        r.per_image
+            .iter()
+            .map(|i| i.instructions)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(instr(&a), instr(&b));
+    assert_eq!(a.per_layer, b.per_layer);
+    assert_eq!(a.stack_peak_bytes, b.stack_peak_bytes);
+}
+
+#[test]
+fn half_width_pays_off_in_instructions_flash_and_ram() {
+    require_tools();
+    let (full, half) = (an386(1.0, 10), an386(0.5, 10));
+    let instr_ratio =
+        full.instructions_per_inference as f64 / half.instructions_per_inference as f64;
+    let mac_ratio = full.macs as f64 / half.macs as f64;
+    assert!(
+        instr_ratio >= 0.9 * mac_ratio,
+        "instructions fell {instr_ratio:.2}x, MACs {mac_ratio:.2}x"
+    );
+    const KIB: i64 = 1024;
+    let flash_drop = full.flash_bytes as i64 - half.flash_bytes as i64;
+    let blob_drop = full.blob_bytes as i64 - half.blob_bytes as i64;
+    assert!(
+        (flash_drop - blob_drop).abs() <= KIB,
+        "flash fell {flash_drop} B, the blob {blob_drop} B"
+    );
+    let ram_drop = full.static_ram_bytes as i64 - half.static_ram_bytes as i64;
+    let model_drop = full.model_ram_bytes as i64 - half.model_ram_bytes as i64;
+    assert!(
+        (ram_drop - model_drop).abs() <= KIB,
+        "static RAM fell {ram_drop} B, ram_bytes {model_drop} B"
+    );
+    assert!(model_drop > 0 && blob_drop > 0);
+}
+
+#[test]
+fn seed_net_runs_on_every_qemu_machine() {
+    require_tools();
+    for machine in [Machine::Mps2An500, Machine::Netduinoplus2] {
+        let r = run(machine, 1.0, 2);
+        assert!(r.host_matches, "{machine}: firmware and host differ");
+        let (table, measured) = (r.instructions_per_tick, r.calib_instructions_per_tick);
+        assert!(
+            (measured / table - 1.0).abs() < 0.01,
+            "{machine}: {measured} instructions per tick measured, table says {table}"
+        );
+    }
+    let r = an386(1.0, 10);
+    assert!((r.calib_instructions_per_tick / 40.0 - 1.0).abs() < 0.01);
+}
+
+#[test]
+fn probe_rs_board_build_compiles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (blob_path, images_path, elf) = (
+        dir.path().join("m.whittle"),
+        dir.path().join("i.wimg"),
+        dir.path().join("fw.elf"),
+    );
+    let blob = blob(0.5);
+    std::fs::write(&blob_path, &blob).expect("write blob");
+    let imgs = whittle::firmware::images::encode(&images(&blob, 2)).expect("images");
+    std::fs::write(&images_path, imgs).expect("write images");
+    builder::build(&BuildRequest {
+        firmware_dir: &builder::firmware_dir(),
+        machine: Machine::Stm32f4Board,
+        blob: &blob_path,
+        images: &images_path,
+        out_elf: &elf,
+    })
+    .unwrap_or_else(|e| panic!("stm32f4-board build: {e}"));
+    let sizes = whittle::firmware::elf::sizes(&elf).expect("ELF");
+    assert_eq!(sizes.blob_bytes, blob.len() as u64);
+}
+
+#[test]
+fn corrupt_blob_is_rejected_by_the_firmware_with_its_format_error() {
+    require_tools();
+    let mut blob = blob(0.5);
+    let last = blob.len() - 1;
+    blob[last] ^= 0x55; // a weight byte: only the CRC notices
+    let err = whittle::firmware::run(&blob, &[], &RunOptions::new(Machine::Mps2An386))
+        .expect_err("a corrupt blob must not run");
+    match &err {
+        RunError::Rejected { error, status, .. } => {
+            assert!(error.starts_with("BadCrc"), "{error}");
+            assert_eq!(*status, Some(1));
+        }
+        other => panic!("expected the firmware to reject the blob, got: {other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("rejected the blob: FormatError BadCrc"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("CRC mismatch"),
+        "host's reading missing: {msg}"
+    );
+}
+
+#[test]
+fn too_big_a_model_is_refused_before_building() {
+    let layers = [
+        Layer::Flatten,
+        Layer::Dense {
+            out: 400,
+            relu: false,
+        },
+    ];
+    let blob = synth::build(Shape::new(3, 32, 32), &layers, 1).expect("big blob");
+    let err = whittle::firmware::run(&blob, &[], &RunOptions::new(Machine::Netduinoplus2))
+        .expect_err("1.2 MiB of weights cannot fit 1 MiB of flash");
+    assert!(
+        matches!(
+            err,
+            RunError::Build(BuildError::DoesNotFit { what: "flash", .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the model needs 1.2 MiB flash; netduinoplus2 has 1 MiB"),
+        "{err}"
+    );
+}

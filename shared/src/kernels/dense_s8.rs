@@ -81,7 +81,9 @@ mod portable {
 #[cfg(dsp)]
 mod dsp {
     use super::*;
-    use crate::kernels::arm::{smlad, splat16, sxtb16, sxtb16_ror8, widen_reordered};
+    use crate::kernels::arm::{
+        mac_2x1_pairs, smlad, splat16, sxtb16, sxtb16_ror8, widen_reordered,
+    };
 
     /// Word of up to 4 bytes, zero-padded.
     #[inline(always)]
@@ -90,6 +92,30 @@ mod dsp {
             .take(4)
             .enumerate()
             .fold(0u32, |a, (i, &v)| a | ((v as u8 as u32) << (8 * i)))
+    }
+
+    /// `Σ w_r · x` for the two rows at `w` (`n` bytes each, consecutive) over the `g` whole
+    /// groups of `x` (`2 · g` words): pairs of groups in [`mac_2x1_pairs`], an odd last
+    /// group in [`mac_2`].
+    #[inline(always)]
+    fn mac_2_rows(w: &[i8], n: usize, x: &[u32], g: usize, acc: [i32; 2]) -> [i32; 2] {
+        let pairs = g / 2;
+        let g = g.min(x.len() / 2).min(n / 4);
+        if w.len() < 2 * n || pairs * 2 > g {
+            return acc; // unreachable: callers pass two whole rows and `g ≤ n / 4`
+        }
+        let mut acc = acc;
+        if pairs > 0 {
+            // SAFETY: both rows hold `n ≥ 4 · g ≥ 8 · pairs` bytes (checked above); `x`, a
+            // `u32` slice, holds `2 · g ≥ 4 · pairs` words.
+            acc = unsafe { mac_2x1_pairs(w.as_ptr(), n, x.as_ptr(), pairs, acc) };
+        }
+        if g % 2 == 1 {
+            let o = 4 * (g - 1);
+            let (wa, wb) = (&w[o..o + 4], &w[n + o..n + o + 4]);
+            acc = mac_2(wa, wb, &x[2 * (g - 1)..], acc);
+        }
+        acc
     }
 
     /// `Σ w_r · x` for two rows over whole groups (`wa`, `wb`: 4·g bytes, `x`: 2·g words).
@@ -169,7 +195,8 @@ mod dsp {
         while o + 2 <= m {
             let wa = &weights[o * n..(o + 1) * n];
             let wb = &weights[(o + 1) * n..(o + 2) * n];
-            let [a, b] = mac_2(&wa[..n4], &wb[..n4], x, [bias[o], bias[o + 1]]);
+            let rows = &weights[o * n..(o + 2) * n];
+            let [a, b] = mac_2_rows(rows, n, x, n4 / 4, [bias[o], bias[o + 1]]);
             let (a, b) = (tail(&wa[n4..], xt, a), tail(&wb[n4..], xt, b));
             output[o] = crate::requant::requantize(a, requant[o], zp, lo, hi);
             output[o + 1] = crate::requant::requantize(b, requant[o + 1], zp, lo, hi);

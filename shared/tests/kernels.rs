@@ -106,13 +106,31 @@ fn out_quant(r: &mut Rng) -> OutQuant {
 
 /// Runs the public int8 conv and the reference on one geometry; returns both outputs.
 fn run_conv_s8(g: &ConvGeom, seed: u64, scratch_extra: isize) -> (Vec<i8>, Vec<i8>) {
+    run_conv_s8_shift(g, seed, scratch_extra, None)
+}
+
+/// [`run_conv_s8`] with every channel's requant shift forced to `shift` if given.
+fn run_conv_s8_shift(
+    g: &ConvGeom,
+    seed: u64,
+    scratch_extra: isize,
+    shift: Option<i32>,
+) -> (Vec<i8>, Vec<i8>) {
     let mut r = Rng(seed);
     let (oc, k) = (g.output.c as usize, g.filter_len());
     let q = out_quant(&mut r);
     let input = r.i8s(g.input.len());
     let weights = r.i8s(oc * k);
     let bias: Vec<i32> = (0..oc).map(|_| r.range(-70_000, 70_000) as i32).collect();
-    let requant: Vec<Requant> = (0..oc).map(|_| r.requant()).collect();
+    let requant: Vec<Requant> = (0..oc)
+        .map(|_| {
+            let m = r.requant();
+            Requant {
+                shift: shift.unwrap_or(m.shift),
+                ..m
+            }
+        })
+        .collect();
     let mut want = vec![0i8; g.output.len()];
     reference::conv2d_s8(g, &q, &input, &weights, &bias, &requant, &mut want);
     let n = (conv2d_s8_scratch_bytes(g) as isize + scratch_extra).max(0) as usize;
@@ -489,6 +507,74 @@ fn conv2d_s8_seed_net_shapes() {
         for seed in 0..4 {
             let (got, want) = run_conv_s8(&g, seed, 0);
             assert_eq!(got, want, "{g:?}");
+        }
+    }
+}
+
+/// Input channel counts that are not a multiple of 4 (the staged im2col) and small multiples
+/// of it, at odd widths, with windows that are all padding-free (valid), mixed (same) and
+/// strided, so both the padding-free fast path and the padded path of the column build run.
+#[test]
+fn conv2d_s8_small_and_odd_channel_counts() {
+    for ic in [1, 2, 3, 4, 5, 6, 7, 8] {
+        for w in [1, 3, 5, 7, 13] {
+            for (k, pad, s) in [
+                (3, 1, 1),
+                (3, 0, 1),
+                (5, 2, 1),
+                (3, 1, 2),
+                (2, 0, 1),
+                (1, 0, 1),
+            ] {
+                let p = [pad; 4];
+                let g = conv_geom(ic, 5, [k, k], [s, s], p, 6, w);
+                for seed in 0..2 {
+                    let (got, want) = run_conv_s8(&g, seed, 0);
+                    assert_eq!(got, want, "{g:?} seed {seed}");
+                }
+            }
+        }
+    }
+}
+
+/// Every valid requant shift through the conv and dense entry points: the fused rounding
+/// path (right shift ≥ 2) and the general one (−1, 0 and left shifts) meet at −2 / −1.
+#[test]
+fn kernels_s8_every_requant_shift() {
+    let g = conv_geom(3, 6, [3, 3], [1, 1], [1, 1, 1, 1], 5, 7);
+    let g4 = conv_geom(8, 5, [3, 3], [1, 1], [1, 1, 1, 1], 4, 5);
+    for shift in -31..=30 {
+        for seed in 0..3 {
+            for g in [&g, &g4] {
+                let (got, want) = run_conv_s8_shift(g, seed, 0, Some(shift));
+                assert_eq!(got, want, "{g:?} shift {shift} seed {seed}");
+            }
+            let mut r = Rng(seed ^ 0xD1CE);
+            let (n, m) = (37, 7);
+            let q = out_quant(&mut r);
+            let input = r.i8s(n);
+            let weights = r.i8s(n * m);
+            let bias: Vec<i32> = (0..m).map(|_| r.range(-70_000, 70_000) as i32).collect();
+            let requant: Vec<Requant> = (0..m)
+                .map(|_| Requant {
+                    shift,
+                    ..r.requant()
+                })
+                .collect();
+            let mut want = vec![0i8; m];
+            reference::dense_s8(&q, &input, &weights, &bias, &requant, &mut want);
+            let mut scratch = vec![0x5Au8; dense_s8_scratch_bytes(n, m)];
+            let mut got = vec![0i8; m];
+            kernels::dense_s8(
+                &q,
+                &input,
+                &weights,
+                &bias,
+                &requant,
+                &mut scratch,
+                &mut got,
+            );
+            assert_eq!(got, want, "dense shift {shift} seed {seed}");
         }
     }
 }

@@ -83,7 +83,9 @@ impl Window {
     }
 
     /// For a window with no padding tap, the input index of tap (0, 0); `None` if some tap
-    /// is padding or the window's last byte is not in an input of `len` bytes.
+    /// is padding or the window's last byte is not in an input of `len` bytes (the DSP
+    /// path's fast column build).
+    #[cfg(dsp)]
     #[inline(always)]
     fn interior(&self, g: &ConvGeom, len: usize) -> Option<usize> {
         let (kh, kw) = (g.kernel[0] as usize, g.kernel[1] as usize);

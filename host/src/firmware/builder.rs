@@ -99,14 +99,27 @@ pub fn check_fit(
     Ok(())
 }
 
-/// The firmware crate: `WHITTLE_FIRMWARE_DIR`, else `firmware/` beside this crate.
+/// The firmware crate: `WHITTLE_FIRMWARE_DIR`; else `firmware/` in the current directory
+/// or one above it (a checkout); else `firmware/` beside the sources this was built from.
 pub fn firmware_dir() -> PathBuf {
-    match std::env::var_os("WHITTLE_FIRMWARE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("firmware"),
+    if let Some(d) = std::env::var_os("WHITTLE_FIRMWARE_DIR") {
+        return PathBuf::from(d);
     }
+    let is_firmware = |d: &Path| {
+        std::fs::read_to_string(d.join("Cargo.toml"))
+            .is_ok_and(|t| t.contains("name = \"whittle-firmware\""))
+    };
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(d) = cwd
+            .ancestors()
+            .map(|a| a.join("firmware"))
+            .find(|d| is_firmware(d))
+    {
+        return d;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("firmware")
 }
 
 /// What to build.

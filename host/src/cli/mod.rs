@@ -1,0 +1,52 @@
+//! The clap command tree; one file per subcommand.
+
+mod eval;
+mod export;
+mod inspect;
+mod prune;
+mod run;
+mod synth;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// whittle: prune CIFAR CNN channels with learned masks, quantize, run on Cortex-M.
+#[derive(Debug, Parser)]
+#[command(name = "whittle", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a network (with mask layers) from scratch or resume a run.
+    Train(train::TrainArgs),
+    /// Evaluate a run's weights on its validation split or the test set.
+    Eval(eval::EvalArgs),
+    /// Run an int8 blob on Cortex-M in QEMU: accuracy, instructions, flash, RAM, stack.
+    Run(run::RunArgs),
+    /// Prune a trained run (l1, l0, first-k, apoz, l1-norm, scratch), cut, fine-tune.
+    Prune(prune::PruneArgs),
+    /// Write a random-weight int8 blob of a named architecture (tests, benchmarks).
+    Synth(synth::SynthArgs),
+    /// Export a trained run as an int8 (calibrated) or f32 blob.
+    Export(export::ExportArgs),
+    /// Validate a blob and print its layers, parameters, MACs, flash and RAM.
+    Inspect(inspect::InspectArgs),
+}
+
+impl Cli {
+    /// Run the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Train(a) => train::run(a),
+            Command::Eval(a) => eval::run(a),
+            Command::Run(a) => run::run(a),
+            Command::Synth(a) => synth::run(a),
+            Command::Prune(a) => prune::run(a),
+            Command::Export(a) => export::run(a),
+            Command::Inspect(a) => inspect::run(a),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Training with burn: settings, the loop, checkpoints and the run directory, evaluation.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod evaluate;
+pub mod history;
+pub mod run_dir;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use evaluate::{EvalSplit, Evaluation, evaluate, evaluate_run};
+pub use history::{EpochRecord, History};
+pub use run_dir::{RunDir, Weights, load_model};
+pub use trainer::{RunOptions, resume, train};
+
+#[cfg(test)]
+mod tests;

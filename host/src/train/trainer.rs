@@ -1,0 +1,251 @@
+//! The training loop: Adam on cross-entropy + L1/L2 on kernels, seeded shuffles and dropout
+//! per epoch (so resuming at an epoch boundary is exact), a checkpoint after every epoch.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::checkpoint::{self, Progress};
+use super::config::TrainConfig;
+use super::error::TrainError;
+use super::evaluate::evaluate;
+use super::history::{EpochRecord, History};
+use super::run_dir::{RunDir, Weights, save_net_atomic, write_json};
+use crate::arch::ArchSpec;
+use crate::data::{Splits, make_batch};
+use crate::nn::Net;
+use crate::rng::SplitMix64;
+
+/// RNG streams derived from the run's seed (plus the epoch where it applies).
+mod stream {
+    pub const INIT: u64 = 1;
+    pub const SHUFFLE: u64 = 2;
+    pub const DROPOUT: u64 = 3;
+    pub const AUGMENT: u64 = 4;
+}
+
+/// How a run reports while it trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Show an indicatif progress bar (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// Adam as configured.
+pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(config.beta1)
+        .with_beta_2(config.beta2)
+        .with_epsilon(config.epsilon)
+        .init()
+}
+
+/// Start a fresh run in `run` (which must not hold a checkpoint yet) and train it for
+/// `config.epochs` epochs on `device` (made autodiff here). `on_epoch` sees each record.
+pub fn train(
+    run: &RunDir,
+    spec: &ArchSpec,
+    config: &TrainConfig,
+    data: &Splits,
+    device: &Device,
+    opts: RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<History, TrainError> {
+    config.check()?;
+    spec.layer_info()?;
+    if checkpoint::find(run).is_some() {
+        return Err(TrainError::RunExists {
+            dir: run.root().to_path_buf(),
+        });
+    }
+    run.create()?;
+    write_json(&run.spec_path(), spec)?;
+    write_json(&run.config_path(), config)?;
+    let device = device.clone().autodiff();
+    device.seed(SplitMix64::derive(config.seed, &[stream::INIT]).next_u64());
+    let net = Net::new(spec, &device)?;
+    net.init_now();
+    let progress = Progress {
+        epochs_done: 0,
+        steps: 0,
+        seed: config.seed,
+        history: History::default(),
+    };
+    let optim = optimizer(config);
+    run_epochs(
+        run, spec, config, net, optim, progress, data, &device, opts, on_epoch,
+    )
+}
+
+/// Continue `run` from its checkpoint up to `epochs` (default: the stored total).
+/// `data` must be the same split the run started with (see [`TrainConfig::split`]).
+pub fn resume(
+    run: &RunDir,
+    epochs: Option<usize>,
+    data: &Splits,
+    device: &Device,
+    opts: RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<History, TrainError> {
+    let device = device.clone().autodiff();
+    let stored = run.config()?;
+    let ckpt = checkpoint::load(run, &device, optimizer(&stored))?;
+    let mut config = ckpt.config;
+    if let Some(e) = epochs {
+        config.epochs = e;
+        write_json(&run.config_path(), &config)?;
+    }
+    run_epochs(
+        run,
+        &ckpt.spec,
+        &config,
+        ckpt.net,
+        ckpt.optim,
+        ckpt.progress,
+        data,
+        &device,
+        opts,
+        on_epoch,
+    )
+}
+
+fn bar(steps: usize, epoch: usize, epochs: usize, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(steps as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta}) {msg}",
+    ) {
+        pb.set_style(style);
+    }
+    pb.set_prefix(format!("epoch {epoch}/{epochs}"));
+    pb
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_epochs(
+    run: &RunDir,
+    spec: &ArchSpec,
+    config: &TrainConfig,
+    mut net: Net,
+    mut optim: ModuleOptimizer,
+    mut progress: Progress,
+    data: &Splits,
+    device: &Device,
+    opts: RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<History, TrainError> {
+    let ids = net.param_ids(config.train_group);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let n = data.train.len();
+    let bs = config.batch_size;
+    let steps_per_epoch = n.div_ceil(bs);
+    let penalize = config.l1 > 0.0 || config.l2 > 0.0;
+    for epoch in progress.epochs_done + 1..=config.epochs {
+        let last_good = progress.epochs_done;
+        let non_finite = |what, value, step| TrainError::NonFinite {
+            what,
+            value,
+            epoch,
+            step,
+            last_good,
+        };
+        device.seed(SplitMix64::derive(config.seed, &[stream::DROPOUT, epoch as u64]).next_u64());
+        let mut order: Vec<usize> = (0..n).collect();
+        SplitMix64::derive(config.seed, &[stream::SHUFFLE, epoch as u64]).shuffle(&mut order);
+        let mut aug = config
+            .augment
+            .then(|| SplitMix64::derive(config.seed, &[stream::AUGMENT, epoch as u64]));
+        let pb = bar(steps_per_epoch, epoch, config.epochs, opts.progress);
+        let start = Instant::now();
+        let (mut loss_sum, mut hits, mut seen) = (0f64, 0i64, 0usize);
+        for (step, chunk) in order.chunks(bs).enumerate() {
+            let b = make_batch(&data.train, chunk, aug.as_mut(), device);
+            let logits = net.forward(b.images);
+            let ce = loss_fn.forward(logits.clone(), b.labels.clone());
+            let mut loss = ce.clone();
+            if penalize && let Some((l1, l2)) = net.kernel_norms() {
+                loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
+            }
+            let ce_value: f32 = ce.into_scalar();
+            if !ce_value.is_finite() {
+                pb.abandon();
+                return Err(non_finite("loss", ce_value, step + 1));
+            }
+            let batch_hits: i64 = logits
+                .argmax(1)
+                .squeeze_dim::<1>(1)
+                .equal(b.labels)
+                .int()
+                .sum()
+                .into_scalar();
+            let mut grads = loss.backward();
+            let grads = GradientsParams::from_params(&mut grads, &net, &ids);
+            net = optim.step(config.lr, net, grads);
+            progress.steps += 1;
+            loss_sum += f64::from(ce_value) * chunk.len() as f64;
+            hits += batch_hits;
+            seen += chunk.len();
+            pb.inc(1);
+            pb.set_message(format!(
+                "loss {:.4} acc {:.1}%",
+                loss_sum / seen as f64,
+                100.0 * hits as f64 / seen as f64
+            ));
+        }
+        pb.finish_and_clear();
+        let train_seconds = start.elapsed().as_secs_f64();
+
+        // Never checkpoint bad weights.
+        let eval_net = net.valid();
+        let weights = eval_net.layer_weights()?;
+        if let Some(bad) = weights
+            .iter()
+            .flat_map(|l| &l.tensors)
+            .flat_map(|t| &t.values)
+            .find(|v| !v.is_finite())
+        {
+            return Err(non_finite("weights", *bad, steps_per_epoch));
+        }
+        let penalty = eval_net
+            .kernel_norms()
+            .map(|(a, b)| {
+                let (a, b): (f32, f32) = (a.into_scalar(), b.into_scalar());
+                config.l1 * f64::from(a) + config.l2 * f64::from(b)
+            })
+            .unwrap_or(0.0);
+        let val = evaluate(&eval_net, &data.val, config.eval_batch_size, device);
+        if !val.loss.is_finite() {
+            return Err(non_finite(
+                "validation loss",
+                val.loss as f32,
+                steps_per_epoch,
+            ));
+        }
+        let rec = EpochRecord {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            penalty,
+            train_acc: hits as f64 / seen.max(1) as f64,
+            val_loss: val.loss,
+            val_acc: val.accuracy,
+            train_seconds,
+            images_per_sec: seen as f64 / train_seconds.max(1e-9),
+        };
+        progress.epochs_done = epoch;
+        let best = progress.history.push(rec.clone());
+        checkpoint::save(run, spec, config, &net, &optim, &progress)?;
+        save_net_atomic(&eval_net, &run.weights_path(Weights::Final))?;
+        if best {
+            save_net_atomic(&eval_net, &run.weights_path(Weights::Best))?;
+        }
+        write_json(&run.history_path(), &progress.history)?;
+        on_epoch(&rec);
+    }
+    Ok(progress.history)
+}

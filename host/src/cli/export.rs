@@ -1,0 +1,152 @@
+//! `whittle export RUN_DIR --out model.whittle`: a trained run → FloatNet (masks folded) →
+//! calibrated int8 blob (or `--f32`), optionally scored on test images on the host.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use whittle::data::{self, Images, normalize};
+use whittle::export::{self, evaluate_blob, summarize, with_model};
+use whittle::quant::{self, Calibration, QuantConfig};
+use whittle::train::{RunDir, Weights};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WeightsArg {
+    Final,
+    Best,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CalibrationArg {
+    Minmax,
+    Percentile,
+}
+
+/// Arguments of `whittle export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run directory (spec.json, train.json, weights).
+    run: PathBuf,
+    /// Where to write the blob.
+    #[arg(long)]
+    out: PathBuf,
+    /// Write the f32 blob instead of the int8 one (no calibration).
+    #[arg(long)]
+    f32: bool,
+    /// Which weights: after the last epoch or at the best validation accuracy.
+    #[arg(long, value_enum, default_value = "final")]
+    weights: WeightsArg,
+    /// How activation ranges are estimated.
+    #[arg(long, value_enum, default_value = "minmax")]
+    calibration: CalibrationArg,
+    /// Percentile kept by `--calibration percentile`.
+    #[arg(long, default_value_t = 99.99)]
+    percentile: f64,
+    /// Calibration images: the first N of the run's training split.
+    #[arg(long, default_value_t = 256)]
+    calibration_images: usize,
+    /// Score the f32 and the written blob on the first N test images (host, exact kernels).
+    #[arg(long, default_value_t = 0)]
+    eval: usize,
+    /// Data directory (default: the one stored in train.json).
+    #[arg(long, env = "WHITTLE_DATA")]
+    data: Option<PathBuf>,
+    /// Print the written blob's summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn to_f32(images: &Images, n: usize) -> (Vec<f32>, Vec<u8>) {
+    let n = n.min(images.len());
+    let px = &images.pixels[..n * data::images::IMAGE_BYTES];
+    (
+        px.iter().map(|&b| normalize(b)).collect(),
+        images.labels[..n].to_vec(),
+    )
+}
+
+fn data_base(run: &RunDir, arg: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let config = run.config()?;
+    arg.map(Path::to_path_buf)
+        .or(config.data_dir)
+        .context("no data directory: pass --data or set WHITTLE_DATA")
+}
+
+/// Run `whittle export`.
+pub fn run(a: ExportArgs) -> anyhow::Result<()> {
+    let device = whittle::device::device("flex")?;
+    let run = RunDir::new(&a.run);
+    let which = match a.weights {
+        WeightsArg::Final => Weights::Final,
+        WeightsArg::Best => Weights::Best,
+    };
+    let (spec, net) = run.load_model(which, &device)?;
+    let float = export::from_net(&spec, &net)?;
+    let f32_blob = export::export_f32(&float)?;
+    let blob = if a.f32 {
+        f32_blob.clone()
+    } else {
+        let config = run.config()?;
+        let base = data_base(&run, a.data.as_deref())?;
+        let opts = data::SplitOptions {
+            limit: None,
+            ..config.split
+        };
+        let splits = data::load_splits(&base, config.dataset, &opts)?;
+        let (images, _) = to_f32(&splits.train, a.calibration_images);
+        let cfg = QuantConfig {
+            calibration: match a.calibration {
+                CalibrationArg::Minmax => Calibration::MinMax,
+                CalibrationArg::Percentile => Calibration::Percentile(a.percentile),
+            },
+            images: a.calibration_images,
+            ..QuantConfig::default()
+        };
+        let t = Instant::now();
+        let q = quant::quantize(&float, &images, &cfg)?;
+        eprintln!(
+            "calibrated on {} images ({:?}) in {:.1} s",
+            images.len() / q.graph.tensors[0].len(),
+            cfg.calibration,
+            t.elapsed().as_secs_f64()
+        );
+        q.blob
+    };
+    std::fs::write(&a.out, &blob).with_context(|| format!("writing {}", a.out.display()))?;
+    let s = with_model(&blob, summarize)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "{}: {} blob, {} B, {} params, {:.2} M MACs, peak RAM {} B",
+            a.out.display(),
+            s.precision,
+            s.flash_bytes,
+            s.params,
+            s.macs as f64 / 1e6,
+            s.peak_ram_bytes
+        );
+    }
+    if a.eval > 0 {
+        let config = run.config()?;
+        let test = data::load_test(&data_base(&run, a.data.as_deref())?, config.dataset)?;
+        let (images, labels) = to_f32(&test, a.eval);
+        let t = Instant::now();
+        let acc_f32 = with_model(&f32_blob, |m| evaluate_blob(m, &images, &labels))?;
+        let t_f32 = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let acc = with_model(&blob, |m| evaluate_blob(m, &images, &labels))?;
+        eprintln!(
+            "test accuracy on {} images: f32 blob {:.2}% ({:.1} s), written {} blob {:.2}% ({:.1} s)",
+            labels.len(),
+            100.0 * acc_f32,
+            t_f32,
+            s.precision,
+            100.0 * acc,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

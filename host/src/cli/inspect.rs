@@ -1,0 +1,148 @@
+//! `whittle inspect MODEL.whittle [--json]`: validate a blob and print its layers (shapes,
+//! params, MACs, weight bytes) and totals (params, MACs, flash, arena, scratch, peak RAM).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use whittle::export::{ExportError, ModelSummary, summarize, with_model};
+
+/// Arguments of `whittle inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The blob (`.whittle`).
+    model: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads and validates the blob at `path` and summarizes it.
+pub fn inspect(path: &Path) -> anyhow::Result<ModelSummary> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    match with_model(&bytes, summarize) {
+        Ok(s) => Ok(s),
+        Err(ExportError::Format(e)) => bail!("{}: invalid blob: {e}", path.display()),
+        Err(e) => bail!("{}: {e}", path.display()),
+    }
+}
+
+fn shape(s: [u16; 3]) -> String {
+    format!("{}x{}x{}", s[0], s[1], s[2])
+}
+
+/// Run `whittle inspect`.
+pub fn run(a: InspectArgs) -> anyhow::Result<()> {
+    let s = inspect(&a.model)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{}: {} model, input {}, output {}",
+        a.model.display(),
+        s.precision,
+        shape(s.input),
+        shape(s.output)
+    );
+    println!(
+        "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10}",
+        "#", "op", "input", "output", "params", "MACs", "weight B"
+    );
+    for l in &s.layers {
+        let op = if l.relu && l.op != "relu" {
+            format!("{}+relu", l.op)
+        } else {
+            l.op.to_string()
+        };
+        let inputs: Vec<String> = l.inputs.iter().map(|&i| shape(i)).collect();
+        println!(
+            "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10}",
+            l.index,
+            op,
+            inputs.join(" + "),
+            shape(l.output),
+            l.params,
+            l.macs,
+            l.weight_bytes
+        );
+    }
+    println!(
+        "total: {} params, {} MACs ({:.2} M), flash (blob) {} B, weights {} B",
+        s.params,
+        s.macs,
+        s.macs as f64 / 1e6,
+        s.flash_bytes,
+        s.weight_bytes
+    );
+    println!(
+        "ram: arena {} B + scratch {} B = peak {} B",
+        s.arena_bytes, s.scratch_bytes, s.peak_ram_bytes
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use whittle::export::{FloatLayer, FloatNet, export_f32};
+
+    fn blob() -> Vec<u8> {
+        let net = FloatNet {
+            input: [1, 4, 4],
+            layers: vec![
+                FloatLayer::Conv2d {
+                    out: 2,
+                    weight: vec![0.5; 18],
+                    bias: vec![0.0, 1.0],
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [1, 1],
+                    relu: true,
+                },
+                FloatLayer::Flatten,
+                FloatLayer::Dense {
+                    out: 3,
+                    weight: vec![0.1; 96],
+                    bias: vec![0.0; 3],
+                    relu: false,
+                },
+            ],
+        };
+        export_f32(&net).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn inspect_reports_and_rejects_corrupt_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let good = dir.path().join("good.whittle");
+        let mut bytes = blob();
+        std::fs::write(&good, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let s = inspect(&good).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.params, 20 + 99);
+        assert_eq!(s.macs, 16 * 2 * 9 + 96);
+        assert_eq!(s.flash_bytes, bytes.len() as u64);
+        assert_eq!(s.layers.len(), 3);
+        let json = serde_json::to_value(&s).unwrap_or_else(|e| panic!("{e}"));
+        for key in ["params", "macs", "weight_bytes", "arena_bytes", "layers"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["layers"][0]["op"], "conv2d");
+        assert_eq!(json["layers"][0]["input"], serde_json::json!([1, 4, 4]));
+        assert_eq!(json["layers"][2]["output"], serde_json::json!([3, 1, 1]));
+
+        let bad = dir.path().join("bad.whittle");
+        bytes[40] ^= 1;
+        std::fs::write(&bad, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let err = inspect(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("invalid blob") && err.contains("CRC"), "{err}");
+        std::fs::write(&bad, b"not a blob at all, definitely not")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(inspect(&bad).is_err());
+        assert!(inspect(&dir.path().join("missing.whittle")).is_err());
+    }
+}

@@ -22,10 +22,12 @@ pub fn quantize_chw(pixels: &[u8], input: &TensorInfo) -> Option<Vec<i8>> {
     Some(out)
 }
 
-/// One byte through the normalization and the input quantization.
+/// One byte through the normalization and the input quantization, in f64 so the result is
+/// the correctly rounded value for the f32 scale the blob stores (with scale 2/255 every
+/// byte lands near a half step, where f32 arithmetic would round either way).
 pub fn quantize(byte: u8, scale: f32, zero_point: i8) -> i8 {
-    let real = byte as f32 / 127.5 - 1.0;
-    let q = (real / scale).round() + zero_point as f32;
+    let real = byte as f64 / 127.5 - 1.0;
+    let q = (real / scale as f64).round() + zero_point as f64;
     q.clamp(-128.0, 127.0) as i8
 }
 
@@ -42,9 +44,10 @@ mod tests {
             scale: 2.0 / 255.0,
             zero_point: 0,
         };
-        // planes R = [0, 255], G = [128, 127], B = [10, 20]
+        // planes R = [0, 255], G = [128, 127], B = [10, 20]; f32(2/255) is a little above
+        // 2/255, so the half steps (x - 127.5) round towards zero
         let q = quantize_chw(&[0, 255, 128, 127, 10, 20], &t).unwrap();
-        assert_eq!(q, vec![-128, 1, -118, 127, -1, -108]);
+        assert_eq!(q, vec![-127, 0, -117, 127, 0, -107]);
         assert_eq!(quantize_chw(&[0; 5], &t), None);
         assert_eq!(quantize(255, 0.01, 5), 105);
         assert_eq!(quantize(0, 0.001, 0), -128);

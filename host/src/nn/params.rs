@@ -120,3 +120,27 @@ mod tests {
         assert_eq!(net.num_params(), 118_962 + 16 + 24 + 32 + 32 + 48);
     }
 }
+
+#[cfg(test)]
+mod freeze_tests {
+    use super::*;
+    use crate::arch::seed::seed_c10;
+    use burn::tensor::{Device, Tensor};
+
+    #[test]
+    fn frozen_masks_get_no_gradient_but_weights_do() {
+        let dev = Device::flex().autodiff();
+        let net = Net::new(&seed_c10(), &dev)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .set_trainable(Group::Masks, false);
+        let x = Tensor::<4>::ones([2, 3, 32, 32], &dev);
+        let grads = net.forward(x).sum().backward();
+        for l in &net.layers {
+            match l {
+                Layer::Mask(m) => assert!(m.values.val().grad(&grads).is_none()),
+                Layer::Conv(c) => assert!(c.weight.val().grad(&grads).is_some()),
+                _ => {}
+            }
+        }
+    }
+}

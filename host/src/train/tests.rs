@@ -200,3 +200,40 @@ fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.epochs_done, 1, "checkpoint still the last good one");
 }
+
+#[test]
+fn training_only_weights_leaves_masks_at_one_and_vice_versa() {
+    let _guard = serial();
+    let (a, b) = (tmp(), tmp());
+    let cfg = TrainConfig {
+        train_group: crate::nn::Group::Weights,
+        ..config(1, 4)
+    };
+    fresh(a.path(), &cfg);
+    let w = weights(a.path());
+    let masks: Vec<f32> = w
+        .iter()
+        .filter(|l| l.kind == "Mask")
+        .flat_map(|l| l.tensors[0].values.clone())
+        .collect();
+    assert!(masks.iter().all(|&m| m == 1.0), "masks moved: {masks:?}");
+
+    let cfg = TrainConfig {
+        train_group: crate::nn::Group::Masks,
+        ..config(1, 4)
+    };
+    fresh(b.path(), &cfg);
+    let init = {
+        let dev = Device::flex();
+        dev.seed(SplitMix64::derive(4, &[1]).next_u64());
+        let net = crate::nn::Net::new(&tiny_spec(), &dev).unwrap_or_else(|e| panic!("{e}"));
+        net.init_now();
+        net.layer_weights().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let wb = weights(b.path());
+    assert!(
+        same(&wb[0..1], &init[0..1]),
+        "conv weights moved while training masks only"
+    );
+    assert!(wb[1] != init[1], "masks did not train");
+}

@@ -1,0 +1,80 @@
+//! Errors of pruning: dependency graph, keep plans, budgets, method training, run files.
+
+use std::path::PathBuf;
+
+/// What can stop a pruning step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PruneError {
+    /// The spec is invalid.
+    #[error(transparent)]
+    Arch(#[from] crate::arch::ArchError),
+    /// Building, reading or editing the net failed.
+    #[error(transparent)]
+    Nn(#[from] crate::nn::NnError),
+    /// Training (fine-tuning, run files) failed.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    /// Surgery or its equivalence check failed.
+    #[error(transparent)]
+    Surgery(#[from] crate::surgery::SurgeryError),
+    /// The spec has a topology the dependency graph cannot cut.
+    #[error("layer {layer}: {what}")]
+    Graph {
+        /// Layer index.
+        layer: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// A keep plan does not fit the spec.
+    #[error("keep plan, group {group} (layer {layer}): {what}")]
+    Plan {
+        /// Group index (prunable layer order).
+        group: usize,
+        /// Producer layer index.
+        layer: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// A budget that no plan can meet.
+    #[error("budget {target} {unit} cannot be met: the smallest net allowed costs {min}")]
+    Budget {
+        /// Target.
+        target: u64,
+        /// MACs, params or bytes.
+        unit: &'static str,
+        /// Cost with one channel (or `round_to`) per layer.
+        min: u64,
+    },
+    /// A value became NaN or infinite while a method trained.
+    #[error("{what} became {value} at epoch {epoch}, step {step}; lower --lr / --lambda")]
+    NonFinite {
+        /// What went bad.
+        what: String,
+        /// The value.
+        value: f32,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Step in the epoch (1-based).
+        step: usize,
+    },
+    /// A setting out of range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A JSON file is malformed.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}

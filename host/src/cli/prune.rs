@@ -1,0 +1,299 @@
+//! `whittle prune`: prune a trained run with a method and an amount (λ, a budget, a ratio
+//! or k), cut, check, fine-tune, and save a new run directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use whittle::nn::hard_concrete::Temperature;
+use whittle::prune::apoz::Apoz;
+use whittle::prune::first_k::FirstK;
+use whittle::prune::l0::{L0, L0Config};
+use whittle::prune::l1::{L1, L1Config, PushPull};
+use whittle::prune::l1_norm::L1Norm;
+use whittle::prune::learn::LearnConfig;
+use whittle::prune::scratch::Scratch;
+use whittle::prune::{Amount, KeepPlan, PruneMethod, PruneOptions, Target, prune_run};
+use whittle::train::RunDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MethodArg {
+    L1,
+    L0,
+    FirstK,
+    Apoz,
+    L1Norm,
+    Scratch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TempArg {
+    /// Louizos et al.: β = 2/3 fixed.
+    Paper,
+    /// The seed: β = 0.05 decayed linearly to 0.01.
+    Seed,
+}
+
+/// Arguments of `whittle prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Pruning method.
+    #[arg(long, value_enum)]
+    method: MethodArg,
+    /// The trained base run directory.
+    #[arg(long)]
+    from: PathBuf,
+    /// Output run directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Penalty weight (l1: λ·Σ|m|; l0: λ·Σ P(gate ≠ 0)); the start value under a budget.
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Budget: MACs per image.
+    #[arg(long, group = "budget")]
+    target_macs: Option<u64>,
+    /// Budget: weights + biases.
+    #[arg(long, group = "budget")]
+    target_params: Option<u64>,
+    /// Budget: int8 weight bytes (i8 kernels, i32 bias, 8-byte requant per channel).
+    #[arg(long, group = "budget")]
+    target_flash: Option<u64>,
+    /// Baselines: drop this fraction of every layer.
+    #[arg(long, group = "budget")]
+    ratio: Option<f64>,
+    /// first-k: drop exactly k channels of every layer.
+    #[arg(long, group = "budget")]
+    k: Option<usize>,
+    /// Kept channel counts are multiples of this.
+    #[arg(long, default_value_t = 1)]
+    round_to: usize,
+    /// Mask/gate learning epochs (l1, l0); scratch: added to --finetune-epochs.
+    #[arg(long, default_value_t = 4)]
+    epochs: usize,
+    /// Fine-tuning epochs after surgery.
+    #[arg(long, default_value_t = 2)]
+    finetune_epochs: usize,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Data directory (default: the base run's).
+    #[arg(long, env = "WHITTLE_DATA")]
+    data: Option<PathBuf>,
+    /// Learning-phase and fine-tuning learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// l1: keep masks with |m| above this.
+    #[arg(long, default_value_t = 0.075)]
+    threshold: f32,
+    /// l1: snap |m| below this to 0 and freeze it (0: off).
+    #[arg(long, default_value_t = 0.075)]
+    snap: f32,
+    /// l1 push-pull: epochs training only masks per cycle (0: no push-pull).
+    #[arg(long, default_value_t = 0)]
+    mask_epochs: usize,
+    /// l1 push-pull: epochs training only weights per cycle.
+    #[arg(long, default_value_t = 3)]
+    weight_epochs: usize,
+    /// l1: unit-norm filters (scale moved into the mask).
+    #[arg(long)]
+    spherical: bool,
+    /// l1: per-layer λ multipliers, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    layer_lambda: Vec<f64>,
+    /// l0: temperature schedule.
+    #[arg(long, value_enum, default_value = "paper")]
+    temperature: TempArg,
+    /// l0: initial log α.
+    #[arg(long, default_value_t = 2.5)]
+    log_alpha_init: f32,
+    /// scratch: widths from this keep plan (default: a uniform cut).
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+}
+
+fn amount(a: &PruneArgs) -> Amount {
+    if let Some(v) = a.target_macs {
+        Amount::Target(Target::Macs(v))
+    } else if let Some(v) = a.target_params {
+        Amount::Target(Target::Params(v))
+    } else if let Some(v) = a.target_flash {
+        Amount::Target(Target::Flash(v))
+    } else if let Some(r) = a.ratio {
+        Amount::Ratio(r)
+    } else if let Some(k) = a.k {
+        Amount::PerLayer(k)
+    } else {
+        Amount::Learned
+    }
+}
+
+/// Run `whittle prune`.
+pub fn run(a: PruneArgs) -> anyhow::Result<()> {
+    let device = whittle::device::device(&a.backend)?;
+    let spec = RunDir::new(&a.from)
+        .spec()
+        .with_context(|| format!("reading the base run {}", a.from.display()))?;
+    let amount = amount(&a);
+    let target = match amount {
+        Amount::Target(t) => Some(t),
+        _ => None,
+    };
+    let learned = matches!(a.method, MethodArg::L1 | MethodArg::L0);
+    if learned && a.lambda.is_none() && target.is_none() {
+        bail!("--method {:?} needs --lambda or a --target-*", a.method);
+    }
+    if !learned && amount == Amount::Learned && a.plan.is_none() {
+        bail!("--method {:?} needs --target-*, --ratio or --k", a.method);
+    }
+    let mut method: Box<dyn PruneMethod> = match a.method {
+        MethodArg::L1 => Box::new(L1::new(
+            &spec,
+            L1Config {
+                lambda: a.lambda.unwrap_or(1e-4),
+                layer_lambda: a.layer_lambda.clone(),
+                threshold: a.threshold,
+                snap: (a.snap > 0.0).then_some(a.snap),
+                push_pull: (a.mask_epochs > 0).then_some(PushPull {
+                    mask_epochs: a.mask_epochs,
+                    weight_epochs: a.weight_epochs,
+                }),
+                spherical: a.spherical,
+                epochs: a.epochs,
+                target,
+                ..L1Config::default()
+            },
+        )),
+        MethodArg::L0 => Box::new(L0::new(
+            &spec,
+            L0Config {
+                lambda: a.lambda.unwrap_or(1e-3),
+                log_alpha_init: a.log_alpha_init,
+                temperature: match a.temperature {
+                    TempArg::Paper => Temperature::paper(),
+                    TempArg::Seed => Temperature::seed(a.epochs),
+                },
+                epochs: a.epochs,
+                target,
+                ..L0Config::default()
+            },
+        )),
+        MethodArg::FirstK => Box::new(FirstK),
+        MethodArg::Apoz => Box::new(Apoz::default()),
+        MethodArg::L1Norm => Box::new(L1Norm),
+        MethodArg::Scratch => Box::new(Scratch {
+            plan: match &a.plan {
+                Some(p) => Some(KeepPlan::load(p)?),
+                None => None,
+            },
+        }),
+    };
+    let opts = PruneOptions {
+        amount,
+        round_to: a.round_to,
+        finetune_epochs: a.finetune_epochs,
+        limit: a.limit,
+        data_dir: a.data.clone(),
+        learn: LearnConfig {
+            batch_size: a.batch,
+            lr: a.lr,
+            seed: a.seed,
+            ..LearnConfig::default()
+        },
+        finetune_lr: a.lr,
+        scratch_epochs: a.epochs + a.finetune_epochs,
+    };
+    eprintln!(
+        "pruning {} ({}) with {} into {}",
+        a.from.display(),
+        spec.name,
+        method.name(),
+        a.out.display()
+    );
+    let summary = prune_run(
+        &a.from,
+        &a.out,
+        method.as_mut(),
+        &opts,
+        &device,
+        &mut |e| {
+            eprintln!(
+                "learn {} ({}{}{}): loss {:.4} penalty {:.4} val {:.2}% | λ {:.3e} channels {:?} expected MACs {:.0}{} | {:.0} s",
+                e.epoch,
+                if e.trained.weights { "W" } else { "" },
+                if e.trained.masks { "M" } else { "" },
+                if e.trained.gates { "G" } else { "" },
+                e.train_loss,
+                e.penalty,
+                100.0 * e.val_acc,
+                e.method.lambda,
+                e.method
+                    .channels
+                    .iter()
+                    .map(|c| (c * 10.0).round() / 10.0)
+                    .collect::<Vec<_>>(),
+                e.method.expected_macs,
+                e.method
+                    .expected_cost
+                    .map(|c| format!(" cost {c:.0}"))
+                    .unwrap_or_default(),
+                e.seconds
+            );
+        },
+        &mut |r| {
+            eprintln!(
+                "finetune {}: train loss {:.4} acc {:.2}% | val {:.2}% | {:.0} s",
+                r.epoch,
+                r.train_loss,
+                100.0 * r.train_acc,
+                100.0 * r.val_acc,
+                r.train_seconds
+            );
+        },
+    )?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&SummaryLine::from(&summary))?
+    );
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct SummaryLine {
+    method: String,
+    widths_before: Vec<usize>,
+    widths_after: Vec<usize>,
+    macs: (u64, u64),
+    params: (u64, u64),
+    flash: (u64, u64),
+    base_val_acc: f64,
+    pruned_val_acc: f64,
+    final_val_acc: f64,
+    check_max_abs_diff: Option<f32>,
+}
+
+impl From<&whittle::prune::PruneSummary> for SummaryLine {
+    fn from(s: &whittle::prune::PruneSummary) -> Self {
+        Self {
+            method: s.method.clone(),
+            widths_before: s.widths_before.clone(),
+            widths_after: s.widths_after.clone(),
+            macs: s.macs,
+            params: s.params,
+            flash: s.flash,
+            base_val_acc: s.base_val_acc,
+            pruned_val_acc: s.pruned_val_acc,
+            final_val_acc: s.final_val_acc,
+            check_max_abs_diff: s.check.map(|c| c.max_abs_diff),
+        }
+    }
+}

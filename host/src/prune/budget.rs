@@ -1,0 +1,253 @@
+//! Budgets: MACs, parameters or int8 flash bytes of a set of widths, and choosing which
+//! channels to keep, by a per-channel score, until a target is met (`round_to` granularity).
+
+use serde::{Deserialize, Serialize};
+
+use super::error::PruneError;
+use crate::arch::{ArchSpec, LayerSpec};
+
+/// What a budget limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Target {
+    /// Multiply-accumulates per image.
+    Macs(u64),
+    /// Weights and biases.
+    Params(u64),
+    /// int8 weight bytes: i8 kernels, i32 bias and an 8-byte requantization per output
+    /// channel (what `shared`'s cost model counts as weight bytes; headers excluded).
+    Flash(u64),
+}
+
+impl Target {
+    /// The number.
+    pub fn value(self) -> u64 {
+        match self {
+            Self::Macs(v) | Self::Params(v) | Self::Flash(v) => v,
+        }
+    }
+
+    /// The unit, for messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Macs(_) => "MACs",
+            Self::Params(_) => "params",
+            Self::Flash(_) => "flash bytes",
+        }
+    }
+
+    /// This target's cost of `spec`.
+    pub fn cost(self, spec: &ArchSpec) -> Result<u64, PruneError> {
+        Ok(match self {
+            Self::Macs(_) => spec.macs()? as u64,
+            Self::Params(_) => spec.num_weights()? as u64,
+            Self::Flash(_) => flash_bytes(spec)?,
+        })
+    }
+
+    /// Cost of `spec` with the prunable widths `widths`.
+    pub fn cost_of(self, spec: &ArchSpec, widths: &[usize]) -> Result<u64, PruneError> {
+        self.cost(&spec.with_widths(widths)?)
+    }
+
+    /// Cost with fractional widths (expected channel counts, e.g. Σ P(gate ≠ 0)): every
+    /// term is a product of adjacent widths, so it interpolates the integer cost.
+    pub fn expected_cost(self, spec: &ArchSpec, widths: &[f64]) -> Result<f64, PruneError> {
+        let info = spec.layer_info()?;
+        let mut width_at: Vec<Option<f64>> = vec![None; spec.layers.len()];
+        for (&i, &w) in spec.prunable_layers().iter().zip(widths) {
+            width_at[i] = Some(w);
+        }
+        // Effective input features: channels, times H*W once flattened.
+        let mut cin = spec.input[0] as f64;
+        let mut total = 0.0;
+        for (i, (layer, li)) in spec.layers.iter().zip(&info).enumerate() {
+            match layer {
+                LayerSpec::Conv { out, k, .. } => {
+                    let o = width_at[i].unwrap_or(*out as f64);
+                    let hw = (li.output.numel() / out) as f64;
+                    let taps = (k * k) as f64 * cin;
+                    total += match self {
+                        Self::Macs(_) => o * taps * hw,
+                        Self::Params(_) => o * taps + o,
+                        Self::Flash(_) => o * taps + 12.0 * o,
+                    };
+                    cin = o;
+                }
+                LayerSpec::Flatten => {
+                    let c = li.input.channels().max(1);
+                    cin *= (li.input.numel() / c) as f64;
+                }
+                LayerSpec::Dense { out, .. } => {
+                    let o = width_at[i].unwrap_or(*out as f64);
+                    total += match self {
+                        Self::Macs(_) => o * cin,
+                        Self::Params(_) => o * cin + o,
+                        Self::Flash(_) => o * cin + 12.0 * o,
+                    };
+                    cin = o;
+                }
+                _ => {}
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// int8 weight bytes of `spec`: Σ over Conv/Dense of kernels + 12 bytes per output channel.
+pub fn flash_bytes(spec: &ArchSpec) -> Result<u64, PruneError> {
+    let info = spec.layer_info()?;
+    Ok(spec
+        .layers
+        .iter()
+        .zip(&info)
+        .map(|(l, li)| match l.width() {
+            Some(out) => (li.weights - out + 12 * out) as u64,
+            None => 0,
+        })
+        .sum())
+}
+
+/// How scores are compared across layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ranking {
+    /// One global ranking (scores comparable across layers: mask values, log α).
+    Global,
+    /// The same fraction of every layer, lowest scores first within each layer.
+    Uniform,
+}
+
+/// Kept channel lists (sorted) meeting `target`: per layer, the `n_i` best-scored channels.
+/// Every layer keeps at least `min(round_to, width)` channels, and counts are multiples
+/// of `round_to` (or the full width). Channels scored `-inf` are never kept unless a layer
+/// needs them for its minimum.
+pub fn select(
+    spec: &ArchSpec,
+    scores: &[Vec<f32>],
+    target: Target,
+    round_to: usize,
+    ranking: Ranking,
+) -> Result<Vec<Vec<usize>>, PruneError> {
+    let widths = spec.widths();
+    if scores.len() != widths.len() || scores.iter().zip(&widths).any(|(s, &w)| s.len() != w) {
+        return Err(PruneError::Config(
+            "one score per channel of every prunable layer needed".into(),
+        ));
+    }
+    let r = round_to.max(1);
+    let min_w: Vec<usize> = widths.iter().map(|&w| r.min(w)).collect();
+    let min_cost = target.cost_of(spec, &min_w)?;
+    if min_cost > target.value() {
+        return Err(PruneError::Budget {
+            target: target.value(),
+            unit: target.unit(),
+            min: min_cost,
+        });
+    }
+    // Channels of each layer, best first.
+    let order: Vec<Vec<usize>> = scores
+        .iter()
+        .map(|s| {
+            let mut idx: Vec<usize> = (0..s.len()).collect();
+            idx.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+            idx
+        })
+        .collect();
+    let snap = |k: usize, w: usize| -> usize { (k.div_ceil(r) * r).min(w) };
+    let eligible: Vec<usize> = scores
+        .iter()
+        .zip(&min_w)
+        .map(|(s, &m)| s.iter().filter(|v| **v > f32::NEG_INFINITY).count().max(m))
+        .collect();
+    let mut kept: Vec<usize> = eligible
+        .iter()
+        .zip(&widths)
+        .map(|(&e, &w)| snap(e, w))
+        .collect();
+    let cost = |k: &[usize]| target.cost_of(spec, k);
+    match ranking {
+        Ranking::Uniform => {
+            // Smallest fraction removed that meets the target (cost falls as f grows).
+            let base = kept.clone();
+            let at = |f: f64| -> Vec<usize> {
+                base.iter()
+                    .zip(&widths)
+                    .zip(&min_w)
+                    .map(|((&k, &w), &m)| snap(((k as f64) * (1.0 - f)).ceil() as usize, w).max(m))
+                    .collect()
+            };
+            let (mut lo, mut hi) = (0.0f64, 1.0f64);
+            if cost(&at(0.0))? > target.value() {
+                for _ in 0..40 {
+                    let mid = 0.5 * (lo + hi);
+                    if cost(&at(mid))? <= target.value() {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                kept = at(hi);
+            }
+        }
+        Ranking::Global => {
+            // Remove the lowest-scored chunk (down to the next multiple of r) while over target.
+            let chunk = |i: usize, k: usize| -> usize {
+                let below = if k.is_multiple_of(r) {
+                    k - r.min(k)
+                } else {
+                    k - k % r
+                };
+                k - below.max(min_w[i])
+            };
+            let chunk_score = |i: usize, k: usize, n: usize| -> f32 {
+                order[i][k - n..k]
+                    .iter()
+                    .map(|&c| scores[i][c])
+                    .fold(f32::NEG_INFINITY, f32::max)
+            };
+            while cost(&kept)? > target.value() {
+                let best = (0..kept.len())
+                    .filter(|&i| chunk(i, kept[i]) > 0)
+                    .min_by(|&a, &b| {
+                        let (na, nb) = (chunk(a, kept[a]), chunk(b, kept[b]));
+                        chunk_score(a, kept[a], na).total_cmp(&chunk_score(b, kept[b], nb))
+                    });
+                let Some(i) = best else { break };
+                kept[i] -= chunk(i, kept[i]);
+            }
+            // Fill back the best eligible chunks that still fit.
+            loop {
+                let mut best: Option<(usize, f32)> = None;
+                for i in 0..kept.len() {
+                    let next = snap(kept[i] + 1, widths[i]).min(eligible[i].max(kept[i]));
+                    if next <= kept[i] || (!next.is_multiple_of(r) && next != widths[i]) {
+                        continue;
+                    }
+                    let mut trial = kept.clone();
+                    trial[i] = next;
+                    if cost(&trial)? <= target.value() {
+                        let s = order[i][kept[i]..next]
+                            .iter()
+                            .map(|&c| scores[i][c])
+                            .fold(f32::INFINITY, f32::min);
+                        if best.is_none_or(|(_, b)| s > b) {
+                            best = Some((i, s));
+                        }
+                    }
+                }
+                let Some((i, _)) = best else { break };
+                kept[i] = snap(kept[i] + 1, widths[i]).min(eligible[i].max(kept[i]));
+            }
+        }
+    }
+    Ok(order
+        .iter()
+        .zip(&kept)
+        .map(|(o, &k)| {
+            let mut v = o[..k].to_vec();
+            v.sort_unstable();
+            v
+        })
+        .collect())
+}

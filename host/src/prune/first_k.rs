@@ -1,0 +1,33 @@
+//! `first-k`: the seed's trivial baseline — drop the first k channels of every layer
+//! (or, under a budget, the lowest indices first, the same fraction of each layer).
+
+use super::budget::Ranking;
+use super::error::PruneError;
+use super::method::{PlanContext, PruneMethod, choose};
+use super::plan::KeepPlan;
+use crate::nn::Net;
+
+/// Drop channels by index, lowest first.
+#[derive(Debug, Clone, Default)]
+pub struct FirstK;
+
+impl PruneMethod for FirstK {
+    fn name(&self) -> &'static str {
+        "first-k"
+    }
+
+    fn keep_plan(&self, _net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
+        // Score = index: the first channels are the least important.
+        let scores: Vec<Vec<f32>> = ctx
+            .spec
+            .widths()
+            .iter()
+            .map(|&w| (0..w).map(|c| c as f32).collect())
+            .collect();
+        KeepPlan::new(
+            ctx.spec,
+            self.name(),
+            choose(ctx, &scores, Ranking::Uniform)?,
+        )
+    }
+}

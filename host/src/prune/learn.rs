@@ -1,0 +1,179 @@
+//! The mask/gate learning loop: Adam on cross-entropy + kernel L1/L2 + the method's
+//! penalty, the method choosing per epoch which parameters train and hooking every step.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::error::PruneError;
+use super::gated::{GateMode, GatedNet, Trainable};
+use super::method::{MethodLog, PruneMethod};
+use crate::data::{Images, Splits, make_batch};
+use crate::rng::SplitMix64;
+
+/// Optimizer settings of the learning phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnConfig {
+    /// Images per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L1 on conv/dense kernels (the seed's subtlety 1: keeps weights from compensating).
+    pub l1: f64,
+    /// L2 on conv/dense kernels.
+    pub l2: f64,
+    /// Seed of shuffles, dropout and gate noise.
+    pub seed: u64,
+    /// Validation batch size.
+    pub eval_batch_size: usize,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            lr: 1e-3,
+            l1: 1.25e-6,
+            l2: 2.5e-6,
+            seed: 1,
+            eval_batch_size: 256,
+        }
+    }
+}
+
+/// What one learning epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnEpoch {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Parameters trained.
+    pub trained: Trainable,
+    /// Mean cross-entropy on training batches.
+    pub train_loss: f64,
+    /// Mean method penalty on training batches.
+    pub penalty: f64,
+    /// Validation accuracy (gates at their test value).
+    pub val_acc: f64,
+    /// The method's report (λ, expected channels / MACs).
+    pub method: MethodLog,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Accuracy of `model` (any mode; evaluated through `valid()`) on `images`.
+pub fn accuracy(
+    model: &GatedNet,
+    images: &Images,
+    batch: usize,
+    mode: GateMode,
+    device: &Device,
+) -> f64 {
+    let device = device.clone().inner();
+    let model = model.valid();
+    let idx: Vec<usize> = (0..images.len()).collect();
+    let mut hits = 0i64;
+    for chunk in idx.chunks(batch.max(1)) {
+        let b = make_batch(images, chunk, None, &device);
+        let h: i64 = model
+            .forward(b.images, mode)
+            .argmax(1)
+            .squeeze_dim::<1>(1)
+            .equal(b.labels)
+            .int()
+            .sum()
+            .into_scalar();
+        hits += h;
+    }
+    hits as f64 / images.len().max(1) as f64
+}
+
+/// Train `model` (on an autodiff `device`) for `method.learn_epochs()` epochs.
+pub fn learn(
+    method: &mut dyn PruneMethod,
+    mut model: GatedNet,
+    data: &Splits,
+    config: &LearnConfig,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&LearnEpoch),
+) -> Result<(GatedNet, Vec<LearnEpoch>), PruneError> {
+    if config.batch_size == 0 || config.lr.is_nan() || config.lr <= 0.0 {
+        return Err(PruneError::Config("batch size and lr must be > 0".into()));
+    }
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut log = Vec::new();
+    let eval_mode = if model.gates.is_empty() {
+        GateMode::Off
+    } else {
+        GateMode::Test
+    };
+    for epoch in 0..method.learn_epochs() {
+        let start = Instant::now();
+        let trained = method.trainable(epoch);
+        let ids = model.param_ids(trained);
+        let mode = method.gate_mode(epoch);
+        device.seed(SplitMix64::derive(config.seed, &[0x1ea2, epoch as u64]).next_u64());
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
+        SplitMix64::derive(config.seed, &[0x5fff, epoch as u64]).shuffle(&mut order);
+        let (mut ce_sum, mut pen_sum, mut seen) = (0f64, 0f64, 0usize);
+        for (step, chunk) in order.chunks(config.batch_size).enumerate() {
+            let b = make_batch(&data.train, chunk, None, device);
+            let logits = model.forward(b.images, mode);
+            let ce = loss_fn.forward(logits, b.labels);
+            let mut loss = ce.clone();
+            if trained.weights
+                && (config.l1 > 0.0 || config.l2 > 0.0)
+                && let Some((l1, l2)) = model.net.kernel_norms()
+            {
+                loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
+            }
+            let mut pen_value = 0f32;
+            if let Some(p) = method.penalty(&model, epoch) {
+                pen_value = p.clone().into_scalar();
+                loss = loss + p;
+            }
+            let ce_value: f32 = ce.into_scalar();
+            if !ce_value.is_finite() || !pen_value.is_finite() {
+                return Err(PruneError::NonFinite {
+                    what: if ce_value.is_finite() {
+                        "penalty".into()
+                    } else {
+                        "loss".into()
+                    },
+                    value: if ce_value.is_finite() {
+                        pen_value
+                    } else {
+                        ce_value
+                    },
+                    epoch: epoch + 1,
+                    step: step + 1,
+                });
+            }
+            let mut grads = loss.backward();
+            let grads = GradientsParams::from_params(&mut grads, &model, &ids);
+            model = optim.step(config.lr, model, grads);
+            model = method.after_step(model, epoch)?;
+            ce_sum += f64::from(ce_value) * chunk.len() as f64;
+            pen_sum += f64::from(pen_value) * chunk.len() as f64;
+            seen += chunk.len();
+        }
+        let mlog = method.on_epoch_end(&model, epoch)?;
+        let val_acc = accuracy(&model, &data.val, config.eval_batch_size, eval_mode, device);
+        let rec = LearnEpoch {
+            epoch: epoch + 1,
+            trained,
+            train_loss: ce_sum / seen.max(1) as f64,
+            penalty: pen_sum / seen.max(1) as f64,
+            val_acc,
+            method: mlog,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&rec);
+        log.push(rec);
+    }
+    Ok((model, log))
+}

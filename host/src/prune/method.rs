@@ -1,0 +1,155 @@
+//! The narrow trait every pruning method implements (Torch-Pruning's "a method is a small
+//! subclass"): what to train when, an extra loss term, hooks after each step and epoch, and
+//! the keep plan. Slicing tensors is surgery's job, never a method's.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::budget::{self, Ranking, Target};
+use super::error::PruneError;
+use super::gated::{GateMode, GatedNet, Trainable};
+use super::plan::KeepPlan;
+use crate::arch::ArchSpec;
+use crate::data::Images;
+use crate::nn::Net;
+
+/// How much to prune.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Amount {
+    /// The learned masks decide (l1/l0 with a fixed λ).
+    Learned,
+    /// Meet a MAC / parameter / flash budget.
+    Target(Target),
+    /// Drop this fraction of every layer.
+    Ratio(f64),
+    /// Drop exactly this many channels of every layer (at least one survives).
+    PerLayer(usize),
+}
+
+/// What a keep plan may look at besides the net.
+pub struct PlanContext<'a> {
+    /// The spec being pruned.
+    pub spec: &'a ArchSpec,
+    /// How much to prune.
+    pub amount: Amount,
+    /// Kept counts are multiples of this (or the full width).
+    pub round_to: usize,
+    /// Calibration images (APoZ).
+    pub calib: Option<&'a Images>,
+    /// A plain device for calibration passes.
+    pub device: &'a Device,
+}
+
+/// One line of a method's per-epoch log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MethodLog {
+    /// Penalty weight now.
+    pub lambda: f64,
+    /// Expected (L0) or currently kept (L1) channels per prunable layer.
+    pub channels: Vec<f64>,
+    /// Expected MACs of those channels.
+    pub expected_macs: f64,
+    /// The budget's cost of those channels (MACs, params or bytes), when a target is set.
+    pub expected_cost: Option<f64>,
+    /// Channels snapped to zero so far (L1).
+    pub snapped: usize,
+}
+
+/// A pruning method. Baselines only implement [`name`](Self::name) and
+/// [`keep_plan`](Self::keep_plan); learned methods also train (penalty, phases, hooks).
+pub trait PruneMethod {
+    /// `l1`, `l0`, `first-k`, …
+    fn name(&self) -> &'static str;
+
+    /// Epochs of mask/gate learning before the masks are fixed (0: none).
+    fn learn_epochs(&self) -> usize {
+        0
+    }
+
+    /// Prepare the model before learning (add gates, project weights).
+    fn init(&mut self, model: GatedNet) -> Result<GatedNet, PruneError> {
+        Ok(model)
+    }
+
+    /// Which parameters epoch `epoch` (0-based) trains.
+    fn trainable(&self, _epoch: usize) -> Trainable {
+        Trainable::WEIGHTS_MASKS
+    }
+
+    /// How gates act while training epoch `epoch`.
+    fn gate_mode(&self, _epoch: usize) -> GateMode {
+        GateMode::Off
+    }
+
+    /// The method's loss term (added to cross-entropy and the kernels' L1/L2).
+    fn penalty(&self, _model: &GatedNet, _epoch: usize) -> Option<Tensor<1>> {
+        None
+    }
+
+    /// After every optimizer step (snapping, projections).
+    fn after_step(&mut self, model: GatedNet, _epoch: usize) -> Result<GatedNet, PruneError> {
+        Ok(model)
+    }
+
+    /// After every learning epoch: adapt λ, report expected channels / cost.
+    fn on_epoch_end(&mut self, _model: &GatedNet, _epoch: usize) -> Result<MethodLog, PruneError> {
+        Ok(MethodLog::default())
+    }
+
+    /// Fix the masks: the net whose masks (dropped ones 0) the plan and surgery use.
+    fn finalize(&mut self, model: GatedNet) -> Result<Net, PruneError> {
+        Ok(model.net)
+    }
+
+    /// Which channels survive.
+    fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError>;
+
+    /// True when the pruned widths are trained from a fresh init instead of cut (scratch).
+    fn trains_from_scratch(&self) -> bool {
+        false
+    }
+}
+
+/// Kept lists from per-channel scores (higher = more important) for `ctx.amount`.
+/// `Learned` keeps every channel scored above `-inf`.
+pub fn choose(
+    ctx: &PlanContext,
+    scores: &[Vec<f32>],
+    ranking: Ranking,
+) -> Result<Vec<Vec<usize>>, PruneError> {
+    let r = ctx.round_to.max(1);
+    let best = |s: &Vec<f32>, n: usize| -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..s.len()).collect();
+        idx.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+        let mut keep = idx[..n.min(s.len())].to_vec();
+        keep.sort_unstable();
+        keep
+    };
+    let snap = |k: usize, w: usize| (k.div_ceil(r) * r).clamp(1.min(w), w);
+    match ctx.amount {
+        Amount::Target(t) => budget::select(ctx.spec, scores, t, r, ranking),
+        Amount::Ratio(f) => {
+            if !(0.0..1.0).contains(&f) {
+                return Err(PruneError::Config(format!("ratio {f} not in [0, 1)")));
+            }
+            Ok(scores
+                .iter()
+                .map(|s| {
+                    best(
+                        s,
+                        snap(((s.len() as f64) * (1.0 - f)).ceil() as usize, s.len()),
+                    )
+                })
+                .collect())
+        }
+        Amount::PerLayer(k) => Ok(scores
+            .iter()
+            .map(|s| best(s, s.len().saturating_sub(k).max(1)))
+            .collect()),
+        Amount::Learned => Ok(scores
+            .iter()
+            .map(|s| (0..s.len()).filter(|&c| s[c] > f32::NEG_INFINITY).collect())
+            .collect()),
+    }
+}

@@ -132,25 +132,29 @@ pub fn max_s8x4(a: u32, b: u32) -> u32 {
     out
 }
 
-/// The conv hot loop: `acc[p] += Σ w · x_p` over `pairs` pairs of 4-weight groups, one
-/// filter against a block of 4 im2col columns. Per group: LDR of 4 int8 weights, SXTB16 and
+/// The conv hot loop: `acc[p] += Σ w · x_p` over `groups` 4-weight groups, one filter
+/// against a block of 4 im2col columns. Per group: LDR of 4 int8 weights, SXTB16 and
 /// SXTB16-ROR8 into `(w0,w2)`, `(w1,w3)`, then for each pixel an LDRD of its reordered i16
 /// pairs `(x0,x2)`, `(x1,x3)` and two SMLADs: 15 instructions per 16 MACs, plus SUBS/BNE
-/// per two groups. One asm block rather than the wrappers above because LLVM, not seeing
-/// the loop's register budget (11 of the 12 allocatable), hoisted all loads and spilled.
+/// per two groups. An odd count enters the two-group body at its second half (3 more
+/// instructions), so no group of a filter is left to Rust. One asm block rather than the
+/// wrappers above because LLVM, not seeing the loop's register budget (11 of the 12
+/// allocatable), hoisted all loads and spilled.
 ///
 /// # Safety
-/// `w` must be readable for `8 · pairs` bytes (any alignment: LDR tolerates it on M4/M7),
-/// `x` readable for `16 · pairs` words and 4-byte aligned (LDRD faults otherwise), and
-/// `pairs ≥ 1`.
+/// `w` must be readable for `4 · groups` bytes (any alignment), `x` readable for
+/// `8 · groups` words and 4-byte aligned (LDRD), and `groups ≥ 1`.
 #[inline(always)]
-pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32; 4]) -> [i32; 4] {
+pub unsafe fn mac_1x4(w: *const i8, x: *const u32, groups: usize, acc: [i32; 4]) -> [i32; 4] {
     let [mut a0, mut a1, mut a2, mut a3] = acc;
     // SAFETY: the caller guarantees the reads. Options: `readonly` (reads memory, writes
-    // none), `nostack`. Not `pure`-free of flags: SUBS writes NZCV and SMLAD may set Q, so no
-    // `preserves_flags`.
+    // none), `nostack`; not `preserves_flags` (LSRS/ADDS/SUBS write NZCV, SMLAD may set Q).
     unsafe {
         asm!(
+            "lsrs   {n}, {n}, #1",
+            "bcc    2f",
+            "adds   {n}, {n}, #1",
+            "b      3f",
             "2:",
             "ldr    {w13}, [{w}], #4",
             "ldrd   {x0}, {x1}, [{x}, #8]",
@@ -167,6 +171,7 @@ pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32
             "ldrd   {x0}, {x1}, [{x}], #32",
             "smlad  {a0}, {w02}, {x0}, {a0}",
             "smlad  {a0}, {w13}, {x1}, {a0}",
+            "3:",
             "ldr    {w13}, [{w}], #4",
             "ldrd   {x0}, {x1}, [{x}, #8]",
             "sxtb16 {w02}, {w13}",
@@ -186,7 +191,7 @@ pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32
             "bne    2b",
             w = inout(reg) w => _,
             x = inout(reg) x => _,
-            n = inout(reg) pairs => _,
+            n = inout(reg) groups => _,
             a0 = inout(reg) a0,
             a1 = inout(reg) a1,
             a2 = inout(reg) a2,
@@ -199,6 +204,23 @@ pub unsafe fn mac_1x4_pairs(w: *const i8, x: *const u32, pairs: usize, acc: [i32
         );
     }
     [a0, a1, a2, a3]
+}
+
+/// Saturates `x` to the int8 range (SSAT #8), sign-extended.
+#[inline(always)]
+pub fn ssat8(x: i32) -> i32 {
+    let out: i32;
+    // SAFETY: a register-only instruction. Not `preserves_flags`: SSAT sets the sticky Q
+    // flag when it saturates.
+    unsafe {
+        asm!(
+            "ssat {out}, #8, {x}",
+            out = lateout(reg) out,
+            x = in(reg) x,
+            options(pure, nomem, nostack),
+        );
+    }
+    out
 }
 
 /// Widens `n` groups of 4 int8 at `src` into reordered i16 pairs plus `offset2` (as

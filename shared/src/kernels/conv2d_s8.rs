@@ -1,7 +1,7 @@
 //! int8 convolution (HWC, OHWI): im2col of a block of output pixels into i16 scratch with the
 //! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
-use super::requant_s8::{self, ChannelRequant};
+use super::requant_s8::{self, ChannelRequant, FoldedRequant};
 use super::{ConvGeom, OutQuant, reference};
 use crate::format::Requant;
 
@@ -13,12 +13,37 @@ pub(crate) const fn col_len(g: &ConvGeom) -> usize {
 /// Output pixels per im2col block (the DSP path's accumulators per filter pass).
 const BLOCK: usize = 4;
 
-/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, and 4 bytes of slack so a
-/// misaligned scratch start can still be rounded up to a word boundary. The same on every
-/// target, so a blob sized on the host fits the firmware.
+/// Words of one channel's precomputed requantization constants in scratch.
+const RQ_WORDS: usize = 3;
+
+/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, `RQ_WORDS` words of
+/// requantization constants per output channel, and 4 bytes of slack so a misaligned
+/// scratch start can still be rounded up to a word boundary. The same on every target, so a
+/// blob sized on the host fits the firmware.
 pub const fn scratch_bytes(g: &ConvGeom) -> usize {
     let kp = col_len(g);
-    BLOCK * kp * 2 + kp + 4
+    BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + 4
+}
+
+/// Fills `words` (the scratch past the columns and staging) with the layer's table of
+/// folded requantization constants if every channel can take the folded path
+/// ([`FoldedRequant::layer_ok`]); returns the table, or `None` for the per-channel
+/// [`ChannelRequant`] path. Built once per call, so no channel recomputes it per block.
+fn fold_table<'a>(
+    q: &OutQuant,
+    requant: &[Requant],
+    words: &'a mut [u32],
+) -> Option<&'a [[u32; RQ_WORDS]]> {
+    let oc = requant.len();
+    if !FoldedRequant::layer_ok(requant, q.output_zp, q.act_min, q.act_max) {
+        return None;
+    }
+    let (table, _) = words.as_chunks_mut::<RQ_WORDS>();
+    let table = table.get_mut(..oc)?;
+    for (c, &m) in table.iter_mut().zip(requant) {
+        *c = FoldedRequant::new(m, q.output_zp).to_words();
+    }
+    Some(table)
 }
 
 /// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
@@ -42,7 +67,7 @@ pub fn conv2d_s8(
         && bias.len() >= oc
         && requant.len() >= oc
         && output.len() >= g.output.len()
-        && words.len() >= BLOCK * kp / 2 + kp / 4
+        && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc
         && requant_s8::all_valid(&requant[..oc]);
     if !fits || g.filter_len() == 0 {
         return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
@@ -124,22 +149,6 @@ impl Window {
 mod portable {
     use super::*;
 
-    /// Writes the 4 requantized outputs of a 2-channel × 2-pixel block (`acc[pixel][channel]`).
-    #[inline(always)]
-    fn store_2x2(
-        q: &OutQuant,
-        rq: &[Requant],
-        acc: [[i32; 2]; 2],
-        out0: &mut [i8],
-        out1: &mut [i8],
-    ) {
-        for (c, &m) in rq.iter().enumerate().take(2) {
-            let rq = ChannelRequant::new(m, q.output_zp, q.act_min, q.act_max);
-            out0[c] = rq.apply(acc[0][c]);
-            out1[c] = rq.apply(acc[1][c]);
-        }
-    }
-
     /// Fills `col[..k]` with the window's `x − zp_in` (0 for padding taps), natural order.
     fn im2col(g: &ConvGeom, zp: i32, input: &[i8], pixel: usize, col: &mut [i16]) {
         let win = Window::new(g, pixel);
@@ -181,7 +190,15 @@ mod portable {
         let k = g.filter_len();
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
-        let col: &mut [i16] = bytemuck::cast_slice_mut(words);
+        let (cols, rest) = words.split_at_mut(BLOCK * col_len(g) / 2 + col_len(g) / 4);
+        let table = fold_table(q, &requant[..oc], rest);
+        let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
+        // The same requantization as the DSP path: folded constants where the layer allows.
+        let rq = |o: usize, acc: i32| match table {
+            Some(t) => FoldedRequant::from_words(t[o]).apply(acc, lo, hi),
+            None => ChannelRequant::new(requant[o], zp, lo, hi).apply(acc),
+        };
+        let col: &mut [i16] = bytemuck::cast_slice_mut(cols);
         let (col_a, rest) = col.split_at_mut(k);
         let col_b = &mut rest[..k];
         let mut pixel = 0;
@@ -189,33 +206,10 @@ mod portable {
             im2col(g, q.input_zp, input, pixel, col_a);
             im2col(g, q.input_zp, input, pixel + 1, col_b);
             let (out0, out1) = output[pixel * oc..(pixel + 2) * oc].split_at_mut(oc);
-            let mut o = 0;
-            while o + 2 <= oc {
-                let (wa, wb) = (
-                    &weights[o * k..(o + 1) * k],
-                    &weights[(o + 1) * k..(o + 2) * k],
-                );
-                let acc = [
-                    [
-                        bias[o].wrapping_add(dot(wa, col_a)),
-                        bias[o + 1].wrapping_add(dot(wb, col_a)),
-                    ],
-                    [
-                        bias[o].wrapping_add(dot(wa, col_b)),
-                        bias[o + 1].wrapping_add(dot(wb, col_b)),
-                    ],
-                ];
-                store_2x2(q, &requant[o..o + 2], acc, &mut out0[o..], &mut out1[o..]);
-                o += 2;
-            }
-            if o < oc {
+            for (o, (y0, y1)) in out0.iter_mut().zip(out1.iter_mut()).enumerate() {
                 let w = &weights[o * k..(o + 1) * k];
-                let m = requant[o];
-                let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
-                out0[o] =
-                    crate::requant::requantize(bias[o].wrapping_add(dot(w, col_a)), m, zp, lo, hi);
-                out1[o] =
-                    crate::requant::requantize(bias[o].wrapping_add(dot(w, col_b)), m, zp, lo, hi);
+                *y0 = rq(o, bias[o].wrapping_add(dot(w, col_a)));
+                *y1 = rq(o, bias[o].wrapping_add(dot(w, col_b)));
             }
             pixel += 2;
         }
@@ -223,8 +217,10 @@ mod portable {
             im2col(g, q.input_zp, input, pixel, col_a);
             let out = &mut output[pixel * oc..(pixel + 1) * oc];
             for (o, y) in out.iter_mut().enumerate() {
-                let acc = bias[o].wrapping_add(dot(&weights[o * k..(o + 1) * k], col_a));
-                *y = crate::requant::requantize(acc, requant[o], q.output_zp, q.act_min, q.act_max);
+                *y = rq(
+                    o,
+                    bias[o].wrapping_add(dot(&weights[o * k..(o + 1) * k], col_a)),
+                );
             }
         }
     }
@@ -239,7 +235,7 @@ mod portable {
 mod dsp {
     use super::*;
     use crate::kernels::arm::{
-        copy_bytes, mac_1x4_pairs, smlad, splat16, sxtb16, sxtb16_ror8, widen_groups,
+        copy_bytes, mac_1x4, smlad, splat16, ssat8, sxtb16, sxtb16_ror8, widen_groups,
     };
 
     /// Words per group of the block: `BLOCK` columns × 2 pairs.
@@ -398,50 +394,82 @@ mod dsp {
         ]
     }
 
-    /// How a filter of `k` values splits over the block's groups: an odd first group in
-    /// Rust, pairs of groups in [`mac_1x4_pairs`], then the zero-padded tail group.
-    struct Plan<'a> {
-        first: Option<&'a Group>,
-        pairs: usize,
-        pairs_x: *const u32,
-        tail: Option<&'a Group>,
-        full: usize,
+    /// `acc[p] + Σ w · x_p` for filter `o` over the block's `groups` (`⌈k / 4⌉` of them).
+    /// The last group of a filter whose length is not a multiple of 4 reads up to 3 bytes
+    /// of the next filter; they meet the column's zero padding. Only where that would read
+    /// past `weights` (the last filter) does the partial group go through [`tail_word`].
+    #[inline(always)]
+    fn filter(
+        weights: &[i8],
+        o: usize,
+        k: usize,
+        groups: &[Group],
+        acc: [i32; BLOCK],
+    ) -> [i32; BLOCK] {
+        let start = o * k;
+        let n = groups.len();
+        if start + 4 * n <= weights.len() && n > 0 {
+            // SAFETY: `weights` holds `4 · n` bytes from `start` (checked); `groups` holds
+            // `n` groups of `GW` words, 4-byte aligned; `n ≥ 1`.
+            unsafe { mac_1x4(weights.as_ptr().add(start), groups.as_ptr().cast(), n, acc) }
+        } else {
+            filter_end(weights.get(start..start + k).unwrap_or(&[]), groups, acc)
+        }
     }
 
-    impl<'a> Plan<'a> {
-        fn new(k: usize, groups: &'a [Group]) -> Self {
-            let full = (k / 4).min(groups.len());
-            let odd = full % 2;
-            Plan {
-                first: groups.first().filter(|_| odd == 1),
-                pairs: full / 2,
-                pairs_x: groups[odd.min(groups.len())..].as_ptr().cast(),
-                tail: groups.get(full).filter(|_| !k.is_multiple_of(4)),
-                full,
-            }
+    /// [`filter`] for a filter whose padded last group would run past the weights: whole
+    /// groups in [`mac_1x4`], the partial one zero-padded.
+    #[cold]
+    #[inline(never)]
+    fn filter_end(w: &[i8], groups: &[Group], mut acc: [i32; BLOCK]) -> [i32; BLOCK] {
+        let full = (w.len() / 4).min(groups.len());
+        if full > 0 {
+            // SAFETY: `w` holds `4 · full` bytes, `groups` at least `full` groups.
+            acc = unsafe { mac_1x4(w.as_ptr(), groups.as_ptr().cast(), full, acc) };
         }
+        match groups.get(full) {
+            Some(x) if w.len() > 4 * full => mac_group(tail_word(&w[4 * full..]), x, acc),
+            _ => acc,
+        }
+    }
 
-        /// `acc[p] + Σ w · x_p` for the filter `w` (`k` bytes) over the block's columns.
-        #[inline(always)]
-        fn filter(&self, w: &[i8], mut acc: [i32; BLOCK]) -> [i32; BLOCK] {
-            let (w4, w_tail) = w.as_chunks::<4>();
-            if w4.len() < self.full {
-                return acc; // unreachable: every filter has `k` bytes
+    /// All `oc` filters against the block's `n` columns, requantized by `apply` with the
+    /// per-channel constants `prep(o)` gives, into `out` (`n` pixels of `oc` bytes).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn channels<R>(
+        groups: &[Group],
+        k: usize,
+        oc: usize,
+        n: usize,
+        weights: &[i8],
+        bias: &[i32],
+        out: &mut [i8],
+        prep: impl Fn(usize) -> R,
+        apply: impl Fn(&R, i32) -> i8,
+    ) {
+        let bias = &bias[..oc];
+        if n == BLOCK {
+            let (r0, r) = out.split_at_mut(oc);
+            let (r1, r) = r.split_at_mut(oc);
+            let (r2, r3) = r.split_at_mut(oc);
+            let r3 = &mut r3[..oc];
+            for o in 0..oc {
+                let acc = filter(weights, o, k, groups, [bias[o]; BLOCK]);
+                let m = prep(o);
+                r0[o] = apply(&m, acc[0]);
+                r1[o] = apply(&m, acc[1]);
+                r2[o] = apply(&m, acc[2]);
+                r3[o] = apply(&m, acc[3]);
             }
-            if let (Some(x), Some(w)) = (self.first, w4.first()) {
-                acc = mac_group(u32::from_le_bytes(w.map(|b| b as u8)), x, acc);
+        } else {
+            for o in 0..oc {
+                let acc = filter(weights, o, k, groups, [bias[o]; BLOCK]);
+                let m = prep(o);
+                for (c, &a) in acc.iter().enumerate().take(n) {
+                    out[c * oc + o] = apply(&m, a);
+                }
             }
-            if self.pairs > 0 {
-                let w = w4[self.first.is_some() as usize..].as_ptr().cast();
-                // SAFETY: `w` has `8 · pairs` bytes left (`w4` holds `full` groups); the
-                // block holds `full` groups past `pairs_x` less the odd one, 16 words each
-                // pair, in a `u32` slice (4-byte aligned).
-                acc = unsafe { mac_1x4_pairs(w, self.pairs_x, self.pairs, acc) };
-            }
-            if let Some(x) = self.tail {
-                acc = mac_group(tail_word(w_tail), x, acc);
-            }
-            acc
         }
     }
 
@@ -461,9 +489,15 @@ mod dsp {
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
         let (cols, rest) = words.split_at_mut(kp / 4 * GW);
-        let staging: &mut [i8] = bytemuck::cast_slice_mut(&mut rest[..kp / 4]);
+        let (staging, rest) = rest.split_at_mut(kp / 4);
+        let staging: &mut [i8] = bytemuck::cast_slice_mut(staging);
+        let table = fold_table(q, &requant[..oc], rest);
+        // Bytes `k..kp` are never written again: as `zp_in` they widen to the zero padding
+        // that the next filter's bytes in a partial last group meet.
+        staging.fill(q.input_zp as i8);
         let (groups, _) = cols.as_chunks_mut::<GW>();
         let zp = q.input_zp;
+        let (ozp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
         let mut pixel = 0;
         while pixel < npix {
             // A short last block leaves stale columns whose results are dropped.
@@ -478,33 +512,22 @@ mod dsp {
             if n > 3 {
                 im2col::<3>(g, zp, input, pixel + 3, groups, staging);
             }
-            let plan = Plan::new(k, groups);
             let out = &mut output[pixel * oc..(pixel + n) * oc];
-            let filters = weights.chunks_exact(k).zip(bias).zip(requant).take(oc);
-            let rq = |m: Requant| ChannelRequant::new(m, q.output_zp, q.act_min, q.act_max);
-            if n == BLOCK {
-                let (r0, r) = out.split_at_mut(oc);
-                let (r1, r) = r.split_at_mut(oc);
-                let (r2, r3) = r.split_at_mut(oc);
-                let rows = r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3));
-                for (((w, &b), &m), ((y0, y1), (y2, y3))) in filters.zip(rows) {
-                    let acc = plan.filter(w, [b; BLOCK]);
-                    let m = rq(m);
-                    (*y0, *y1, *y2, *y3) = (
-                        m.apply(acc[0]),
-                        m.apply(acc[1]),
-                        m.apply(acc[2]),
-                        m.apply(acc[3]),
-                    );
+            let groups = &*groups;
+            if let Some(t) = table {
+                let fr = |o: usize| FoldedRequant::from_words(t[o]);
+                if hi == 127 {
+                    // SSAT does the upper clamp; `lo ≥ −128` is checked by `layer_ok`.
+                    let ap = |r: &FoldedRequant, a| ssat8(r.scaled(a)).max(lo) as i8;
+                    channels(groups, k, oc, n, weights, bias, out, fr, ap);
+                } else {
+                    let ap = |r: &FoldedRequant, a| r.apply(a, lo, hi);
+                    channels(groups, k, oc, n, weights, bias, out, fr, ap);
                 }
             } else {
-                for (o, ((w, &b), &m)) in filters.enumerate() {
-                    let acc = plan.filter(w, [b; BLOCK]);
-                    let m = rq(m);
-                    for (c, &a) in acc.iter().enumerate().take(n) {
-                        out[c * oc + o] = m.apply(a);
-                    }
-                }
+                let cr = |o: usize| ChannelRequant::new(requant[o], ozp, lo, hi);
+                let ap = |r: &ChannelRequant, a| r.apply(a);
+                channels(groups, k, oc, n, weights, bias, out, cr, ap);
             }
             pixel += n;
         }

@@ -73,6 +73,86 @@ impl ChannelRequant {
     }
 }
 
+/// Right shifts the folded path handles: `e ≥ 2` for the one-SMLAL form, `e ≤ 22` so the
+/// output zero point fits in the rounding constant's high word (see [`FoldedRequant`]).
+const FOLD_SHIFTS: core::ops::RangeInclusive<i32> = -22..=-2;
+
+/// One channel's requantization with the output zero point folded into the rounding
+/// constant: per accumulator AND/ORR/ADD, SMLAL, ASR and the clamp (no saturating add, no
+/// per-channel branch). Built only for a layer where [`FoldedRequant::layer_ok`] holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FoldedRequant {
+    multiplier: i32,
+    /// High word of the rounding constant plus the zero point: `2^(e−2) + zp · 2^(e−1)`.
+    k_hi: i32,
+    /// `e − 1`.
+    sh: u32,
+}
+
+impl FoldedRequant {
+    /// Whether every channel of a layer can take the folded path: valid multipliers with
+    /// right shifts `e` in `2..=22`, an output zero point and clamp range inside int8.
+    pub(crate) fn layer_ok(requant: &[Requant], zp: i32, lo: i32, hi: i32) -> bool {
+        (-128..=127).contains(&zp)
+            && -128 <= lo
+            && lo <= hi
+            && hi <= 127
+            && requant
+                .iter()
+                .all(|m| m.multiplier >= 0 && FOLD_SHIFTS.contains(&m.shift))
+    }
+
+    /// Prepares `m` for a layer that passed [`Self::layer_ok`].
+    #[inline(always)]
+    pub(crate) fn new(m: Requant, zp: i32) -> Self {
+        let e = (-m.shift).clamp(2, 22) as u32;
+        FoldedRequant {
+            multiplier: m.multiplier,
+            k_hi: (1 << (e - 2)) + (zp << (e - 1)),
+            sh: e - 1,
+        }
+    }
+
+    /// The constants as words, to keep a layer's table in scratch.
+    #[inline(always)]
+    pub(crate) fn to_words(self) -> [u32; 3] {
+        [self.multiplier as u32, self.k_hi as u32, self.sh]
+    }
+
+    /// Inverse of [`Self::to_words`].
+    #[inline(always)]
+    pub(crate) fn from_words(w: [u32; 3]) -> Self {
+        FoldedRequant {
+            multiplier: w[0] as i32,
+            k_hi: w[1] as i32,
+            sh: w[2],
+        }
+    }
+
+    /// `clamp(zp + MBQM(acc, m), lo, hi)` as an int8, equal to [`ChannelRequant::apply`].
+    ///
+    /// That fused path computes `r = ⌊(ab + C) / 2^(31+e)⌋`, then `r + zp` (saturating) and
+    /// the clamp. Adding `zp · 2^(31+e)` to `C` (`zp · 2^(e−1)` to its high word) gives
+    /// `r + zp` exactly, since a floor division commutes with adding a multiple of the
+    /// divisor. With `|ab| < 2⁶²`, `|zp| ≤ 128` and `e ≤ 22`, `ab + C'` stays inside an i64
+    /// and its high word inside an i32 (`< 2³⁰ + 2²⁰ + 2³⁰`), and `|r| < 2³⁰` never
+    /// saturates when `zp` is added.
+    #[inline(always)]
+    pub(crate) fn apply(&self, acc: i32, lo: i32, hi: i32) -> i8 {
+        self.scaled(acc).clamp(lo, hi) as i8
+    }
+
+    /// `zp + MBQM(acc, m)` before the clamp (`|·| < 2³⁰`): AND/ORR, ADD, SMLAL, ASR.
+    #[inline(always)]
+    pub(crate) fn scaled(&self, acc: i32) -> i32 {
+        let c_lo = (acc as u32 & 0x8000_0000) | 0x4000_0000;
+        let c_hi = self.k_hi + (acc >> 31);
+        let c = ((c_hi as i64) << 32) | c_lo as i64;
+        let t = acc as i64 * self.multiplier as i64 + c;
+        ((t >> 32) as i32) >> self.sh
+    }
+}
+
 /// Whether every multiplier takes the fast path (validated models always do).
 #[inline]
 pub(crate) fn all_valid(requant: &[Requant]) -> bool {
@@ -83,6 +163,72 @@ pub(crate) fn all_valid(requant: &[Requant]) -> bool {
 mod tests {
     use super::*;
     use crate::requant::requantize;
+
+    #[test]
+    fn folded_matches_requantize() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let edge_accs = [
+            0,
+            1,
+            -1,
+            127,
+            -128,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1 << 30,
+        ];
+        let edge_mults = [0, 1, 1 << 30, i32::MAX, 0x5555_5555];
+        for shift in -22..=-2 {
+            for (zp, lo, hi) in [
+                (0, -128, 127),
+                (-7, -7, 127),
+                (127, 127, 127),
+                (-128, -128, 127),
+                (100, -128, 50),
+                (5, -3, 9),
+            ] {
+                let check = |acc: i32, multiplier: i32| {
+                    let m = Requant { multiplier, shift };
+                    assert!(FoldedRequant::layer_ok(&[m], zp, lo, hi));
+                    assert_eq!(
+                        FoldedRequant::new(m, zp).apply(acc, lo, hi),
+                        requantize(acc, m, zp, lo, hi),
+                        "acc {acc} m {m:?} zp {zp}"
+                    );
+                };
+                for &a in &edge_accs {
+                    for &m in &edge_mults {
+                        check(a, m);
+                    }
+                }
+                for _ in 0..2000 {
+                    let r = next();
+                    let acc = match r % 3 {
+                        0 => (r >> 32) as i32,
+                        1 => ((r >> 32) as i32) >> (r % 31),
+                        _ => (r >> 40) as i32 - (1 << 23),
+                    };
+                    check(acc, ((next() >> 33) as i32).max(0));
+                }
+            }
+        }
+        let m = |shift| Requant {
+            multiplier: 1 << 30,
+            shift,
+        };
+        assert!(!FoldedRequant::layer_ok(&[m(-1)], 0, -128, 127));
+        assert!(!FoldedRequant::layer_ok(&[m(-23)], 0, -128, 127));
+        assert!(!FoldedRequant::layer_ok(&[m(-8)], 128, -128, 127));
+        assert!(!FoldedRequant::layer_ok(&[m(-8)], 0, -129, 127));
+        assert!(!FoldedRequant::layer_ok(&[m(-8), m(0)], 0, -128, 127));
+    }
 
     #[test]
     fn matches_requantize_on_edges_and_sweeps() {

@@ -150,6 +150,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    // Refuse before spending seconds on loading data.
+    if train::checkpoint::find(&run).is_some() {
+        return Err(train::TrainError::RunExists { dir: a.out.clone() }.into());
+    }
     let mut spec = load_spec(&a.arch)?;
     if let Some(p) = a.dropout {
         for l in &mut spec.layers {

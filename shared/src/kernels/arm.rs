@@ -261,6 +261,54 @@ pub unsafe fn widen_groups<const STRIDE: usize>(
     }
 }
 
+/// [`widen_groups`] for the 4 columns of a conv block at once: `n` groups of 4 int8 from
+/// each of `src`, `src + ps`, `src + 2·ps`, `src + 3·ps` (4 pixels' windows, `ps` bytes
+/// apart), widened to reordered i16 pairs plus `offset2` and stored as consecutive 8-word
+/// groups `[(x0,x2), (x1,x3)]` pixel by pixel at `dst`: per group 4 LDR, 8 SXTAB16 and two
+/// STM, 16 instructions for 4 pixels where 4 [`widen_groups`] take 24. The STM registers
+/// are pinned to r2–r5 because an STM list must ascend.
+///
+/// # Safety
+/// `src + j·ps` readable for `4 · n` bytes for `j` in `0..4` (any alignment: LDR tolerates
+/// it on M4/M7); `dst` 4-byte aligned and writable for `8 · n` words; `n ≥ 1`.
+#[inline(always)]
+pub unsafe fn widen_4cols(src: *const i8, ps: usize, dst: *mut u32, n: usize, offset2: u32) {
+    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `nomem`/`readonly`
+    // (it writes `dst`); not `preserves_flags` (SUBS writes NZCV).
+    unsafe {
+        asm!(
+            "2:",
+            "ldr     r5, [{p0}, {ps}]",
+            "ldr     r3, [{p0}], #4",
+            "sxtab16 r2, {off}, r3",
+            "sxtab16 r3, {off}, r3, ror #8",
+            "sxtab16 r4, {off}, r5",
+            "sxtab16 r5, {off}, r5, ror #8",
+            "stm     {dst}!, {{r2, r3, r4, r5}}",
+            "ldr     r5, [{p1}, {ps}]",
+            "ldr     r3, [{p1}], #4",
+            "sxtab16 r2, {off}, r3",
+            "sxtab16 r3, {off}, r3, ror #8",
+            "sxtab16 r4, {off}, r5",
+            "sxtab16 r5, {off}, r5, ror #8",
+            "stm     {dst}!, {{r2, r3, r4, r5}}",
+            "subs    {n}, {n}, #1",
+            "bne     2b",
+            p0 = inout(reg) src => _,
+            p1 = inout(reg) src.wrapping_add(2 * ps) => _,
+            ps = in(reg) ps,
+            dst = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            off = in(reg) offset2,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            options(nostack),
+        );
+    }
+}
+
 /// Copies `n` bytes from `src` to `dst` a word at a time, then byte by byte: the short rows
 /// of a small-channel conv window, which LLVM otherwise turns into `memcpy` calls.
 ///

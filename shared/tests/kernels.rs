@@ -578,3 +578,112 @@ fn kernels_s8_every_requant_shift() {
         }
     }
 }
+
+/// Runs the public int8 conv and the reference with explicit quantization: `shifts[o % len]`
+/// as channel `o`'s requant shift; returns both outputs.
+fn run_conv_s8_with(g: &ConvGeom, seed: u64, q: &OutQuant, shifts: &[i32]) -> (Vec<i8>, Vec<i8>) {
+    let mut r = Rng(seed);
+    let (oc, k) = (g.output.c as usize, g.filter_len());
+    let input = r.i8s(g.input.len());
+    let weights = r.i8s(oc * k);
+    let bias: Vec<i32> = (0..oc).map(|_| r.range(-70_000, 70_000) as i32).collect();
+    let requant: Vec<Requant> = (0..oc)
+        .map(|o| Requant {
+            multiplier: r.range(1 << 30, i32::MAX as i64) as i32,
+            shift: shifts[o % shifts.len()],
+        })
+        .collect();
+    let mut want = vec![0i8; g.output.len()];
+    reference::conv2d_s8(g, q, &input, &weights, &bias, &requant, &mut want);
+    let mut scratch = vec![0xA5u8; conv2d_s8_scratch_bytes(g)];
+    let mut got = vec![0i8; g.output.len()];
+    kernels::conv2d_s8(
+        g,
+        q,
+        &input,
+        &weights,
+        &bias,
+        &requant,
+        &mut scratch,
+        &mut got,
+    );
+    (got, want)
+}
+
+/// The seed net's shapes at pruned widths (halved, and the odd widths learned pruning
+/// leaves), full 32 / 16 columns so every kind of 4-pixel block occurs: padding-free, left
+/// and right padding, top and bottom rows, and the first and last input pixel.
+#[test]
+fn conv2d_s8_pruned_widths() {
+    let p = [1, 1, 1, 1];
+    for widths in [[8, 12, 16, 16], [7, 13, 20, 19], [4, 5, 9, 3]] {
+        let [c0, c1, c2, c3] = widths;
+        for (ic, oc, h, w) in [
+            (3, c0, 4, 32),
+            (c0, c1, 4, 32),
+            (c1, c2, 4, 16),
+            (c2, c3, 3, 16),
+        ] {
+            let g = conv_geom(ic, oc, [3, 3], [1, 1], p, h, w);
+            for seed in 0..3 {
+                let (got, want) = run_conv_s8(&g, seed, 0);
+                assert_eq!(got, want, "{g:?}");
+                let q = OutQuant::new(-5, -17, true);
+                let (got, want) = run_conv_s8_with(&g, seed, &q, &[-9, -10, -8]);
+                assert_eq!(got, want, "{g:?} folded");
+            }
+        }
+    }
+}
+
+/// The folded requantization (right shifts 2..=22, zero point folded into the rounding
+/// constant) at its bounds, with and without an upper clamp below 127, and a layer where
+/// one channel falls outside the range so the whole layer takes the per-channel path.
+#[test]
+fn conv2d_s8_folded_requant_bounds_and_clamps() {
+    let shift_sets: [&[i32]; 6] = [&[-2], &[-22], &[-2, -22, -13], &[-23], &[-8, -1], &[-9, 0]];
+    let quants = [
+        OutQuant::new(0, 0, false),
+        OutQuant::new(7, -128, true),
+        OutQuant::new(-128, 127, true),
+        OutQuant::new(3, 127, false),
+        OutQuant {
+            input_zp: -4,
+            output_zp: -20,
+            act_min: -20,
+            act_max: 40,
+        },
+        OutQuant {
+            input_zp: 11,
+            output_zp: 5,
+            act_min: -100,
+            act_max: 100,
+        },
+    ];
+    for (ic, oc) in [(3, 5), (8, 6), (6, 9)] {
+        let g = conv_geom(ic, oc, [3, 3], [1, 1], [1, 1, 1, 1], 3, 9);
+        for shifts in shift_sets {
+            for q in &quants {
+                for seed in 0..2 {
+                    let (got, want) = run_conv_s8_with(&g, seed, q, shifts);
+                    assert_eq!(got, want, "{g:?} {q:?} shifts {shifts:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Output widths that are not a multiple of the 4-pixel block (blocks span two output rows)
+/// and strides of 2, through both column builds (whole groups of 4 channels, and staged).
+#[test]
+fn conv2d_s8_blocks_across_rows_and_strides() {
+    for ic in [3, 4, 8, 12] {
+        for (w, s) in [(6, 1), (7, 1), (9, 2), (10, 2), (17, 1)] {
+            let g = conv_geom(ic, 6, [3, 3], [s, s], [1, 1, 1, 1], 5, w);
+            for seed in 0..2 {
+                let (got, want) = run_conv_s8(&g, seed, 0);
+                assert_eq!(got, want, "{g:?}");
+            }
+        }
+    }
+}

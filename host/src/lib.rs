@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod data;
+pub mod demo;
 pub mod device;
 pub mod export;
 pub mod firmware;

@@ -1,5 +1,6 @@
 //! The clap command tree; one file per subcommand.
 
+mod demo;
 mod eval;
 mod export;
 mod inspect;
@@ -20,6 +21,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: prune the shipped seed-c10 checkpoint with l1 and l0 at two budgets,
+    /// export int8 blobs and measure each on a Cortex-M in QEMU (one table, JSON, SVG).
+    Demo(demo::DemoArgs),
     /// Train a network (with mask layers) from scratch or resume a run.
     Train(train::TrainArgs),
     /// Evaluate a run's weights on its validation split or the test set.
@@ -40,6 +44,7 @@ impl Cli {
     /// Run the chosen subcommand.
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Demo(a) => demo::run(a),
             Command::Train(a) => train::run(a),
             Command::Eval(a) => eval::run(a),
             Command::Run(a) => run::run(a),

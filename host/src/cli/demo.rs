@@ -1,0 +1,59 @@
+//! `whittle demo`: the README's main command — prune the shipped seed-c10 checkpoint with
+//! l1 and l0 at two budgets, export int8, and measure every model on a Cortex-M in QEMU.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use whittle::demo::{self, DemoOptions};
+use whittle::firmware::Machine;
+
+/// Arguments of `whittle demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory holding `cifar-10-batches-bin/` (default: `../shared/data`).
+    #[arg(long, env = "WHITTLE_DATA")]
+    data: Option<PathBuf>,
+    /// The trained base run to prune (shipped with the repository).
+    #[arg(long, default_value = "models/seed-c10")]
+    base: PathBuf,
+    /// Output folder: pruned runs, blobs, demo.json, demo.svg (the demo replaces its own
+    /// previous results there).
+    #[arg(long, default_value = "runs/demo")]
+    out: PathBuf,
+    /// Smoke run in about two minutes: small slices, one epoch, few images.
+    #[arg(long)]
+    quick: bool,
+    /// Images run on the target per model.
+    #[arg(long)]
+    images: Option<usize>,
+    /// Test images scored on the host per model (default: all 10,000; 500 with --quick).
+    #[arg(long)]
+    test_images: Option<usize>,
+    /// Training images used while pruning and fine-tuning.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// QEMU machine.
+    #[arg(long, value_enum, default_value = "mps2-an386")]
+    machine: Machine,
+}
+
+/// Run `whittle demo`.
+pub fn run(a: DemoArgs) -> anyhow::Result<()> {
+    let data = a.data.unwrap_or_else(|| PathBuf::from("../shared/data"));
+    let mut opts = DemoOptions::new(data, a.base, a.out, a.quick);
+    opts.machine = a.machine;
+    if let Some(n) = a.images {
+        opts.firmware_images = n;
+    }
+    if let Some(n) = a.test_images {
+        opts.test_images = n;
+    }
+    if a.limit.is_some() {
+        opts.limit = a.limit;
+    }
+    let rows = demo::run(&opts).context("whittle demo")?;
+    println!("{}", demo::table::render(&rows));
+    Ok(())
+}

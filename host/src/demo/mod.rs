@@ -1,0 +1,449 @@
+//! `whittle demo`: the whole promise in one command — start from the shipped seed-c10
+//! checkpoint, prune it with l1 and l0 at two budgets each, fine-tune, export int8 blobs,
+//! score them on the test set with the firmware's kernels, run each on a Cortex-M in QEMU,
+//! and print one table (plus JSON and an SVG chart).
+
+pub mod chart;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::data::{self, DatasetKind, Images, normalize};
+use crate::export::{self, evaluate_blob, with_model};
+use crate::firmware::input::quantize_chw;
+use crate::firmware::{LabeledImage, Machine, RunOptions, pipeline};
+use crate::prune::l0::{L0, L0Config};
+use crate::prune::l1::{L1, L1Config};
+use crate::prune::learn::LearnConfig;
+use crate::prune::{Amount, PruneMethod, PruneOptions, Target, prune_run};
+use crate::quant::{self, QuantConfig};
+use crate::train::{RunDir, Weights};
+use chart::Point;
+use table::DemoRow;
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the base checkpoint {0} is missing (expected spec.json and model.bpk there)")]
+    NoBase(PathBuf),
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    #[error(transparent)]
+    Arch(#[from] crate::arch::ArchError),
+    #[error(transparent)]
+    Backend(#[from] crate::device::BackendError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Prune(#[from] crate::prune::PruneError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
+    #[error("{model}: {source}")]
+    Firmware {
+        model: String,
+        source: crate::firmware::RunError,
+    },
+    #[error("{model}: firmware and host simulation disagree on {mismatches} of {images} images")]
+    Mismatch {
+        model: String,
+        mismatches: usize,
+        images: usize,
+    },
+    #[error("{model}: the blob's input tensor cannot take CIFAR images")]
+    Input { model: String },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Shared(#[from] whittle_shared::Error),
+    #[error("encoding JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Directory holding `cifar-10-batches-bin/`.
+    pub data: PathBuf,
+    /// The trained base run (a run directory written by `whittle train`).
+    pub base: PathBuf,
+    /// Where the pruned runs, blobs, table, JSON and chart go.
+    pub out: PathBuf,
+    /// The smoke version: small slices, one epoch, few images.
+    pub quick: bool,
+    /// Images run on the target per model.
+    pub firmware_images: usize,
+    /// Test images scored on the host per model (10,000 = the whole test set).
+    pub test_images: usize,
+    /// Training images used while pruning and fine-tuning (None: the base run's split).
+    pub limit: Option<usize>,
+    /// Mask-learning epochs per pruned model.
+    pub learn_epochs: usize,
+    /// Fine-tuning epochs per pruned model.
+    pub finetune_epochs: usize,
+    /// The QEMU machine.
+    pub machine: Machine,
+}
+
+impl DemoOptions {
+    /// The defaults: full run, or `--quick`.
+    pub fn new(data: PathBuf, base: PathBuf, out: PathBuf, quick: bool) -> Self {
+        DemoOptions {
+            data,
+            base,
+            out,
+            quick,
+            firmware_images: if quick { 4 } else { 20 },
+            test_images: if quick { 500 } else { 10_000 },
+            limit: Some(if quick { 800 } else { 12_000 }),
+            learn_epochs: if quick { 1 } else { 2 },
+            finetune_epochs: if quick { 1 } else { 2 },
+            machine: Machine::Mps2An386,
+        }
+    }
+}
+
+/// What a budget limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    Params,
+    Macs,
+}
+
+/// One pruning job of the demo.
+struct Job {
+    method: &'static str,
+    budget: Budget,
+    /// Fraction of the base's parameters or MACs to keep.
+    keep: f64,
+}
+
+impl Job {
+    fn name(&self) -> String {
+        let what = match self.budget {
+            Budget::Params => "params",
+            Budget::Macs => "macs",
+        };
+        format!(
+            "{}-{what}{:02}",
+            self.method,
+            (self.keep * 100.0).round() as u32
+        )
+    }
+    fn label(&self) -> String {
+        let what = match self.budget {
+            Budget::Params => "params",
+            Budget::Macs => "MACs",
+        };
+        format!("{:.0}% {what}", 100.0 * self.keep)
+    }
+}
+
+/// Two budgets per learned method: half the weights (most sit in the first dense layer),
+/// and half the MACs (most sit in the convolutions).
+const JOBS: [Job; 4] = [
+    Job {
+        method: "l1",
+        budget: Budget::Params,
+        keep: 0.45,
+    },
+    Job {
+        method: "l1",
+        budget: Budget::Macs,
+        keep: 0.5,
+    },
+    Job {
+        method: "l0",
+        budget: Budget::Params,
+        keep: 0.45,
+    },
+    Job {
+        method: "l0",
+        budget: Budget::Macs,
+        keep: 0.5,
+    },
+];
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
+    move |source| DemoError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The test images as normalized CHW floats and labels, and the first `fw` as raw bytes.
+struct TestSet {
+    images: Vec<f32>,
+    labels: Vec<u8>,
+    raw: Images,
+}
+
+fn test_set(opts: &DemoOptions) -> Result<TestSet, DemoError> {
+    let test = data::load_test(&opts.data, DatasetKind::Cifar10)?;
+    let n = opts.test_images.min(test.len());
+    let px = &test.pixels[..n * data::images::IMAGE_BYTES];
+    Ok(TestSet {
+        images: px.iter().map(|&b| normalize(b)).collect(),
+        labels: test.labels[..n].to_vec(),
+        raw: test.take_first(opts.firmware_images.max(1)),
+    })
+}
+
+/// Exports a run as (f32 blob, calibrated int8 blob).
+fn export_run(run: &Path, opts: &DemoOptions) -> Result<(Vec<u8>, Vec<u8>), DemoError> {
+    let device = crate::device::device("flex")?;
+    let dir = RunDir::new(run);
+    let (spec, net) = dir.load_model(Weights::Final, &device)?;
+    let float = export::from_net(&spec, &net)?;
+    let cfg = QuantConfig::default();
+    let config = dir.config()?;
+    let split = data::SplitOptions {
+        limit: None,
+        ..config.split
+    };
+    let splits = data::load_splits(&opts.data, config.dataset, &split)?;
+    let n = cfg.images.min(splits.train.len());
+    let calib: Vec<f32> = splits.train.pixels[..n * data::images::IMAGE_BYTES]
+        .iter()
+        .map(|&b| normalize(b))
+        .collect();
+    let q = quant::quantize(&float, &calib, &cfg)?;
+    Ok((q.f32_blob, q.blob))
+}
+
+/// Scores, exports and runs one model; `row.method`/`target`/`channels` are filled here.
+fn measure(
+    name: &str,
+    run: &Path,
+    method: &str,
+    target: String,
+    test: &TestSet,
+    opts: &DemoOptions,
+) -> Result<DemoRow, DemoError> {
+    let t = Instant::now();
+    let (f32_blob, blob) = export_run(run, opts)?;
+    let blob_path = opts.out.join(format!("{name}.whittle"));
+    std::fs::write(&blob_path, &blob).map_err(io(&blob_path))?;
+    eprintln!(
+        "  {name}: exported {} ({} bytes)",
+        blob_path.display(),
+        blob.len()
+    );
+    let acc_f32 = with_model(&f32_blob, |m| evaluate_blob(m, &test.images, &test.labels))?;
+    let acc_int8 = with_model(&blob, |m| evaluate_blob(m, &test.images, &test.labels))?;
+    eprintln!(
+        "  {name}: test accuracy on {} images (host): f32 {:.2}%, int8 {:.2}% ({:.0} s)",
+        test.labels.len(),
+        100.0 * acc_f32,
+        100.0 * acc_int8,
+        t.elapsed().as_secs_f64()
+    );
+    let input = with_model(&blob, |m| Ok::<_, crate::export::ExportError>(m.input()?))?;
+    let images = (0..opts.firmware_images.min(test.raw.len()))
+        .map(|i| {
+            quantize_chw(test.raw.image(i), &input)
+                .map(|pixels| LabeledImage {
+                    label: test.raw.labels[i],
+                    pixels,
+                })
+                .ok_or(DemoError::Input { model: name.into() })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let t = Instant::now();
+    let report =
+        pipeline::run(&blob, &images, &RunOptions::new(opts.machine)).map_err(|source| {
+            DemoError::Firmware {
+                model: name.into(),
+                source,
+            }
+        })?;
+    if !report.host_matches {
+        return Err(DemoError::Mismatch {
+            model: name.into(),
+            mismatches: report.mismatches,
+            images: report.images,
+        });
+    }
+    eprintln!(
+        "  {name}: {} on {}: {:.2} M instructions/inference, {}/{} correct, bit-exact with the host ({:.0} s)",
+        report.chip,
+        report.machine,
+        report.instructions_per_inference as f64 / 1e6,
+        report.correct,
+        report.images,
+        t.elapsed().as_secs_f64()
+    );
+    let spec = RunDir::new(run).spec()?;
+    Ok(DemoRow {
+        method: method.into(),
+        target,
+        channels: spec.widths(),
+        weights_removed_pct: 0.0,
+        macs_removed_pct: 0.0,
+        test_accuracy_int8: acc_int8,
+        test_accuracy_f32: acc_f32,
+        test_images: test.labels.len(),
+        speedup: 1.0,
+        speedup_over_mac_ratio: 1.0,
+        ram_bytes: report.model_ram_bytes + report.stack_peak_bytes,
+        train_seconds: 0.0,
+        run: report,
+    })
+}
+
+/// Prunes the base with one job into `out/<name>`; returns its run directory.
+fn prune(
+    job: &Job,
+    name: &str,
+    base: (u64, u64),
+    opts: &DemoOptions,
+) -> Result<PathBuf, DemoError> {
+    let out = opts.out.join(name);
+    if out.exists() {
+        // The demo owns its output folder: a previous demo's pruned run is replaced.
+        std::fs::remove_dir_all(&out).map_err(io(&out))?;
+    }
+    let spec = RunDir::new(&opts.base).spec()?;
+    let target = match job.budget {
+        Budget::Params => Target::Params((base.0 as f64 * job.keep) as u64),
+        Budget::Macs => Target::Macs((base.1 as f64 * job.keep) as u64),
+    };
+    let mut method: Box<dyn PruneMethod> = match job.method {
+        "l1" => Box::new(L1::new(
+            &spec,
+            L1Config {
+                epochs: opts.learn_epochs,
+                target: Some(target),
+                ..L1Config::default()
+            },
+        )),
+        _ => Box::new(L0::new(
+            &spec,
+            L0Config {
+                epochs: opts.learn_epochs,
+                target: Some(target),
+                ..L0Config::default()
+            },
+        )),
+    };
+    let popts = PruneOptions {
+        amount: Amount::Target(target),
+        round_to: 4,
+        finetune_epochs: opts.finetune_epochs,
+        limit: opts.limit,
+        data_dir: Some(opts.data.clone()),
+        learn: LearnConfig::default(),
+        ..PruneOptions::default()
+    };
+    let device = crate::device::device("flex")?;
+    let summary = prune_run(
+        &opts.base,
+        &out,
+        method.as_mut(),
+        &popts,
+        &device,
+        &mut |e| {
+            eprintln!(
+                "  {name}: learn epoch {} loss {:.3} val {:.2}% λ {:.2e} channels {:?} ({:.0} s)",
+                e.epoch,
+                e.train_loss,
+                100.0 * e.val_acc,
+                e.method.lambda,
+                e.method
+                    .channels
+                    .iter()
+                    .map(|c| c.round() as usize)
+                    .collect::<Vec<_>>(),
+                e.seconds
+            )
+        },
+        &mut |e| {
+            eprintln!(
+                "  {name}: fine-tune epoch {} val {:.2}%",
+                e.epoch,
+                100.0 * e.val_acc
+            )
+        },
+    )?;
+    eprintln!(
+        "  {name}: widths {:?} -> {:?}, params {} -> {}",
+        summary.widths_before, summary.widths_after, summary.params.0, summary.params.1
+    );
+    Ok(out)
+}
+
+/// Runs the demo; returns the rows (base first) after writing `demo.json` and `demo.svg`.
+pub fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>, DemoError> {
+    let started = Instant::now();
+    if !opts.base.join("spec.json").exists() || !opts.base.join("model.bpk").exists() {
+        return Err(DemoError::NoBase(opts.base.clone()));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    let test = test_set(opts)?;
+    let base_spec = RunDir::new(&opts.base).spec()?;
+    let base_cost = (base_spec.num_weights()? as u64, base_spec.macs()? as u64);
+
+    eprintln!("[1/{}] base model {}", JOBS.len() + 1, opts.base.display());
+    let mut rows = vec![measure(
+        "base",
+        &opts.base,
+        "base",
+        "-".into(),
+        &test,
+        opts,
+    )?];
+    for (i, job) in JOBS.iter().enumerate() {
+        let name = job.name();
+        eprintln!(
+            "[{}/{}] {name}: prune {} to {}",
+            i + 2,
+            JOBS.len() + 1,
+            job.method,
+            job.label()
+        );
+        let t = Instant::now();
+        let run = prune(job, &name, base_cost, opts)?;
+        let seconds = t.elapsed().as_secs_f64();
+        let mut row = measure(&name, &run, job.method, job.label(), &test, opts)?;
+        row.train_seconds = seconds;
+        rows.push(row);
+    }
+    let (bp, bm, bi) = (
+        rows[0].run.params,
+        rows[0].run.macs,
+        rows[0].run.instructions_per_inference,
+    );
+    for r in &mut rows {
+        r.compare_with(bp, bm, bi);
+    }
+    let json = opts.out.join("demo.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&rows)?).map_err(io(&json))?;
+    let points: Vec<Point> = rows
+        .iter()
+        .map(|r| Point {
+            method: r.method.clone(),
+            label: if r.method == "base" {
+                "base".into()
+            } else {
+                format!("{} {}", r.method, r.target)
+            },
+            weights_removed_pct: r.weights_removed_pct,
+            accuracy_pct: 100.0 * r.test_accuracy_int8,
+            instructions: r.run.instructions_per_inference as f64,
+        })
+        .collect();
+    let svg = opts.out.join("demo.svg");
+    std::fs::write(&svg, chart::svg(&points)).map_err(io(&svg))?;
+    eprintln!(
+        "demo finished in {:.1} min: {}, {}",
+        started.elapsed().as_secs_f64() / 60.0,
+        json.display(),
+        svg.display()
+    );
+    Ok(rows)
+}

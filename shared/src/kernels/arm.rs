@@ -206,21 +206,58 @@ pub unsafe fn mac_1x4(w: *const i8, x: *const u32, groups: usize, acc: [i32; 4])
     [a0, a1, a2, a3]
 }
 
-/// Saturates `x` to the int8 range (SSAT #8), sign-extended.
+/// Requantizes two accumulators of one output channel and stores the int8 results at `p`
+/// and `p + stride`, with the channel's folded constants at `t`: `[multiplier, k_hi, e − 1,
+/// act_min]` (see `requant_s8::FoldedRequant::scaled`). Per output AND/ORR build the low
+/// rounding word, ADD the high one, SMLAL, ASR, SSAT #8 for the upper clamp (127), CMP/IT/
+/// MOVLT for the lower, STRB: 10 instructions, where LLVM's version of the same arithmetic
+/// spilled and reloaded around the MAC loop.
+///
+/// # Safety
+/// `t` readable for 4 words, 4-byte aligned (LDRD); `p` and `p + stride` writable; the
+/// constants from a layer that passed `FoldedRequant::layer_ok` (right shift 2..=22).
 #[inline(always)]
-pub fn ssat8(x: i32) -> i32 {
-    let out: i32;
-    // SAFETY: a register-only instruction. Not `preserves_flags`: SSAT sets the sticky Q
-    // flag when it saturates.
+pub unsafe fn requant2_store(a: i32, b: i32, t: *const u32, p: *mut i8, stride: usize) {
+    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `nomem` or
+    // `readonly` (STRB writes `p`); not `preserves_flags` (CMP writes NZCV, SSAT may set Q).
     unsafe {
         asm!(
-            "ssat {out}, #8, {x}",
-            out = lateout(reg) out,
-            x = in(reg) x,
-            options(pure, nomem, nostack),
+            "ldrd  {m}, {kh}, [{t}]",
+            "ldrd  {sh}, {lo}, [{t}, #8]",
+            "and   {tl}, {a}, #0x80000000",
+            "orr   {tl}, {tl}, #0x40000000",
+            "add   {th}, {kh}, {a}, asr #31",
+            "smlal {tl}, {th}, {a}, {m}",
+            "asr   {th}, {th}, {sh}",
+            "ssat  {th}, #8, {th}",
+            "cmp   {th}, {lo}",
+            "it    lt",
+            "movlt {th}, {lo}",
+            "strb  {th}, [{p}]",
+            "and   {tl}, {b}, #0x80000000",
+            "orr   {tl}, {tl}, #0x40000000",
+            "add   {th}, {kh}, {b}, asr #31",
+            "smlal {tl}, {th}, {b}, {m}",
+            "asr   {th}, {th}, {sh}",
+            "ssat  {th}, #8, {th}",
+            "cmp   {th}, {lo}",
+            "it    lt",
+            "movlt {th}, {lo}",
+            "strb  {th}, [{p}, {s}]",
+            a = in(reg) a,
+            b = in(reg) b,
+            t = in(reg) t,
+            p = in(reg) p,
+            s = in(reg) stride,
+            m = out(reg) _,
+            kh = out(reg) _,
+            sh = out(reg) _,
+            lo = out(reg) _,
+            tl = out(reg) _,
+            th = out(reg) _,
+            options(nostack),
         );
     }
-    out
 }
 
 /// Widens `n` groups of 4 int8 at `src` into reordered i16 pairs plus `offset2` (as

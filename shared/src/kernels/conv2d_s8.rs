@@ -13,8 +13,9 @@ pub(crate) const fn col_len(g: &ConvGeom) -> usize {
 /// Output pixels per im2col block (the DSP path's accumulators per filter pass).
 const BLOCK: usize = 4;
 
-/// Words of one channel's precomputed requantization constants in scratch.
-const RQ_WORDS: usize = 3;
+/// Words of one channel's precomputed requantization constants in scratch: the
+/// [`FoldedRequant`] words and the lower clamp.
+const RQ_WORDS: usize = 4;
 
 /// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, `RQ_WORDS` words of
 /// requantization constants per output channel, and 4 bytes of slack so a misaligned
@@ -41,7 +42,8 @@ fn fold_table<'a>(
     let (table, _) = words.as_chunks_mut::<RQ_WORDS>();
     let table = table.get_mut(..oc)?;
     for (c, &m) in table.iter_mut().zip(requant) {
-        *c = FoldedRequant::new(m, q.output_zp).to_words();
+        let [w0, w1, w2] = FoldedRequant::new(m, q.output_zp).to_words();
+        *c = [w0, w1, w2, q.act_min as u32];
     }
     Some(table)
 }
@@ -235,8 +237,8 @@ mod portable {
 mod dsp {
     use super::*;
     use crate::kernels::arm::{
-        copy_bytes, mac_1x4, smlad, splat16, ssat8, sxtb16, sxtb16_ror8, widen_4cols, widen_groups,
-        widen_reordered,
+        copy_bytes, mac_1x4, requant2_store, smlad, splat16, sxtb16, sxtb16_ror8, widen_4cols,
+        widen_groups, widen_reordered,
     };
 
     /// Words per group of the block: `BLOCK` columns × 2 pairs.
@@ -476,15 +478,21 @@ mod dsp {
                 let dst = row.as_mut_ptr().cast::<u32>();
                 widen_4cols(src.offset(start), ps, dst, rg, off2);
             }
-            if h_pad {
-                for j in 0..BLOCK {
-                    let x = ix0 + j as isize * sx;
-                    for (kx, tap) in row.chunks_exact_mut(tg).enumerate() {
-                        if x + (kx as isize) < 0 || x + kx as isize >= w {
-                            for d in tap {
-                                d[2 * j] = 0;
-                                d[2 * j + 1] = 0;
-                            }
+        }
+        if h_pad {
+            // The taps in the horizontal padding are the same in every kernel row.
+            for j in 0..BLOCK {
+                let x = ix0 + j as isize * sx;
+                let left = (-x).clamp(0, kw as isize) as usize;
+                let right = (w - x).clamp(left as isize, kw as isize) as usize;
+                if left == 0 && right == kw {
+                    continue;
+                }
+                for row in groups.chunks_exact_mut(rg).take(kh) {
+                    for kx in (0..left).chain(right..kw) {
+                        for d in row.iter_mut().skip(kx * tg).take(tg) {
+                            d[2 * j] = 0;
+                            d[2 * j + 1] = 0;
                         }
                     }
                 }
@@ -594,6 +602,78 @@ mod dsp {
         }
     }
 
+    /// The block's `n` columns: [`im2col_block`] where it applies, else pixel by pixel.
+    /// Not inlined, like [`block_folded`], so that neither half's register allocation
+    /// depends on the other's (inlined into one function, an edit to either moved the
+    /// other by a few instructions per output).
+    #[inline(never)]
+    fn columns(
+        g: &ConvGeom,
+        zp: i32,
+        input: &[i8],
+        pixel: usize,
+        n: usize,
+        groups: &mut [Group],
+        staging: &mut [i8],
+    ) {
+        if n == BLOCK && im2col_block(g, zp, input, pixel, groups) {
+            return;
+        }
+        im2col::<0>(g, zp, input, pixel, groups, staging);
+        if n > 1 {
+            im2col::<1>(g, zp, input, pixel + 1, groups, staging);
+        }
+        if n > 2 {
+            im2col::<2>(g, zp, input, pixel + 2, groups, staging);
+        }
+        if n > 3 {
+            im2col::<3>(g, zp, input, pixel + 3, groups, staging);
+        }
+    }
+
+    /// [`channels`] for the common case — a full block, a layer on the folded
+    /// requantization with no upper clamp below 127 — per filter the MAC loop and two
+    /// [`requant2_store`]s. Filters `..fast` read their padded last group from `weights`,
+    /// the rest go through [`filter_end`]. `out` holds `BLOCK` pixels of `oc = bias.len()`
+    /// bytes.
+    #[inline(never)]
+    fn block_folded(
+        groups: &[Group],
+        k: usize,
+        fast: usize,
+        weights: &[i8],
+        bias: &[i32],
+        table: &[[u32; RQ_WORDS]],
+        out: &mut [i8],
+    ) {
+        let oc = bias.len().min(table.len());
+        let ng = groups.len();
+        if out.len() < BLOCK * oc || ng == 0 || fast * k + 4 * ng > weights.len() + k {
+            return; // unreachable: the caller passes a whole block, `fast` as it computes it
+        }
+        let p = out.as_mut_ptr();
+        let store = |o: usize, t: &[u32; RQ_WORDS], acc: [i32; BLOCK]| {
+            // SAFETY: `o < oc`, so `o + j·oc < BLOCK · oc ≤ out.len()` (checked above); `t`
+            // is a table entry of 4 aligned words from a layer that passed `layer_ok`.
+            unsafe {
+                requant2_store(acc[0], acc[1], t.as_ptr(), p.add(o), oc);
+                requant2_store(acc[2], acc[3], t.as_ptr(), p.add(2 * oc + o), oc);
+            }
+        };
+        let x = groups.as_ptr().cast::<u32>();
+        let params = bias.iter().zip(table).take(oc).enumerate();
+        for (o, (&b, t)) in params.clone().take(fast) {
+            // SAFETY: filter `o < fast` has `4 · ng` bytes from `o · k` in `weights`;
+            // `groups` holds `ng ≥ 1` groups of `GW` words, 4-byte aligned.
+            let acc = unsafe { mac_1x4(weights.as_ptr().add(o * k), x, ng, [b; BLOCK]) };
+            store(o, t, acc);
+        }
+        for (o, (&b, t)) in params.skip(fast) {
+            let w = weights.get(o * k..o * k + k).unwrap_or(&[]);
+            store(o, t, filter_end(w, groups, [b; BLOCK]));
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn conv(
         g: &ConvGeom,
@@ -619,30 +699,24 @@ mod dsp {
         let (groups, _) = cols.as_chunks_mut::<GW>();
         let zp = q.input_zp;
         let (ozp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
+        // Filters whose padded last group stays inside `weights` (all but at most the last
+        // when `k` is not a multiple of 4).
+        let fast = match weights.len().checked_sub(kp) {
+            Some(rest) => (rest / k + 1).min(oc),
+            None => 0,
+        };
         let mut pixel = 0;
         while pixel < npix {
             // A short last block leaves stale columns whose results are dropped.
             let n = BLOCK.min(npix - pixel);
-            if n < BLOCK || !im2col_block(g, zp, input, pixel, groups) {
-                im2col::<0>(g, zp, input, pixel, groups, staging);
-                if n > 1 {
-                    im2col::<1>(g, zp, input, pixel + 1, groups, staging);
-                }
-                if n > 2 {
-                    im2col::<2>(g, zp, input, pixel + 2, groups, staging);
-                }
-                if n > 3 {
-                    im2col::<3>(g, zp, input, pixel + 3, groups, staging);
-                }
-            }
+            columns(g, zp, input, pixel, n, groups, staging);
             let out = &mut output[pixel * oc..(pixel + n) * oc];
             let groups = &*groups;
             if let Some(t) = table {
                 let fr = |o: usize| FoldedRequant::from_words(t[o]);
-                if hi == 127 {
+                if hi == 127 && n == BLOCK {
                     // SSAT does the upper clamp; `lo ≥ −128` is checked by `layer_ok`.
-                    let ap = |r: &FoldedRequant, a| ssat8(r.scaled(a)).max(lo) as i8;
-                    channels(groups, k, oc, n, weights, bias, out, fr, ap);
+                    block_folded(groups, k, fast, weights, &bias[..oc], t, out);
                 } else {
                     let ap = |r: &FoldedRequant, a| r.apply(a, lo, hi);
                     channels(groups, k, oc, n, weights, bias, out, fr, ap);

@@ -21,10 +21,12 @@ pub struct DemoRow {
     pub macs_removed_pct: f64,
     /// int8 accuracy on the test images, host simulation with the firmware's kernels.
     pub test_accuracy_int8: f64,
-    /// f32 accuracy on the same images (the exported float model).
+    /// f32 accuracy of the exported float model on the first `test_images_f32` images.
     pub test_accuracy_f32: f64,
-    /// Test images scored on the host.
+    /// Test images scored on the host (int8).
     pub test_images: usize,
+    /// Test images the f32 accuracy is measured on.
+    pub test_images_f32: usize,
     /// Base instructions ÷ this model's instructions.
     pub speedup: f64,
     /// `speedup` ÷ (base MACs ÷ this model's MACs): 1.0 = every MAC saved is time saved.

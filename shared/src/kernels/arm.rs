@@ -207,11 +207,12 @@ pub unsafe fn mac_1x4(w: *const i8, x: *const u32, groups: usize, acc: [i32; 4])
 }
 
 /// Requantizes two accumulators of one output channel and stores the int8 results at `p`
-/// and `p + stride`, with the channel's folded constants at `t`: `[multiplier, k_hi, e − 1,
-/// act_min]` (see `requant_s8::FoldedRequant::scaled`). Per output AND/ORR build the low
-/// rounding word, ADD the high one, SMLAL, ASR, SSAT #8 for the upper clamp (127), CMP/IT/
-/// MOVLT for the lower, STRB: 10 instructions, where LLVM's version of the same arithmetic
-/// spilled and reloaded around the MAC loop.
+/// and `p + stride`, with the channel's folded constants at `t`: `[bias, multiplier, k_hi,
+/// (e − 1) | act_min << 8]` (see `requant_s8::FoldedRequant::scaled`; ASR by register reads
+/// only the low byte, the clamp is the word ASR #8). Per output AND/ORR build the low
+/// rounding word, ADD the high one, SMLAL, ASR, SSAT #8 for the upper clamp (127),
+/// CMP/IT/ASRLT for the lower, STRB: 10 instructions, where LLVM's version of the same
+/// arithmetic spilled and reloaded around the MAC loop.
 ///
 /// # Safety
 /// `t` readable for 4 words, 4-byte aligned (LDRD); `p` and `p + stride` writable; the
@@ -222,27 +223,27 @@ pub unsafe fn requant2_store(a: i32, b: i32, t: *const u32, p: *mut i8, stride: 
     // `readonly` (STRB writes `p`); not `preserves_flags` (CMP writes NZCV, SSAT may set Q).
     unsafe {
         asm!(
-            "ldrd  {m}, {kh}, [{t}]",
-            "ldrd  {sh}, {lo}, [{t}, #8]",
+            "ldrd  {m}, {kh}, [{t}, #4]",
+            "ldr   {sl}, [{t}, #12]",
             "and   {tl}, {a}, #0x80000000",
             "orr   {tl}, {tl}, #0x40000000",
             "add   {th}, {kh}, {a}, asr #31",
             "smlal {tl}, {th}, {a}, {m}",
-            "asr   {th}, {th}, {sh}",
+            "asr   {th}, {th}, {sl}",
             "ssat  {th}, #8, {th}",
-            "cmp   {th}, {lo}",
+            "cmp   {th}, {sl}, asr #8",
             "it    lt",
-            "movlt {th}, {lo}",
+            "asrlt {th}, {sl}, #8",
             "strb  {th}, [{p}]",
             "and   {tl}, {b}, #0x80000000",
             "orr   {tl}, {tl}, #0x40000000",
             "add   {th}, {kh}, {b}, asr #31",
             "smlal {tl}, {th}, {b}, {m}",
-            "asr   {th}, {th}, {sh}",
+            "asr   {th}, {th}, {sl}",
             "ssat  {th}, #8, {th}",
-            "cmp   {th}, {lo}",
+            "cmp   {th}, {sl}, asr #8",
             "it    lt",
-            "movlt {th}, {lo}",
+            "asrlt {th}, {sl}, #8",
             "strb  {th}, [{p}, {s}]",
             a = in(reg) a,
             b = in(reg) b,
@@ -251,8 +252,7 @@ pub unsafe fn requant2_store(a: i32, b: i32, t: *const u32, p: *mut i8, stride: 
             s = in(reg) stride,
             m = out(reg) _,
             kh = out(reg) _,
-            sh = out(reg) _,
-            lo = out(reg) _,
+            sl = out(reg) _,
             tl = out(reg) _,
             th = out(reg) _,
             options(nostack),

@@ -13,26 +13,28 @@ pub(crate) const fn col_len(g: &ConvGeom) -> usize {
 /// Output pixels per im2col block (the DSP path's accumulators per filter pass).
 const BLOCK: usize = 4;
 
-/// Words of one channel's precomputed requantization constants in scratch: the
-/// [`FoldedRequant`] words and the lower clamp.
+/// Words of one channel's entry in the scratch table built per call: `[bias, multiplier,
+/// k_hi, (e − 1) | act_min << 8]` (see [`FoldedRequant`]; the shift in the low byte is all
+/// ASR-by-register reads, the clamp comes back with an ASR #8).
 const RQ_WORDS: usize = 4;
 
-/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, `RQ_WORDS` words of
-/// requantization constants per output channel, and 4 bytes of slack so a misaligned
-/// scratch start can still be rounded up to a word boundary. The same on every target, so a
-/// blob sized on the host fits the firmware.
+/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, a table of `RQ_WORDS` words
+/// per output channel, a copy of the last filter padded to whole groups, and 4 bytes of
+/// slack so a misaligned scratch start can still be rounded up to a word boundary. The same
+/// on every target, so a blob sized on the host fits the firmware.
 pub const fn scratch_bytes(g: &ConvGeom) -> usize {
     let kp = col_len(g);
-    BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + 4
+    BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + kp + 4
 }
 
 /// Fills `words` (the scratch past the columns and staging) with the layer's table of
-/// folded requantization constants if every channel can take the folded path
+/// bias and folded requantization constants if every channel can take the folded path
 /// ([`FoldedRequant::layer_ok`]); returns the table, or `None` for the per-channel
 /// [`ChannelRequant`] path. Built once per call, so no channel recomputes it per block.
 fn fold_table<'a>(
     q: &OutQuant,
     requant: &[Requant],
+    bias: &[i32],
     words: &'a mut [u32],
 ) -> Option<&'a [[u32; RQ_WORDS]]> {
     let oc = requant.len();
@@ -41,11 +43,17 @@ fn fold_table<'a>(
     }
     let (table, _) = words.as_chunks_mut::<RQ_WORDS>();
     let table = table.get_mut(..oc)?;
-    for (c, &m) in table.iter_mut().zip(requant) {
-        let [w0, w1, w2] = FoldedRequant::new(m, q.output_zp).to_words();
-        *c = [w0, w1, w2, q.act_min as u32];
+    for ((c, &m), &b) in table.iter_mut().zip(requant).zip(bias) {
+        let [mult, k_hi, sh] = FoldedRequant::new(m, q.output_zp).to_words();
+        *c = [b as u32, mult, k_hi, sh | (q.act_min as u32) << 8];
     }
     Some(table)
+}
+
+/// The [`FoldedRequant`] of a table entry.
+#[inline(always)]
+fn entry_requant(e: &[u32; RQ_WORDS]) -> FoldedRequant {
+    FoldedRequant::from_words([e[1], e[2], e[3] & 0xFF])
 }
 
 /// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
@@ -69,7 +77,7 @@ pub fn conv2d_s8(
         && bias.len() >= oc
         && requant.len() >= oc
         && output.len() >= g.output.len()
-        && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc
+        && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4
         && requant_s8::all_valid(&requant[..oc]);
     if !fits || g.filter_len() == 0 {
         return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
@@ -193,11 +201,11 @@ mod portable {
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
         let (cols, rest) = words.split_at_mut(BLOCK * col_len(g) / 2 + col_len(g) / 4);
-        let table = fold_table(q, &requant[..oc], rest);
+        let table = fold_table(q, &requant[..oc], &bias[..oc], rest);
         let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
         // The same requantization as the DSP path: folded constants where the layer allows.
         let rq = |o: usize, acc: i32| match table {
-            Some(t) => FoldedRequant::from_words(t[o]).apply(acc, lo, hi),
+            Some(t) => entry_requant(&t[o]).apply(acc, lo, hi),
             None => ChannelRequant::new(requant[o], zp, lo, hi).apply(acc),
         };
         let col: &mut [i16] = bytemuck::cast_slice_mut(cols);
@@ -602,6 +610,63 @@ mod dsp {
         }
     }
 
+    /// A block of a 3×3 conv over 3 input channels whose pixels share an output row: the
+    /// window arithmetic once for the block, [`col_rgb3x3`] for each window with no padding
+    /// tap and [`im2col`] for the others. Returns `false`, having written nothing, for any
+    /// other geometry or block.
+    fn rgb3x3_block(
+        g: &ConvGeom,
+        zp: i32,
+        input: &[i8],
+        pixel: usize,
+        groups: &mut [Group],
+        staging: &mut [i8],
+    ) -> bool {
+        let ow = g.output.w as usize;
+        let (oy, ox) = (pixel / ow, pixel % ow);
+        if g.input.c != 3 || g.kernel != [3, 3] || ox + BLOCK > ow || groups.len() < 7 {
+            return false;
+        }
+        let (h, w) = (g.input.h as isize, g.input.w as isize);
+        let sx = g.stride[1] as isize;
+        let iy0 = (oy * g.stride[0] as usize) as isize - g.padding.top as isize;
+        let ix0 = (ox as isize) * sx - g.padding.left as isize;
+        let rows_in = iy0 >= 0 && iy0 + 3 <= h && input.len() >= g.input.len();
+        let stride = 3 * w as usize;
+        let one = |j: usize, groups: &mut [Group]| -> bool {
+            let x = ix0 + j as isize * sx;
+            if !(rows_in && x >= 0 && x + 3 <= w) {
+                return false;
+            }
+            let base = (iy0 as usize * w as usize + x as usize) * 3;
+            // SAFETY: the window's rows `iy0..iy0 + 3` and columns `x..x + 3` are inside the
+            // `h × w × 3` input (checked), so `base ..base + 2·stride + 9` is too.
+            unsafe {
+                let p = input.as_ptr().add(base);
+                match j {
+                    0 => col_rgb3x3::<0>(p, stride, zp, groups),
+                    1 => col_rgb3x3::<1>(p, stride, zp, groups),
+                    2 => col_rgb3x3::<2>(p, stride, zp, groups),
+                    _ => col_rgb3x3::<3>(p, stride, zp, groups),
+                }
+            }
+            true
+        };
+        if !one(0, groups) {
+            im2col::<0>(g, zp, input, pixel, groups, staging);
+        }
+        if !one(1, groups) {
+            im2col::<1>(g, zp, input, pixel + 1, groups, staging);
+        }
+        if !one(2, groups) {
+            im2col::<2>(g, zp, input, pixel + 2, groups, staging);
+        }
+        if !one(3, groups) {
+            im2col::<3>(g, zp, input, pixel + 3, groups, staging);
+        }
+        true
+    }
+
     /// The block's `n` columns: [`im2col_block`] where it applies, else pixel by pixel.
     /// Not inlined, like [`block_folded`], so that neither half's register allocation
     /// depends on the other's (inlined into one function, an edit to either moved the
@@ -619,6 +684,9 @@ mod dsp {
         if n == BLOCK && im2col_block(g, zp, input, pixel, groups) {
             return;
         }
+        if n == BLOCK && rgb3x3_block(g, zp, input, pixel, groups, staging) {
+            return;
+        }
         im2col::<0>(g, zp, input, pixel, groups, staging);
         if n > 1 {
             im2col::<1>(g, zp, input, pixel + 1, groups, staging);
@@ -633,44 +701,60 @@ mod dsp {
 
     /// [`channels`] for the common case — a full block, a layer on the folded
     /// requantization with no upper clamp below 127 — per filter the MAC loop and two
-    /// [`requant2_store`]s. Filters `..fast` read their padded last group from `weights`,
-    /// the rest go through [`filter_end`]. `out` holds `BLOCK` pixels of `oc = bias.len()`
-    /// bytes.
+    /// [`requant2_store`]s, walking the weights, the table (bias and constants) and the
+    /// output with one pointer each. Filters `..fast` read their padded last group from
+    /// `weights`, the last filter from `last` (its copy padded to whole groups), any other
+    /// (filters shorter than 4 bytes) goes through [`filter_end`]. `out` holds `BLOCK`
+    /// pixels of `oc = table.len()` bytes.
     #[inline(never)]
     fn block_folded(
         groups: &[Group],
         k: usize,
         fast: usize,
         weights: &[i8],
-        bias: &[i32],
+        last: &[i8],
         table: &[[u32; RQ_WORDS]],
         out: &mut [i8],
     ) {
-        let oc = bias.len().min(table.len());
+        let oc = table.len();
         let ng = groups.len();
-        if out.len() < BLOCK * oc || ng == 0 || fast * k + 4 * ng > weights.len() + k {
+        let fits = out.len() >= BLOCK * oc
+            && ng > 0
+            && fast <= oc
+            && (fast == 0 || (fast - 1) * k + 4 * ng <= weights.len())
+            && last.len() >= 4 * ng;
+        if !fits {
             return; // unreachable: the caller passes a whole block, `fast` as it computes it
         }
-        let p = out.as_mut_ptr();
-        let store = |o: usize, t: &[u32; RQ_WORDS], acc: [i32; BLOCK]| {
-            // SAFETY: `o < oc`, so `o + j·oc < BLOCK · oc ≤ out.len()` (checked above); `t`
-            // is a table entry of 4 aligned words from a layer that passed `layer_ok`.
-            unsafe {
-                requant2_store(acc[0], acc[1], t.as_ptr(), p.add(o), oc);
-                requant2_store(acc[2], acc[3], t.as_ptr(), p.add(2 * oc + o), oc);
-            }
-        };
         let x = groups.as_ptr().cast::<u32>();
-        let params = bias.iter().zip(table).take(oc).enumerate();
-        for (o, (&b, t)) in params.clone().take(fast) {
-            // SAFETY: filter `o < fast` has `4 · ng` bytes from `o · k` in `weights`;
-            // `groups` holds `ng ≥ 1` groups of `GW` words, 4-byte aligned.
-            let acc = unsafe { mac_1x4(weights.as_ptr().add(o * k), x, ng, [b; BLOCK]) };
-            store(o, t, acc);
+        let (mut w, mut t, mut y) = (weights.as_ptr(), table.as_ptr(), out.as_mut_ptr());
+        // SAFETY (loop): filter `o < fast` has `4 · ng` bytes from `w = o · k` in `weights`
+        // (checked above); `groups` holds `ng ≥ 1` groups of `GW` words, 4-byte aligned;
+        // `t` is entry `o` (4 aligned words of a layer that passed `layer_ok`); `y = o`
+        // and `o + j·oc < BLOCK · oc ≤ out.len()`.
+        let end = unsafe { y.add(fast) };
+        while y < end {
+            unsafe {
+                let acc = mac_1x4(w, x, ng, [(*t)[0] as i32; BLOCK]);
+                requant2_store(acc[0], acc[1], t.cast(), y, oc);
+                requant2_store(acc[2], acc[3], t.cast(), y.add(2 * oc), oc);
+                (w, t, y) = (w.add(k), t.add(1), y.add(1));
+            }
         }
-        for (o, (&b, t)) in params.skip(fast) {
-            let w = weights.get(o * k..o * k + k).unwrap_or(&[]);
-            store(o, t, filter_end(w, groups, [b; BLOCK]));
+        for (o, e) in table.iter().enumerate().skip(fast) {
+            let b = [e[0] as i32; BLOCK];
+            let acc = if o + 1 == oc {
+                // SAFETY: `last` holds `4 · ng` bytes (checked above).
+                unsafe { mac_1x4(last.as_ptr(), x, ng, b) }
+            } else {
+                filter_end(weights.get(o * k..o * k + k).unwrap_or(&[]), groups, b)
+            };
+            // SAFETY: as in the loop above.
+            unsafe {
+                let y = out.as_mut_ptr().add(o);
+                requant2_store(acc[0], acc[1], e.as_ptr(), y, oc);
+                requant2_store(acc[2], acc[3], e.as_ptr(), y.add(2 * oc), oc);
+            }
         }
     }
 
@@ -692,7 +776,16 @@ mod dsp {
         let (cols, rest) = words.split_at_mut(kp / 4 * GW);
         let (staging, rest) = rest.split_at_mut(kp / 4);
         let staging: &mut [i8] = bytemuck::cast_slice_mut(staging);
-        let table = fold_table(q, &requant[..oc], rest);
+        let (rest, last) = rest.split_at_mut(RQ_WORDS * oc);
+        let table = fold_table(q, &requant[..oc], &bias[..oc], rest);
+        // The last filter zero-padded to whole groups, so that every filter's last group
+        // can be read as a word ([`block_folded`]).
+        let last: &mut [i8] = bytemuck::cast_slice_mut(&mut last[..kp / 4]);
+        last.fill(0);
+        if let Some(w) = weights.get((oc - 1) * k..oc * k) {
+            last[..k].copy_from_slice(w);
+        }
+        let last = &*last;
         // Bytes `k..kp` are never written again: as `zp_in` they widen to the zero padding
         // that the next filter's bytes in a partial last group meet.
         staging.fill(q.input_zp as i8);
@@ -713,10 +806,10 @@ mod dsp {
             let out = &mut output[pixel * oc..(pixel + n) * oc];
             let groups = &*groups;
             if let Some(t) = table {
-                let fr = |o: usize| FoldedRequant::from_words(t[o]);
+                let fr = |o: usize| entry_requant(&t[o]);
                 if hi == 127 && n == BLOCK {
                     // SSAT does the upper clamp; `lo ≥ −128` is checked by `layer_ok`.
-                    block_folded(groups, k, fast, weights, &bias[..oc], t, out);
+                    block_folded(groups, k, fast, weights, last, t, out);
                 } else {
                     let ap = |r: &FoldedRequant, a| r.apply(a, lo, hi);
                     channels(groups, k, oc, n, weights, bias, out, fr, ap);

@@ -119,9 +119,9 @@ impl FoldedRequant {
         [self.multiplier as u32, self.k_hi as u32, self.sh]
     }
 
-    /// Inverse of [`Self::to_words`] (words past the third ignored).
+    /// Inverse of [`Self::to_words`].
     #[inline(always)]
-    pub(crate) fn from_words(w: [u32; 4]) -> Self {
+    pub(crate) fn from_words(w: [u32; 3]) -> Self {
         FoldedRequant {
             multiplier: w[0] as i32,
             k_hi: w[1] as i32,

@@ -632,36 +632,36 @@ mod dsp {
         let iy0 = (oy * g.stride[0] as usize) as isize - g.padding.top as isize;
         let ix0 = (ox as isize) * sx - g.padding.left as isize;
         let rows_in = iy0 >= 0 && iy0 + 3 <= h && input.len() >= g.input.len();
-        let stride = 3 * w as usize;
-        let one = |j: usize, groups: &mut [Group]| -> bool {
-            let x = ix0 + j as isize * sx;
+        // Column `C` straight from the input if its window has no padding tap.
+        #[inline(always)]
+        fn one<const C: usize>(
+            input: &[i8],
+            (iy0, ix0, sx, w, rows_in): (isize, isize, isize, isize, bool),
+            zp: i32,
+            groups: &mut [Group],
+        ) -> bool {
+            let x = ix0 + C as isize * sx;
             if !(rows_in && x >= 0 && x + 3 <= w) {
                 return false;
             }
             let base = (iy0 as usize * w as usize + x as usize) * 3;
             // SAFETY: the window's rows `iy0..iy0 + 3` and columns `x..x + 3` are inside the
-            // `h × w × 3` input (checked), so `base ..base + 2·stride + 9` is too.
-            unsafe {
-                let p = input.as_ptr().add(base);
-                match j {
-                    0 => col_rgb3x3::<0>(p, stride, zp, groups),
-                    1 => col_rgb3x3::<1>(p, stride, zp, groups),
-                    2 => col_rgb3x3::<2>(p, stride, zp, groups),
-                    _ => col_rgb3x3::<3>(p, stride, zp, groups),
-                }
-            }
+            // `h × w × 3` input (`rows_in` checked `input` holds it all), so
+            // `base ..base + 2·stride + 9` is too.
+            unsafe { col_rgb3x3::<C>(input.as_ptr().add(base), 3 * w as usize, zp, groups) };
             true
-        };
-        if !one(0, groups) {
+        }
+        let at = (iy0, ix0, sx, w, rows_in);
+        if !one::<0>(input, at, zp, groups) {
             im2col::<0>(g, zp, input, pixel, groups, staging);
         }
-        if !one(1, groups) {
+        if !one::<1>(input, at, zp, groups) {
             im2col::<1>(g, zp, input, pixel + 1, groups, staging);
         }
-        if !one(2, groups) {
+        if !one::<2>(input, at, zp, groups) {
             im2col::<2>(g, zp, input, pixel + 2, groups, staging);
         }
-        if !one(3, groups) {
+        if !one::<3>(input, at, zp, groups) {
             im2col::<3>(g, zp, input, pixel + 3, groups, staging);
         }
         true

@@ -241,6 +241,13 @@ mod portable {
 /// 4-value group — `[(x0,x2), (x1,x3)]` for pixel 0, then pixel 1, … — in the "reordered"
 /// pairing that SXTB16 / SXTB16-ROR8 give a weight word, so each SMLAD is two MACs. A filter
 /// length that is not a multiple of 4 ends in a zero-padded group.
+///
+/// Costs that do not scale with MACs are what keep a pruned (narrower) layer from speeding
+/// up in proportion, so they are kept per layer where possible: the bias and folded
+/// requantization constants are tabulated once per call ([`fold_table`]); a block's columns
+/// are built together when its pixels share an output row (`im2col_block`,
+/// `rgb3x3_block`); per output the requantization is one asm block of 10 instructions
+/// (`arm::requant2_store`).
 #[cfg(dsp)]
 mod dsp {
     use super::*;

@@ -91,8 +91,9 @@ pub struct AddParams {
     pub act_max: i32,
 }
 
-/// Scratch bytes [`conv2d_s8`] needs for this geometry (the same on every target: two i16
-/// im2col columns and an int8 staging column).
+/// Scratch bytes [`conv2d_s8`] needs for this geometry (the same on every target: four i16
+/// im2col columns, an int8 staging column, 16 bytes of bias and requantization constants
+/// per output channel, and the last filter padded to whole 4-byte groups).
 pub const fn conv2d_s8_scratch_bytes(g: &ConvGeom) -> usize {
     conv2d_s8::scratch_bytes(g)
 }

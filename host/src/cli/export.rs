@@ -8,9 +8,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use whittle::data::{self, Images, normalize};
-use whittle::export::{self, evaluate_blob, summarize, with_model};
+use whittle::export::{self, compare_blobs, evaluate_blob, summarize, with_model};
 use whittle::quant::{self, Calibration, QuantConfig};
 use whittle::train::{RunDir, Weights};
+use whittle_shared::Model;
+use whittle_shared::encode::AlignedBytes;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum WeightsArg {
@@ -146,6 +148,17 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
             s.precision,
             100.0 * acc,
             t.elapsed().as_secs_f64()
+        );
+        let fa = AlignedBytes::new(&f32_blob);
+        let ba = AlignedBytes::new(&blob);
+        let agree = compare_blobs(&Model::from_bytes(&ba)?, &Model::from_bytes(&fa)?, &images)?;
+        eprintln!(
+            "{} vs f32 blob: same top-1 on {:.2}% of {} images, output |diff| max {:.4}, mean {:.4}",
+            s.precision,
+            100.0 * agree.top1,
+            agree.images,
+            agree.max_abs_diff,
+            agree.mean_abs_diff
         );
     }
     Ok(())

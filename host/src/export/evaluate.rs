@@ -109,6 +109,50 @@ pub fn evaluate_blob(model: &Model, images: &[f32], labels: &[u8]) -> Result<f64
     Ok(correct as f64 / labels.len() as f64)
 }
 
+/// How closely two models' outputs agree on a set of images.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Agreement {
+    /// Images compared.
+    pub images: usize,
+    /// Fraction of images with the same top-1 class.
+    pub top1: f64,
+    /// Largest absolute output difference (after dequantization).
+    pub max_abs_diff: f32,
+    /// Mean absolute output difference.
+    pub mean_abs_diff: f64,
+}
+
+/// Runs `a` and `b` (e.g. the int8 blob and its f32 reference) on the CHW images in
+/// `images` and compares their outputs.
+pub fn compare_blobs(a: &Model, b: &Model, images: &[f32]) -> Result<Agreement, ExportError> {
+    let (mut ra, mut rb) = (BlobRunner::new(a)?, BlobRunner::new(b)?);
+    let n = ra.input_len();
+    if n == 0 || !images.len().is_multiple_of(n) || rb.input_len() != n {
+        return Err(ExportError::InputSize {
+            what: "images for both models",
+            expected: n,
+            found: images.len(),
+        });
+    }
+    let (mut same, mut max, mut sum, mut count) = (0usize, 0f32, 0f64, 0usize);
+    for img in images.chunks(n) {
+        let (ya, yb) = (ra.logits(img)?, rb.logits(img)?);
+        same += usize::from(argmax(&ya) == argmax(&yb));
+        for (x, y) in ya.iter().zip(&yb) {
+            max = max.max((x - y).abs());
+            sum += (x - y).abs() as f64;
+            count += 1;
+        }
+    }
+    let images = images.len() / n;
+    Ok(Agreement {
+        images,
+        top1: same as f64 / images.max(1) as f64,
+        max_abs_diff: max,
+        mean_abs_diff: sum / count.max(1) as f64,
+    })
+}
+
 /// Validates `bytes` (copied to aligned storage) and calls `f` with the model.
 pub fn with_model<T>(
     bytes: &[u8],

@@ -14,7 +14,7 @@ pub mod summary;
 mod tests;
 
 pub use error::ExportError;
-pub use evaluate::{BlobRunner, argmax, evaluate_blob, with_model};
+pub use evaluate::{Agreement, BlobRunner, argmax, compare_blobs, evaluate_blob, with_model};
 pub use f32_blob::{export_f32, graph_to_f32_blob};
 pub use float_net::{FloatLayer, FloatNet, FloatShape};
 pub use from_burn::{from_layer_weights, from_net};

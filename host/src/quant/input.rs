@@ -36,6 +36,7 @@ pub fn dequantize_output(q: &[i8], t: &TensorInfo) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::params::INPUT_QPARAMS;
     use whittle_shared::Shape;
 
     #[test]
@@ -43,33 +44,42 @@ mod tests {
         let t = TensorInfo {
             shape: Shape::new(2, 1, 2),
             offset: 0,
-            scale: 2.0 / 255.0,
-            zero_point: 0,
+            scale: INPUT_QPARAMS.scale,
+            zero_point: INPUT_QPARAMS.zero_point,
         };
-        // CHW: channel 0 = [-1, 0], channel 1 = [1, 0.5]
-        let q = quantize_input(&[-1.0, 0.0, 1.0, 0.5], &t);
-        // HWC: pixel 0 = (c0 -1, c1 1), pixel 1 = (c0 0, c1 0.5). ±1 are ±127.5 steps: in
-        // f32, -1 / (2/255) is -127.49999 → -127, and +127.5 clamps to 127.
-        assert_eq!(q, vec![-127, 127, 0, 64]);
+        // CHW: channel 0 = [-1, 0], channel 1 = [1, 0.25]
+        let q = quantize_input(&[-1.0, 0.0, 1.0, 0.25], &t);
+        // HWC: pixel 0 = (c0 -1, c1 1), pixel 1 = (c0 0, c1 0.25 → 31.75)
+        assert_eq!(q, vec![-127, 127, 0, 32]);
         let back = dequantize_output(&q, &t);
-        for (a, b) in back.iter().zip([-1.0, 0.0, 1.0, 0.5]) {
-            assert!((a - b).abs() <= 1.0 / 255.0 + 1e-6, "{a} vs {b}");
+        for (a, b) in back.iter().zip([-1.0, 0.0, 1.0, 0.25]) {
+            assert!((a - b).abs() <= 0.5 / 127.0 + 1e-6, "{a} vs {b}");
         }
     }
 
     #[test]
-    fn agrees_with_the_firmware_byte_path() {
+    fn every_pixel_byte_agrees_with_the_firmware_byte_path() {
         let t = TensorInfo {
-            shape: Shape::new(3, 2, 2),
+            shape: Shape::new(1, 16, 16),
             offset: 0,
-            scale: 2.0 / 255.0,
-            zero_point: 0,
+            scale: INPUT_QPARAMS.scale,
+            zero_point: INPUT_QPARAMS.zero_point,
         };
-        let bytes: Vec<u8> = (0..12).map(|i| (i * 23) as u8).collect();
+        let bytes: Vec<u8> = (0..=255).collect();
         let x: Vec<f32> = bytes.iter().map(|&b| crate::data::normalize(b)).collect();
+        let q = quantize_input(&x, &t);
         assert_eq!(
-            Some(quantize_input(&x, &t)),
+            Some(q.clone()),
             crate::firmware::input::quantize_chw(&bytes, &t)
         );
+        // b ↦ b − 128 above the middle, b − 127 below: 255 distinct values, ±1 exact
+        for (&b, &v) in bytes.iter().zip(&q) {
+            let want = if b >= 128 {
+                b as i32 - 128
+            } else {
+                b as i32 - 127
+            };
+            assert_eq!(v as i32, want, "byte {b}");
+        }
     }
 }

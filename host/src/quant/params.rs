@@ -13,11 +13,15 @@ pub struct QParams {
     pub zero_point: i8,
 }
 
-/// The model input's quantization: images are normalized to [-1, 1] (x/127.5 − 1), so the
-/// scale is 2/255 with zero point 0. Every pixel lands within half a step (1/255) of its
-/// value; +1.0 saturates to 127 (0.996).
+/// The model input's quantization: images normalized to [-1, 1] (x/127.5 − 1) map
+/// symmetrically onto −127..=127 (scale 1/127, zero point 0), so ±1 are exact.
+///
+/// Not 2/255: with that scale every pixel value sits exactly on a half step, and whether
+/// it rounds up or down depends on float noise (f32 vs f64, x/127.5 − 1 vs the byte), so the
+/// host and the firmware could disagree. With 1/127 each pixel is ≥ 0.002 steps from a half
+/// step, and byte b becomes `b − 128` (b ≥ 128) or `b − 127` (b ≤ 127) on every path.
 pub const INPUT_QPARAMS: QParams = QParams {
-    scale: 2.0 / 255.0,
+    scale: 1.0 / 127.0,
     zero_point: 0,
 };
 

@@ -21,7 +21,7 @@ cargo clippy --release -p whittle-shared --target thumbv7em-none-eabihf -- -D wa
 (cd firmware && cargo clippy --release -- -D warnings)
 
 step "firmware: real-board (probe-rs, STM32F4) build"
-(cd firmware && cargo build --release --no-default-features --features stm32f4-board)
+(cd firmware && cargo build --release --features stm32f4-board)
 
 step "tests (unit + end to end, release)"
 cargo test --release --workspace

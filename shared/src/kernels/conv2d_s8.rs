@@ -264,39 +264,36 @@ mod dsp {
     /// One group of the block: `[(x0,x2), (x1,x3)]` of pixel 0, then pixel 1, …
     type Group = [u32; GW];
 
-    /// Writes pixel `C`'s pairs of one group.
+    /// Writes pixel `c`'s pairs of one group (`c < BLOCK`).
     #[inline(always)]
-    fn put<const C: usize>(d: &mut Group, lo: u32, hi: u32) {
-        d[2 * C] = lo;
-        d[2 * C + 1] = hi;
+    fn put(c: usize, d: &mut Group, lo: u32, hi: u32) {
+        let c = c % BLOCK;
+        d[2 * c] = lo;
+        d[2 * c + 1] = hi;
     }
 
-    /// Widens the whole groups of 4 int8 in `src` (plus `off2`) into column `C` of `dst`;
+    /// Widens the whole groups of 4 int8 in `src` (plus `off2`) into column `c` of `dst`;
     /// returns the groups of `dst` past the end of `src`.
     #[inline(always)]
-    fn widen_column<'a, const C: usize>(
-        src: &[i8],
-        dst: &'a mut [Group],
-        off2: u32,
-    ) -> &'a mut [Group] {
+    fn widen_column<'a>(c: usize, src: &[i8], dst: &'a mut [Group], off2: u32) -> &'a mut [Group] {
         let n = (src.len() / 4).min(dst.len());
         let (head, rest) = dst.split_at_mut(n);
         if n > 0 {
             // SAFETY: `src` holds `4 · n` bytes; `head` holds `n` groups of `GW` words
-            // (`GROUP_BYTES` apart, 4-byte aligned), column `C`'s pair is words `2C, 2C + 1`.
+            // (`GROUP_BYTES` apart, 4-byte aligned), column `c`'s pair is words `2c, 2c + 1`.
             unsafe {
-                let dst = head.as_mut_ptr().cast::<u32>().add(2 * C);
+                let dst = head.as_mut_ptr().cast::<u32>().add(2 * (c % BLOCK));
                 widen_groups::<GROUP_BYTES>(src.as_ptr(), dst, n, off2);
             }
         }
         rest
     }
 
-    /// Zeroes column `C` of `dst` (padding taps: `zp_in − zp_in`).
+    /// Zeroes column `c` of `dst` (padding taps: `zp_in − zp_in`).
     #[inline(always)]
-    fn zero_column<const C: usize>(dst: &mut [Group]) {
+    fn zero_column(c: usize, dst: &mut [Group]) {
         for d in dst {
-            put::<C>(d, 0, 0);
+            put(c, d, 0, 0);
         }
     }
 
@@ -308,7 +305,7 @@ mod dsp {
         unsafe { copy_bytes(dst.as_mut_ptr(), src.as_ptr(), n) }
     }
 
-    /// Column `C` for a window with no padding tap of a 3×3 kernel over 3 input channels
+    /// Column `c` for a window with no padding tap of a 3×3 kernel over 3 input channels
     /// (an RGB first layer): its 27 bytes are 3 runs of 9, `stride` apart, read straight from
     /// the input as the column's 7 words (seams between runs joined with shifts, the last
     /// word's 4th byte set to `zp_in` so it widens to 0) and widened: about 40 instructions
@@ -317,12 +314,7 @@ mod dsp {
     /// # Safety
     /// `p ..p + 2·stride + 9` must be readable.
     #[inline(always)]
-    unsafe fn col_rgb3x3<const C: usize>(
-        p: *const i8,
-        stride: usize,
-        zp: i32,
-        groups: &mut [Group],
-    ) {
+    unsafe fn col_rgb3x3(c: usize, p: *const i8, stride: usize, zp: i32, groups: &mut [Group]) {
         // SAFETY: every read lies in one of the runs `p + r ..+ 9`, `r` in {0, stride,
         // 2·stride} (the caller's range); LDR/LDRH tolerate misalignment on M4/M7.
         let words = unsafe {
@@ -341,18 +333,19 @@ mod dsp {
         let off2 = splat16(-zp);
         for (d, w) in groups.iter_mut().zip(words) {
             let (lo, hi) = widen_reordered(w, off2);
-            put::<C>(d, lo, hi);
+            put(c, d, lo, hi);
         }
     }
 
-    /// Fills column `C` of the block with the window's reordered `x − zp_in` pairs. Input
+    /// Fills column `c` of the block with the window's reordered `x − zp_in` pairs. Input
     /// channels in whole groups of 4 widen straight from the input, one kernel row (its
     /// in-bounds taps are contiguous in HWC) at a time; other channel counts are gathered
     /// into the int8 `staging` column first (padding = `zp_in`, which widens to 0; a window
     /// with no padding tap skips that fill) and widened from there, except the interior
     /// windows of a 3×3 kernel over 3 channels ([`col_rgb3x3`]). The staging bytes past the
     /// filter length stay `zp_in` (set once per call): they meet the next filter's bytes.
-    fn im2col<const C: usize>(
+    fn im2col(
+        c: usize,
         g: &ConvGeom,
         zp: i32,
         input: &[i8],
@@ -376,7 +369,11 @@ mod dsp {
                         // SAFETY: `interior` checked the run `base + ky·stride ..+ row_len` is
                         // in `input`; row `ky` of the column is groups `ky·rg ..+ rg`.
                         unsafe {
-                            let dst = groups.as_mut_ptr().add(ky * rg).cast::<u32>().add(2 * C);
+                            let dst = groups
+                                .as_mut_ptr()
+                                .add(ky * rg)
+                                .cast::<u32>()
+                                .add(2 * (c % BLOCK));
                             widen_groups::<GROUP_BYTES>(src.add(base + ky * stride), dst, rg, off2);
                         }
                     }
@@ -385,7 +382,7 @@ mod dsp {
             } else if ic == 3 && kh == 3 && row_len == 9 && groups.len() >= 7 {
                 // SAFETY: `interior` checked the window's last byte, `base + 2·stride + 9`,
                 // is in `input`.
-                unsafe { col_rgb3x3::<C>(src.add(base), stride, zp, groups) };
+                unsafe { col_rgb3x3(c, src.add(base), stride, zp, groups) };
                 return;
             } else if staging.len() >= kh * row_len {
                 for ky in 0..kh {
@@ -395,7 +392,7 @@ mod dsp {
                         copy_bytes(dst, src.add(base + ky * stride), row_len);
                     }
                 }
-                widen_column::<C>(staging, groups, off2);
+                widen_column(c, staging, groups, off2);
                 return;
             }
         }
@@ -405,10 +402,10 @@ mod dsp {
                 match win.row(g, input, ky) {
                     Some(src) => {
                         let (pad, rest) = row.split_at_mut((win.kx0 * tap_groups).min(row.len()));
-                        zero_column::<C>(pad);
-                        zero_column::<C>(widen_column::<C>(src, rest, off2));
+                        zero_column(c, pad);
+                        zero_column(c, widen_column(c, src, rest, off2));
                     }
-                    None => zero_column::<C>(row),
+                    None => zero_column(c, row),
                 }
             }
         } else {
@@ -429,7 +426,7 @@ mod dsp {
                     }
                 }
             }
-            widen_column::<C>(staging, groups, off2);
+            widen_column(c, staging, groups, off2);
         }
     }
 
@@ -655,21 +652,21 @@ mod dsp {
             // SAFETY: the window's rows `iy0..iy0 + 3` and columns `x..x + 3` are inside the
             // `h × w × 3` input (`rows_in` checked `input` holds it all), so
             // `base ..base + 2·stride + 9` is too.
-            unsafe { col_rgb3x3::<C>(input.as_ptr().add(base), 3 * w as usize, zp, groups) };
+            unsafe { col_rgb3x3(C, input.as_ptr().add(base), 3 * w as usize, zp, groups) };
             true
         }
         let at = (iy0, ix0, sx, w, rows_in);
         if !one::<0>(input, at, zp, groups) {
-            im2col::<0>(g, zp, input, pixel, groups, staging);
+            im2col(0, g, zp, input, pixel, groups, staging);
         }
         if !one::<1>(input, at, zp, groups) {
-            im2col::<1>(g, zp, input, pixel + 1, groups, staging);
+            im2col(1, g, zp, input, pixel + 1, groups, staging);
         }
         if !one::<2>(input, at, zp, groups) {
-            im2col::<2>(g, zp, input, pixel + 2, groups, staging);
+            im2col(2, g, zp, input, pixel + 2, groups, staging);
         }
         if !one::<3>(input, at, zp, groups) {
-            im2col::<3>(g, zp, input, pixel + 3, groups, staging);
+            im2col(3, g, zp, input, pixel + 3, groups, staging);
         }
         true
     }
@@ -694,15 +691,15 @@ mod dsp {
         if n == BLOCK && rgb3x3_block(g, zp, input, pixel, groups, staging) {
             return;
         }
-        im2col::<0>(g, zp, input, pixel, groups, staging);
+        im2col(0, g, zp, input, pixel, groups, staging);
         if n > 1 {
-            im2col::<1>(g, zp, input, pixel + 1, groups, staging);
+            im2col(1, g, zp, input, pixel + 1, groups, staging);
         }
         if n > 2 {
-            im2col::<2>(g, zp, input, pixel + 2, groups, staging);
+            im2col(2, g, zp, input, pixel + 2, groups, staging);
         }
         if n > 3 {
-            im2col::<3>(g, zp, input, pixel + 3, groups, staging);
+            im2col(3, g, zp, input, pixel + 3, groups, staging);
         }
     }
 

@@ -179,14 +179,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
     }
 }
 
-/// The test images as normalized CHW floats and labels, and the first `fw` as raw bytes.
-struct TestSet {
+/// The test images scored on the host (normalized CHW floats and labels) and the raw
+/// images the firmware runs.
+pub struct TestSet {
     images: Vec<f32>,
     labels: Vec<u8>,
     raw: Images,
 }
 
-fn test_set(opts: &DemoOptions) -> Result<TestSet, DemoError> {
+/// Loads `opts.test_images` test images (and `opts.firmware_images` raw ones).
+pub fn test_set(opts: &DemoOptions) -> Result<TestSet, DemoError> {
     let test = data::load_test(&opts.data, DatasetKind::Cifar10)?;
     let n = opts.test_images.min(test.len());
     let px = &test.pixels[..n * data::images::IMAGE_BYTES];
@@ -248,8 +250,10 @@ fn export_run(run: &Path, opts: &DemoOptions) -> Result<(Vec<u8>, Vec<u8>), Demo
     Ok((q.f32_blob, q.blob))
 }
 
-/// Scores, exports and runs one model; `row.method`/`target`/`channels` are filled here.
-fn measure(
+/// Exports the run at `run` to `<out>/<name>.whittle`, scores it on the test set with the
+/// firmware's kernels, runs it on the target and checks the firmware against the host.
+/// The ratios against the base are filled later by [`DemoRow::compare_with`].
+pub fn measure(
     name: &str,
     run: &Path,
     method: &str,
@@ -332,11 +336,12 @@ fn measure(
     })
 }
 
-/// Prunes the base with one job into `out/<name>`; returns its run directory.
-fn prune(
-    job: &Job,
+/// Prunes `opts.base` with `method` ("l1" or "l0") to `target` into `<out>/<name>`, with
+/// the demo's learning and fine-tuning budget; returns the pruned run directory.
+pub fn prune(
+    method: &str,
+    target: Target,
     name: &str,
-    base: (u64, u64),
     opts: &DemoOptions,
 ) -> Result<PathBuf, DemoError> {
     let out = opts.out.join(name);
@@ -345,11 +350,7 @@ fn prune(
         std::fs::remove_dir_all(&out).map_err(io(&out))?;
     }
     let spec = RunDir::new(&opts.base).spec()?;
-    let target = match job.budget {
-        Budget::Params => Target::Params((base.0 as f64 * job.keep) as u64),
-        Budget::Macs => Target::Macs((base.1 as f64 * job.keep) as u64),
-    };
-    let mut method: Box<dyn PruneMethod> = match job.method {
+    let mut method: Box<dyn PruneMethod> = match method {
         "l1" => Box::new(L1::new(
             &spec,
             L1Config {
@@ -443,7 +444,11 @@ pub fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>, DemoError> {
             job.label()
         );
         let t = Instant::now();
-        let run = prune(job, &name, base_cost, opts)?;
+        let target = match job.budget {
+            Budget::Params => Target::Params((base_cost.0 as f64 * job.keep) as u64),
+            Budget::Macs => Target::Macs((base_cost.1 as f64 * job.keep) as u64),
+        };
+        let run = prune(job.method, target, &name, opts)?;
         let seconds = t.elapsed().as_secs_f64();
         let mut row = measure(&name, &run, job.method, job.label(), &test, opts)?;
         row.train_seconds = seconds;

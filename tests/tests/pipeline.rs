@@ -42,7 +42,7 @@ fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
     let config = TrainConfig {
         epochs: 1,
         data_dir: Some(data.clone()),
-        split: split.clone(),
+        split,
         ..TrainConfig::default()
     };
     let splits = data::load_splits(&data, DatasetKind::Cifar10, &split).expect("data");

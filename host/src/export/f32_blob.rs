@@ -2,7 +2,7 @@
 //! the int8 model is calibrated on and compared with.
 
 use whittle_shared::encode::Builder;
-use whittle_shared::format::{Conv2d, DataRef, Dense, Pool2d, Unary};
+use whittle_shared::format::{Conv2d, DataRef, Dense};
 use whittle_shared::{Op, Precision};
 
 use super::error::ExportError;
@@ -14,78 +14,51 @@ fn emit(b: &mut Builder, graph: &Graph) {
     let none = DataRef::default();
     for (k, node) in graph.nodes.iter().enumerate() {
         let output = b.tensor(graph.tensors[k + 1], 1.0, 0);
-        let op = match node {
-            Node::Conv {
-                input,
-                kernel,
-                stride,
-                padding,
-                relu,
-                weight,
-                bias,
-            } => Op::Conv2d(Conv2d {
-                input: *input,
-                output,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-                relu: *relu,
-                weights: b.data_f32(weight),
-                bias: b.data_f32(bias),
-                requant: none,
-            }),
-            Node::Dense {
-                input,
-                relu,
-                weight,
-                bias,
-            } => Op::Dense(Dense {
-                input: *input,
-                output,
-                relu: *relu,
-                weights: b.data_f32(weight),
-                bias: b.data_f32(bias),
-                requant: none,
-            }),
-            Node::MaxPool {
-                input,
-                kernel,
-                stride,
-            } => Op::MaxPool2d(Pool2d {
-                input: *input,
-                output,
-                kernel: *kernel,
-                stride: *stride,
-            }),
-            Node::AvgPool {
-                input,
-                kernel,
-                stride,
-            } => Op::AvgPool2d(Pool2d {
-                input: *input,
-                output,
-                kernel: *kernel,
-                stride: *stride,
-            }),
-            Node::GlobalAvgPool { input } => Op::GlobalAvgPool(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Relu { input } => Op::Relu(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Flatten { input } => Op::Flatten(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Add { a, b: skip, relu } => Op::Add(whittle_shared::format::Add {
-                a: *a,
-                b: *skip,
-                output,
-                relu: *relu,
-                quant: Default::default(),
-            }),
+        let op = if let Some(op) = node.structural_op(output) {
+            op
+        } else {
+            match node {
+                Node::Conv {
+                    input,
+                    kernel,
+                    stride,
+                    padding,
+                    relu,
+                    weight,
+                    bias,
+                } => Op::Conv2d(Conv2d {
+                    input: *input,
+                    output,
+                    kernel: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                    relu: *relu,
+                    weights: b.data_f32(weight),
+                    bias: b.data_f32(bias),
+                    requant: none,
+                }),
+                Node::Dense {
+                    input,
+                    relu,
+                    weight,
+                    bias,
+                } => Op::Dense(Dense {
+                    input: *input,
+                    output,
+                    relu: *relu,
+                    weights: b.data_f32(weight),
+                    bias: b.data_f32(bias),
+                    requant: none,
+                }),
+                Node::Add { a, b: skip, relu } => Op::Add(whittle_shared::format::Add {
+                    a: *a,
+                    b: *skip,
+                    output,
+                    relu: *relu,
+                    quant: Default::default(),
+                }),
+                _ => unreachable!("structural_op covers every other node"),
+            }
         };
         b.op(op);
     }

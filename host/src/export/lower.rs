@@ -2,8 +2,9 @@
 //! (HWC activations, OHWI conv weights, dense rows in HWC order, ReLU fused into producers).
 //! The f32 and int8 emitters both start here, so their ops and tensor ids line up.
 
+use whittle_shared::Op;
 use whittle_shared::Shape;
-use whittle_shared::format::{MAX_DIM, Padding};
+use whittle_shared::format::{MAX_DIM, Padding, Pool2d, Unary};
 
 use super::error::ExportError;
 use super::float_net::{FloatLayer, FloatNet, FloatShape};
@@ -54,6 +55,33 @@ pub enum Node {
 }
 
 impl Node {
+    /// The blob op of a node without constant data (pools, ReLU, flatten), writing tensor
+    /// `output`; `None` for conv, dense and add, whose encoding depends on the precision.
+    pub fn structural_op(&self, output: u16) -> Option<Op> {
+        let pool = |input: u16, kernel: [u8; 2], stride: [u8; 2]| Pool2d {
+            input,
+            output,
+            kernel,
+            stride,
+        };
+        Some(match *self {
+            Node::MaxPool {
+                input,
+                kernel,
+                stride,
+            } => Op::MaxPool2d(pool(input, kernel, stride)),
+            Node::AvgPool {
+                input,
+                kernel,
+                stride,
+            } => Op::AvgPool2d(pool(input, kernel, stride)),
+            Node::GlobalAvgPool { input } => Op::GlobalAvgPool(Unary { input, output }),
+            Node::Relu { input } => Op::Relu(Unary { input, output }),
+            Node::Flatten { input } => Op::Flatten(Unary { input, output }),
+            Node::Conv { .. } | Node::Dense { .. } | Node::Add { .. } => return None,
+        })
+    }
+
     /// Short lowercase name (the blob op's).
     pub fn name(&self) -> &'static str {
         match self {

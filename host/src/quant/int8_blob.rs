@@ -3,7 +3,7 @@
 //! add get their own from the calibrated range ([0, max] after a fused ReLU).
 
 use whittle_shared::encode::Builder;
-use whittle_shared::format::{Add, AddQuant, Conv2d, Dense, Pool2d, Unary};
+use whittle_shared::format::{Add, AddQuant, Conv2d, Dense};
 use whittle_shared::requant::quantize_multiplier;
 use whittle_shared::{Op, Precision};
 
@@ -78,84 +78,57 @@ pub fn graph_to_s8_blob(graph: &Graph, q: &[QParams]) -> Result<Vec<u8>, QuantEr
         let qo = q[k + 1];
         let output = b.tensor(graph.tensors[k + 1], qo.scale, qo.zero_point);
         let qi = q[node.input() as usize];
-        let op = match node {
-            Node::Conv {
-                input,
-                kernel,
-                stride,
-                padding,
-                relu,
-                weight,
-                bias,
-            } => {
-                let l = quantize_layer(weight, bias, qi.scale, qo.scale);
-                Op::Conv2d(Conv2d {
-                    input: *input,
+        let op = if let Some(op) = node.structural_op(output) {
+            op
+        } else {
+            match node {
+                Node::Conv {
+                    input,
+                    kernel,
+                    stride,
+                    padding,
+                    relu,
+                    weight,
+                    bias,
+                } => {
+                    let l = quantize_layer(weight, bias, qi.scale, qo.scale);
+                    Op::Conv2d(Conv2d {
+                        input: *input,
+                        output,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: *padding,
+                        relu: *relu,
+                        weights: b.data_i8(&l.weights),
+                        bias: b.data_i32(&l.bias),
+                        requant: b.data_requant(&l.requant),
+                    })
+                }
+                Node::Dense {
+                    input,
+                    relu,
+                    weight,
+                    bias,
+                } => {
+                    let l = quantize_layer(weight, bias, qi.scale, qo.scale);
+                    Op::Dense(Dense {
+                        input: *input,
+                        output,
+                        relu: *relu,
+                        weights: b.data_i8(&l.weights),
+                        bias: b.data_i32(&l.bias),
+                        requant: b.data_requant(&l.requant),
+                    })
+                }
+                Node::Add { a, b: skip, relu } => Op::Add(Add {
+                    a: *a,
+                    b: *skip,
                     output,
-                    kernel: *kernel,
-                    stride: *stride,
-                    padding: *padding,
                     relu: *relu,
-                    weights: b.data_i8(&l.weights),
-                    bias: b.data_i32(&l.bias),
-                    requant: b.data_requant(&l.requant),
-                })
+                    quant: add_quant(q[*a as usize], q[*skip as usize], qo),
+                }),
+                _ => unreachable!("structural_op covers every other node"),
             }
-            Node::Dense {
-                input,
-                relu,
-                weight,
-                bias,
-            } => {
-                let l = quantize_layer(weight, bias, qi.scale, qo.scale);
-                Op::Dense(Dense {
-                    input: *input,
-                    output,
-                    relu: *relu,
-                    weights: b.data_i8(&l.weights),
-                    bias: b.data_i32(&l.bias),
-                    requant: b.data_requant(&l.requant),
-                })
-            }
-            Node::MaxPool {
-                input,
-                kernel,
-                stride,
-            } => Op::MaxPool2d(Pool2d {
-                input: *input,
-                output,
-                kernel: *kernel,
-                stride: *stride,
-            }),
-            Node::AvgPool {
-                input,
-                kernel,
-                stride,
-            } => Op::AvgPool2d(Pool2d {
-                input: *input,
-                output,
-                kernel: *kernel,
-                stride: *stride,
-            }),
-            Node::GlobalAvgPool { input } => Op::GlobalAvgPool(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Relu { input } => Op::Relu(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Flatten { input } => Op::Flatten(Unary {
-                input: *input,
-                output,
-            }),
-            Node::Add { a, b: skip, relu } => Op::Add(Add {
-                a: *a,
-                b: *skip,
-                output,
-                relu: *relu,
-                quant: add_quant(q[*a as usize], q[*skip as usize], qo),
-            }),
         };
         b.op(op);
     }

@@ -206,57 +206,194 @@ pub unsafe fn mac_1x4(w: *const i8, x: *const u32, groups: usize, acc: [i32; 4])
     [a0, a1, a2, a3]
 }
 
-/// Requantizes two accumulators of one output channel and stores the int8 results at `p`
-/// and `p + stride`, with the channel's folded constants at `t`: `[bias, multiplier, k_hi,
-/// (e − 1) | act_min << 8]` (see `requant_s8::FoldedRequant::scaled`; ASR by register reads
-/// only the low byte, the clamp is the word ASR #8). Per output AND/ORR build the low
-/// rounding word, ADD the high one, SMLAL, ASR, SSAT #8 for the upper clamp (127),
-/// CMP/IT/ASRLT for the lower, STRB: 10 instructions, where LLVM's version of the same
-/// arithmetic spilled and reloaded around the MAC loop.
+/// One 4-weight group of the [`mac_1x4`] body against the block's 4 columns, as asm text
+/// over the operands `w`, `xp` (advanced), `x0`, `x1` and the fixed registers r4, r5
+/// (weight pairs `w02`, `w13`) and r0..r3 (accumulators of pixels 0..3).
+macro_rules! mac_group_asm {
+    () => {
+        concat!(
+            "ldr    r5, [{w}], #4\n",
+            "ldrd   {x0}, {x1}, [{xp}, #8]\n",
+            "sxtb16 r4, r5\n",
+            "sxtb16 r5, r5, ror #8\n",
+            "smlad  r1, r4, {x0}, r1\n",
+            "smlad  r1, r5, {x1}, r1\n",
+            "ldrd   {x0}, {x1}, [{xp}, #16]\n",
+            "smlad  r2, r4, {x0}, r2\n",
+            "smlad  r2, r5, {x1}, r2\n",
+            "ldrd   {x0}, {x1}, [{xp}, #24]\n",
+            "smlad  r3, r4, {x0}, r3\n",
+            "smlad  r3, r5, {x1}, r3\n",
+            "ldrd   {x0}, {x1}, [{xp}], #32\n",
+            "smlad  r0, r4, {x0}, r0\n",
+            "smlad  r0, r5, {x1}, r0\n",
+        )
+    };
+}
+
+/// Requantizes accumulator `$a` into r5 with the constants in `x0` (multiplier), `x1`
+/// (`k_hi`) and `n` (`(e − 1) | act_min << 8`), `requant_s8::FoldedRequant`'s arithmetic:
+/// AND/ORR/ADD build the sign-dependent rounding words in r4/r5, SMLAL, ASR (5 instructions).
+macro_rules! folded_asm {
+    ($a:literal) => {
+        concat!(
+            "and    r4, ",
+            $a,
+            ", #0x80000000\n",
+            "orr    r4, r4, #0x40000000\n",
+            "add    r5, {x1}, ",
+            $a,
+            ", asr #31\n",
+            "smlal  r4, r5, ",
+            $a,
+            ", {x0}\n",
+            "asr    r5, r5, {n}\n",
+        )
+    };
+}
+
+/// [`folded_asm`] for a fused-ReLU layer, `requant_s8::ReluRequant`'s arithmetic with `x1`
+/// holding `ka` and `n`'s low byte `e`: ADD (2a), SMMLAR, ASR (3 instructions).
+macro_rules! relu_asm {
+    ($a:literal) => {
+        concat!(
+            "add    r5, ",
+            $a,
+            ", ",
+            $a,
+            "\n",
+            "smmlar r5, r5, {x0}, {x1}\n",
+            "asr    r5, r5, {n}\n",
+        )
+    };
+}
+
+/// One output: `$rq` (either of the above) for accumulator `$a`, SSAT #8 (the upper clamp,
+/// 127, and a lower one of −128), `$lo` (empty, or [`clamp_lo_asm`] where the layer's
+/// `act_min` is above −128), STRB to `$addr`.
+macro_rules! out_asm {
+    ($rq:ident, $a:literal, $addr:literal, $lo:expr) => {
+        concat!(
+            $rq!($a),
+            "ssat   r5, #8, r5\n",
+            $lo,
+            "strb   r5, ",
+            $addr,
+            "\n",
+        )
+    };
+}
+
+/// The lower clamp of [`out_asm`] for a layer whose `act_min` is above −128.
+macro_rules! clamp_lo_asm {
+    () => {
+        concat!(
+            "cmp    r5, {n}, asr #8\n",
+            "it     lt\n",
+            "asrlt  r5, {n}, #8\n",
+        )
+    };
+}
+
+/// The whole filter loop of a conv block in one asm body (`$rq`, `$lo`: see [`out_asm`]).
+macro_rules! filters_asm {
+    ($rq:ident, $lo:expr, $w:expr, $t:expr, $args:expr) => {{
+        let [x, ng, adj, y, oc, t_end] = $args;
+        // SAFETY: the caller's contract (see `mac_requant_filters`). The six arguments are
+        // pushed (r0..r5, so in that order from `sp`) and read back from the stack, which
+        // frees their registers for the loop; the asm pops them before it ends. Options:
+        // none — it reads and writes memory and the stack, and writes the flags.
+        unsafe {
+            asm!(
+                "push   {{r0, r1, r2, r3, r4, r5}}",
+                "1:",
+                "ldr    r0, [{t}], #16",
+                "mov    r1, r0",
+                "mov    r2, r0",
+                "mov    r3, r0",
+                "ldrd   {xp}, {n}, [sp]",
+                "lsrs   {n}, {n}, #1",
+                "bcc    2f",
+                "adds   {n}, {n}, #1",
+                "b      3f",
+                "2:",
+                mac_group_asm!(),
+                "3:",
+                mac_group_asm!(),
+                "subs   {n}, {n}, #1",
+                "bne    2b",
+                "ldr    {x0}, [sp, #8]",
+                "sub    {w}, {w}, {x0}",
+                "ldrd   {x0}, {x1}, [{t}, #-12]",
+                "ldr    {n}, [{t}, #-4]",
+                "ldr    {xp}, [sp, #12]",
+                out_asm!($rq, "r0", "[{xp}]", $lo),
+                "ldr    r0, [sp, #16]",
+                out_asm!($rq, "r1", "[{xp}, r0]", $lo),
+                "add    {xp}, {xp}, r0, lsl #1",
+                out_asm!($rq, "r2", "[{xp}]", $lo),
+                out_asm!($rq, "r3", "[{xp}, r0]", $lo),
+                "ldr    {xp}, [sp, #12]",
+                "adds   {xp}, {xp}, #1",
+                "str    {xp}, [sp, #12]",
+                "ldr    r0, [sp, #20]",
+                "cmp    {t}, r0",
+                "bne    1b",
+                "add    sp, sp, #24",
+                w = inout(reg) $w => _,
+                t = inout(reg) $t => _,
+                inout("r0") x => _,
+                inout("r1") ng => _,
+                inout("r2") adj => _,
+                inout("r3") y => _,
+                inout("r4") oc => _,
+                inout("r5") t_end => _,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                xp = out(reg) _,
+                n = out(reg) _,
+            );
+        }
+    }};
+}
+
+/// A conv block's filter loop: for each table entry `t .. t_end` (16 bytes each:
+/// `[bias, multiplier, k_hi or ka, shift | act_min << 8]`, see `requant_s8::FoldedRequant`
+/// and `requant_s8::ReluRequant`) the [`mac_1x4`] loop of its filter against the block's
+/// `ng` groups at `x`, then the four accumulators requantized into `y`, `y + oc`,
+/// `y + 2·oc`, `y + 3·oc`; the next filter starts `k = 4·ng − adj` bytes further, its
+/// output one byte further. One asm body, so the per-filter bookkeeping (bias into 4
+/// accumulators, the table, output pointers) is ~20 instructions where Rust's loop around
+/// separate asm blocks spent ~45 on spills. Per output: 5 instructions with `relu` and no
+/// `clamp_lo` (a fused ReLU after a zero point of −128, the common case), 7 without `relu`;
+/// `clamp_lo` adds 3.
 ///
 /// # Safety
-/// `t` readable for 4 words, 4-byte aligned (LDRD); `p` and `p + stride` writable; the
-/// constants from a layer that passed `FoldedRequant::layer_ok` (right shift 2..=22).
+/// `t < t_end`, both 4-byte aligned, every entry from a layer that passed
+/// `FoldedRequant::layer_ok` (and `ReluRequant::layer_ok` with `relu`); for each filter `f`
+/// (`0 ≤ f < (t_end − t) / 16`) the bytes `w + f·k ..+ 4·ng` readable and `y + f + j·oc`
+/// (j < 4) writable; `x` 4-byte aligned and readable for `8 · ng` words; `ng ≥ 1`,
+/// `adj < 4`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn requant2_store(a: i32, b: i32, t: *const u32, p: *mut i8, stride: usize) {
-    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `nomem` or
-    // `readonly` (STRB writes `p`); not `preserves_flags` (CMP writes NZCV, SSAT may set Q).
-    unsafe {
-        asm!(
-            "ldrd  {m}, {kh}, [{t}, #4]",
-            "ldr   {sl}, [{t}, #12]",
-            "and   {tl}, {a}, #0x80000000",
-            "orr   {tl}, {tl}, #0x40000000",
-            "add   {th}, {kh}, {a}, asr #31",
-            "smlal {tl}, {th}, {a}, {m}",
-            "asr   {th}, {th}, {sl}",
-            "ssat  {th}, #8, {th}",
-            "cmp   {th}, {sl}, asr #8",
-            "it    lt",
-            "asrlt {th}, {sl}, #8",
-            "strb  {th}, [{p}]",
-            "and   {tl}, {b}, #0x80000000",
-            "orr   {tl}, {tl}, #0x40000000",
-            "add   {th}, {kh}, {b}, asr #31",
-            "smlal {tl}, {th}, {b}, {m}",
-            "asr   {th}, {th}, {sl}",
-            "ssat  {th}, #8, {th}",
-            "cmp   {th}, {sl}, asr #8",
-            "it    lt",
-            "asrlt {th}, {sl}, #8",
-            "strb  {th}, [{p}, {s}]",
-            a = in(reg) a,
-            b = in(reg) b,
-            t = in(reg) t,
-            p = in(reg) p,
-            s = in(reg) stride,
-            m = out(reg) _,
-            kh = out(reg) _,
-            sl = out(reg) _,
-            tl = out(reg) _,
-            th = out(reg) _,
-            options(nostack),
-        );
+pub unsafe fn mac_requant_filters(
+    w: *const i8,
+    x: *const u32,
+    ng: usize,
+    adj: usize,
+    t: *const u32,
+    t_end: *const u32,
+    y: *mut i8,
+    oc: usize,
+    relu: bool,
+    clamp_lo: bool,
+) {
+    let args = [x as usize, ng, adj, y as usize, oc, t_end as usize];
+    match (relu, clamp_lo) {
+        (true, false) => filters_asm!(relu_asm, "", w, t, args),
+        (true, true) => filters_asm!(relu_asm, clamp_lo_asm!(), w, t, args),
+        (false, false) => filters_asm!(folded_asm, "", w, t, args),
+        (false, true) => filters_asm!(folded_asm, clamp_lo_asm!(), w, t, args),
     }
 }
 

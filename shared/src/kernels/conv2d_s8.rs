@@ -1,7 +1,7 @@
 //! int8 convolution (HWC, OHWI): im2col of a block of output pixels into i16 scratch with the
 //! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
-use super::requant_s8::{self, ChannelRequant, FoldedRequant};
+use super::requant_s8::{self, ChannelRequant, FoldedRequant, ReluRequant};
 use super::{ConvGeom, OutQuant, reference};
 use crate::format::Requant;
 
@@ -14,8 +14,9 @@ pub(crate) const fn col_len(g: &ConvGeom) -> usize {
 const BLOCK: usize = 4;
 
 /// Words of one channel's entry in the scratch table built per call: `[bias, multiplier,
-/// k_hi, (e − 1) | act_min << 8]` (see [`FoldedRequant`]; the shift in the low byte is all
-/// ASR-by-register reads, the clamp comes back with an ASR #8).
+/// k, shift | act_min << 8]` with `k`, `shift` as [`Table::Relu`] or [`Table::Folded`]
+/// says (the shift in the low byte is all ASR-by-register reads, the clamp comes back with
+/// an ASR #8).
 const RQ_WORDS: usize = 4;
 
 /// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, a table of `RQ_WORDS` words
@@ -27,33 +28,72 @@ pub const fn scratch_bytes(g: &ConvGeom) -> usize {
     BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + kp + 4
 }
 
-/// Fills `words` (the scratch past the columns and staging) with the layer's table of
-/// bias and folded requantization constants if every channel can take the folded path
-/// ([`FoldedRequant::layer_ok`]); returns the table, or `None` for the per-channel
-/// [`ChannelRequant`] path. Built once per call, so no channel recomputes it per block.
+/// A layer's table of bias and requantization constants, built once per call so that no
+/// channel recomputes them per block, and which arithmetic its entries are for.
+#[derive(Clone, Copy)]
+enum Table<'a> {
+    /// [`ReluRequant`] entries (`ka`, `e`): a fused ReLU, the cheapest path.
+    Relu(&'a [[u32; RQ_WORDS]]),
+    /// [`FoldedRequant`] entries (`k_hi`, `e − 1`).
+    Folded(&'a [[u32; RQ_WORDS]]),
+}
+
+impl Table<'_> {
+    #[cfg(dsp)]
+    fn entries(&self) -> &[[u32; RQ_WORDS]] {
+        match self {
+            Table::Relu(t) | Table::Folded(t) => t,
+        }
+    }
+
+    /// Entry `o` applied to `acc`, clamped to `lo..=hi`.
+    #[inline(always)]
+    fn apply(&self, o: usize, acc: i32, lo: i32, hi: i32) -> i8 {
+        match self {
+            Table::Relu(t) => {
+                let e = &t[o];
+                ReluRequant::from_words([e[1], e[2], e[3] & 0xFF]).apply(acc, lo, hi)
+            }
+            Table::Folded(t) => {
+                let e = &t[o];
+                FoldedRequant::from_words([e[1], e[2], e[3] & 0xFF]).apply(acc, lo, hi)
+            }
+        }
+    }
+}
+
+/// Fills `words` (the scratch past the columns and staging) with the layer's [`Table`] if
+/// every channel can take a folded path ([`FoldedRequant::layer_ok`], and
+/// [`ReluRequant::layer_ok`] for the ReLU one, which needs the filter length `k` to bound
+/// the accumulators); `None` for the per-channel [`ChannelRequant`] path.
 fn fold_table<'a>(
     q: &OutQuant,
     requant: &[Requant],
     bias: &[i32],
+    k: usize,
     words: &'a mut [u32],
-) -> Option<&'a [[u32; RQ_WORDS]]> {
+) -> Option<Table<'a>> {
     let oc = requant.len();
-    if !FoldedRequant::layer_ok(requant, q.output_zp, q.act_min, q.act_max) {
+    let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
+    if !FoldedRequant::layer_ok(requant, zp, lo, hi) {
         return None;
     }
+    let relu = ReluRequant::layer_ok(requant, zp, lo, hi, requant_s8::acc_bound(k, bias));
     let (table, _) = words.as_chunks_mut::<RQ_WORDS>();
     let table = table.get_mut(..oc)?;
     for ((c, &m), &b) in table.iter_mut().zip(requant).zip(bias) {
-        let [mult, k_hi, sh] = FoldedRequant::new(m, q.output_zp).to_words();
-        *c = [b as u32, mult, k_hi, sh | (q.act_min as u32) << 8];
+        let [mult, k, sh] = if relu {
+            ReluRequant::new(m, zp).to_words()
+        } else {
+            FoldedRequant::new(m, zp).to_words()
+        };
+        *c = [b as u32, mult, k, sh | (lo as u32) << 8];
     }
-    Some(table)
-}
-
-/// The [`FoldedRequant`] of a table entry.
-#[inline(always)]
-fn entry_requant(e: &[u32; RQ_WORDS]) -> FoldedRequant {
-    FoldedRequant::from_words([e[1], e[2], e[3] & 0xFF])
+    Some(if relu {
+        Table::Relu(table)
+    } else {
+        Table::Folded(table)
+    })
 }
 
 /// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
@@ -201,11 +241,11 @@ mod portable {
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
         let (cols, rest) = words.split_at_mut(BLOCK * col_len(g) / 2 + col_len(g) / 4);
-        let table = fold_table(q, &requant[..oc], &bias[..oc], rest);
+        let table = fold_table(q, &requant[..oc], &bias[..oc], k, rest);
         let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
         // The same requantization as the DSP path: folded constants where the layer allows.
         let rq = |o: usize, acc: i32| match table {
-            Some(t) => entry_requant(&t[o]).apply(acc, lo, hi),
+            Some(t) => t.apply(o, acc, lo, hi),
             None => ChannelRequant::new(requant[o], zp, lo, hi).apply(acc),
         };
         let col: &mut [i16] = bytemuck::cast_slice_mut(cols);
@@ -247,12 +287,12 @@ mod portable {
 /// requantization constants are tabulated once per call ([`fold_table`]); a block's columns
 /// are built together when its pixels share an output row (`im2col_block`,
 /// `rgb3x3_block`); per output the requantization is one asm block of 10 instructions
-/// (`arm::requant2_store`).
+/// (`arm::mac_requant_filters`).
 #[cfg(dsp)]
 mod dsp {
     use super::*;
     use crate::kernels::arm::{
-        copy_bytes, mac_1x4, requant2_store, smlad, splat16, sxtb16, sxtb16_ror8, widen_4cols,
+        copy_bytes, mac_1x4, mac_requant_filters, smlad, splat16, sxtb16, sxtb16_ror8, widen_4cols,
         widen_groups, widen_reordered,
     };
 
@@ -703,13 +743,14 @@ mod dsp {
         }
     }
 
-    /// [`channels`] for the common case — a full block, a layer on the folded
-    /// requantization with no upper clamp below 127 — per filter the MAC loop and two
-    /// [`requant2_store`]s, walking the weights, the table (bias and constants) and the
-    /// output with one pointer each. Filters `..fast` read their padded last group from
-    /// `weights`, the last filter from `last` (its copy padded to whole groups), any other
-    /// (filters shorter than 4 bytes) goes through [`filter_end`]. `out` holds `BLOCK`
-    /// pixels of `oc = table.len()` bytes.
+    /// [`channels`] for the common case — a full block, a layer on a folded
+    /// requantization with no upper clamp below 127 — all filters in
+    /// [`mac_requant_filters`] (one asm body: MAC loop, requantization and stores per
+    /// filter). Filters `..fast` read their padded last group from `weights`; the last one,
+    /// if `fast = oc − 1`, from `last` (its copy padded to whole groups) in a second call;
+    /// any other (filters shorter than 4 bytes) goes through [`filter_end`]. `out` holds
+    /// `BLOCK` pixels of `oc = table.len()` bytes.
+    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn block_folded(
         groups: &[Group],
@@ -717,13 +758,16 @@ mod dsp {
         fast: usize,
         weights: &[i8],
         last: &[i8],
-        table: &[[u32; RQ_WORDS]],
+        table: Table<'_>,
+        lo: i32,
         out: &mut [i8],
     ) {
-        let oc = table.len();
+        let entries = table.entries();
+        let oc = entries.len();
         let ng = groups.len();
         let fits = out.len() >= BLOCK * oc
             && ng > 0
+            && (k..k + 4).contains(&(4 * ng))
             && fast <= oc
             && (fast == 0 || (fast - 1) * k + 4 * ng <= weights.len())
             && last.len() >= 4 * ng;
@@ -731,33 +775,45 @@ mod dsp {
             return; // unreachable: the caller passes a whole block, `fast` as it computes it
         }
         let x = groups.as_ptr().cast::<u32>();
-        let (mut w, mut t, mut y) = (weights.as_ptr(), table.as_ptr(), out.as_mut_ptr());
-        // SAFETY (loop): filter `o < fast` has `4 · ng` bytes from `w = o · k` in `weights`
-        // (checked above); `groups` holds `ng ≥ 1` groups of `GW` words, 4-byte aligned;
-        // `t` is entry `o` (4 aligned words of a layer that passed `layer_ok`); `y = o`
-        // and `o + j·oc < BLOCK · oc ≤ out.len()`.
-        let end = unsafe { y.add(fast) };
-        while y < end {
-            unsafe {
-                let acc = mac_1x4(w, x, ng, [(*t)[0] as i32; BLOCK]);
-                requant2_store(acc[0], acc[1], t.cast(), y, oc);
-                requant2_store(acc[2], acc[3], t.cast(), y.add(2 * oc), oc);
-                (w, t, y) = (w.add(k), t.add(1), y.add(1));
+        let relu = matches!(table, Table::Relu(_));
+        // `lo` is every entry's `act_min` (`fold_table`); SSAT alone gives −128.
+        let clamp_lo = lo > -128;
+        let t = entries.as_ptr().cast::<u32>();
+        let y = out.as_mut_ptr();
+        // SAFETY: filter `o < fast` has `4 · ng` bytes from `o · k` in `weights` (checked
+        // above, `4 · ng − k < 4`), and the last filter's `4 · ng` padded bytes are `last`;
+        // `groups` holds `ng ≥ 1` groups of `GW` words, 4-byte aligned; every entry is 4
+        // aligned words of a layer that passed `layer_ok` for its kind;
+        // `o + j·oc < BLOCK · oc ≤ out.len()` for `o < oc`, `j < BLOCK`.
+        unsafe {
+            if fast > 0 {
+                let t_end = t.add(RQ_WORDS * fast);
+                let adj = 4 * ng - k;
+                mac_requant_filters(
+                    weights.as_ptr(),
+                    x,
+                    ng,
+                    adj,
+                    t,
+                    t_end,
+                    y,
+                    oc,
+                    relu,
+                    clamp_lo,
+                );
+            }
+            if fast + 1 == oc {
+                let (t, t_end) = (t.add(RQ_WORDS * fast), t.add(RQ_WORDS * oc));
+                let y = y.add(fast);
+                mac_requant_filters(last.as_ptr(), x, ng, 0, t, t_end, y, oc, relu, clamp_lo);
+                return;
             }
         }
-        for (o, e) in table.iter().enumerate().skip(fast) {
+        for (o, e) in entries.iter().enumerate().skip(fast) {
             let b = [e[0] as i32; BLOCK];
-            let acc = if o + 1 == oc {
-                // SAFETY: `last` holds `4 · ng` bytes (checked above).
-                unsafe { mac_1x4(last.as_ptr(), x, ng, b) }
-            } else {
-                filter_end(weights.get(o * k..o * k + k).unwrap_or(&[]), groups, b)
-            };
-            // SAFETY: as in the loop above.
-            unsafe {
-                let y = out.as_mut_ptr().add(o);
-                requant2_store(acc[0], acc[1], e.as_ptr(), y, oc);
-                requant2_store(acc[2], acc[3], e.as_ptr(), y.add(2 * oc), oc);
+            let acc = filter_end(weights.get(o * k..o * k + k).unwrap_or(&[]), groups, b);
+            for (j, &a) in acc.iter().enumerate() {
+                out[j * oc + o] = table.apply(o, a, lo, 127);
             }
         }
     }
@@ -781,7 +837,7 @@ mod dsp {
         let (staging, rest) = rest.split_at_mut(kp / 4);
         let staging: &mut [i8] = bytemuck::cast_slice_mut(staging);
         let (rest, last) = rest.split_at_mut(RQ_WORDS * oc);
-        let table = fold_table(q, &requant[..oc], &bias[..oc], rest);
+        let table = fold_table(q, &requant[..oc], &bias[..oc], k, rest);
         // The last filter zero-padded to whole groups, so that every filter's last group
         // can be read as a word ([`block_folded`]).
         let last: &mut [i8] = bytemuck::cast_slice_mut(&mut last[..kp / 4]);
@@ -810,13 +866,12 @@ mod dsp {
             let out = &mut output[pixel * oc..(pixel + n) * oc];
             let groups = &*groups;
             if let Some(t) = table {
-                let fr = |o: usize| entry_requant(&t[o]);
                 if hi == 127 && n == BLOCK {
                     // SSAT does the upper clamp; `lo ≥ −128` is checked by `layer_ok`.
-                    block_folded(groups, k, fast, weights, last, t, out);
+                    block_folded(groups, k, fast, weights, last, t, lo, out);
                 } else {
-                    let ap = |r: &FoldedRequant, a| r.apply(a, lo, hi);
-                    channels(groups, k, oc, n, weights, bias, out, fr, ap);
+                    let ap = |&o: &usize, a| t.apply(o, a, lo, hi);
+                    channels(groups, k, oc, n, weights, bias, out, |o| o, ap);
                 }
             } else {
                 let cr = |o: usize| ChannelRequant::new(requant[o], ozp, lo, hi);

@@ -153,6 +153,83 @@ impl FoldedRequant {
     }
 }
 
+/// One channel's requantization for a layer whose lower clamp is at or above its output
+/// zero point (a fused ReLU) and whose accumulators stay inside ±2³⁰: per accumulator ADD,
+/// SMMLAR, ASR and the clamp, bit-identical to [`FoldedRequant`] on such a layer.
+///
+/// [`FoldedRequant::scaled`] is `⌊(ab + C) / 2^(31+e)⌋` with the sign-dependent constant
+/// `C = 2³⁰ + 2^(30+e) + zp·2^(31+e) − s·2³¹`, `s = [acc < 0]`. With a fused ReLU the sign
+/// does not matter: for `acc < 0` (and `b ≥ 0`) both `s = 0` and `s = 1` give a result
+/// `≤ zp ≤ lo`, which the clamp turns into `lo` (with `s = 0`, `ab + 2³⁰ + 2^(30+e) <
+/// 2^(31+e)` for `ab ≤ 0`). So `C = 2³⁰ + 2^(30+e) + zp·2^(31+e)` for every accumulator,
+/// and with `ka = 2^(e−1) + zp·2^e`:
+/// `⌊(ab + C) / 2^(31+e)⌋ = ⌊(2a·b + 2³¹ + ka·2³²) / 2^(32+e)⌋ = SMMLAR(2a, b, ka) >> e`
+/// (nested floors compose; SMMLAR is `⌊(ka·2³² + x·y + 2³¹) / 2³²⌋`). `2a` fits an i32
+/// because `|a| < 2³⁰` ([`Self::layer_ok`]'s bound).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReluRequant {
+    multiplier: i32,
+    /// `2^(e−1) + zp · 2^e`.
+    ka: i32,
+    /// `e`.
+    e: u32,
+}
+
+impl ReluRequant {
+    /// Whether a layer can take this path: [`FoldedRequant::layer_ok`], a lower clamp at or
+    /// above the zero point, and `acc_bound` (the largest `|accumulator|` the layer can
+    /// produce) below 2³⁰.
+    pub(crate) fn layer_ok(requant: &[Requant], zp: i32, lo: i32, hi: i32, acc_bound: u64) -> bool {
+        FoldedRequant::layer_ok(requant, zp, lo, hi) && lo >= zp && acc_bound < 1 << 30
+    }
+
+    /// Prepares `m` for a layer that passed [`Self::layer_ok`].
+    #[inline(always)]
+    pub(crate) fn new(m: Requant, zp: i32) -> Self {
+        let e = (-m.shift).clamp(2, 22) as u32;
+        ReluRequant {
+            multiplier: m.multiplier,
+            ka: (1 << (e - 1)) + (zp << e),
+            e,
+        }
+    }
+
+    /// The constants as words, in [`FoldedRequant::to_words`]'s places.
+    #[inline(always)]
+    pub(crate) fn to_words(self) -> [u32; 3] {
+        [self.multiplier as u32, self.ka as u32, self.e]
+    }
+
+    /// Inverse of [`Self::to_words`].
+    #[inline(always)]
+    pub(crate) fn from_words(w: [u32; 3]) -> Self {
+        ReluRequant {
+            multiplier: w[0] as i32,
+            ka: w[1] as i32,
+            e: w[2],
+        }
+    }
+
+    /// `clamp(zp + MBQM(acc, m), lo, hi)` as an int8, for `|acc| < 2³⁰` on a layer that
+    /// passed [`Self::layer_ok`].
+    #[inline(always)]
+    pub(crate) fn apply(&self, acc: i32, lo: i32, hi: i32) -> i8 {
+        let x = 2 * acc as i64 * self.multiplier as i64 + (1 << 31) + ((self.ka as i64) << 32);
+        (((x >> 32) as i32) >> self.e).clamp(lo, hi) as i8
+    }
+}
+
+/// The largest `|accumulator|` of a layer with `fan_in` int8 products of `w · (x − zp_in)`
+/// (each at most 128 · 255) and these biases.
+pub(crate) fn acc_bound(fan_in: usize, bias: &[i32]) -> u64 {
+    let b = bias
+        .iter()
+        .map(|b| b.unsigned_abs() as u64)
+        .max()
+        .unwrap_or(0);
+    b + fan_in as u64 * 128 * 255
+}
+
 /// Whether every multiplier takes the fast path (validated models always do).
 #[inline]
 pub(crate) fn all_valid(requant: &[Requant]) -> bool {
@@ -228,6 +305,81 @@ mod tests {
         assert!(!FoldedRequant::layer_ok(&[m(-8)], 128, -128, 127));
         assert!(!FoldedRequant::layer_ok(&[m(-8)], 0, -129, 127));
         assert!(!FoldedRequant::layer_ok(&[m(-8), m(0)], 0, -128, 127));
+    }
+
+    #[test]
+    fn relu_matches_requantize_inside_its_bound() {
+        let mut seed = 0x0123_4567_89AB_CDEFu64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limit = (1 << 30) - 1;
+        let edge_accs = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            127,
+            -128,
+            limit,
+            -limit,
+            1 << 20,
+            -(1 << 20),
+        ];
+        let edge_mults = [0, 1, 1 << 30, i32::MAX, 0x5555_5555];
+        for shift in -22..=-2 {
+            for (zp, lo, hi) in [
+                (-128, -128, 127),
+                (-100, -100, 127),
+                (0, 0, 127),
+                (-7, 3, 127),
+                (127, 127, 127),
+                (-128, -128, 50),
+                (40, 60, 90),
+            ] {
+                let check = |acc: i32, multiplier: i32| {
+                    let m = Requant { multiplier, shift };
+                    assert!(ReluRequant::layer_ok(
+                        &[m],
+                        zp,
+                        lo,
+                        hi,
+                        acc.unsigned_abs() as u64
+                    ));
+                    assert_eq!(
+                        ReluRequant::new(m, zp).apply(acc, lo, hi),
+                        requantize(acc, m, zp, lo, hi),
+                        "acc {acc} m {m:?} zp {zp} lo {lo}"
+                    );
+                };
+                for &a in &edge_accs {
+                    for &m in &edge_mults {
+                        check(a, m);
+                    }
+                }
+                for _ in 0..2000 {
+                    let r = next();
+                    let acc = match r % 3 {
+                        0 => ((r >> 32) as i32) >> 2,
+                        1 => ((r >> 32) as i32) >> (2 + r % 29),
+                        _ => (r >> 40) as i32 - (1 << 23),
+                    };
+                    check(acc, ((next() >> 33) as i32).max(0));
+                }
+            }
+        }
+        let m = Requant {
+            multiplier: 1 << 30,
+            shift: -8,
+        };
+        // Not a fused ReLU (lower clamp below the zero point), or accumulators too large.
+        assert!(!ReluRequant::layer_ok(&[m], 0, -128, 127, 100));
+        assert!(!ReluRequant::layer_ok(&[m], -128, -128, 127, 1 << 30));
+        assert_eq!(acc_bound(9, &[-5, 3]), 5 + 9 * 128 * 255);
     }
 
     #[test]

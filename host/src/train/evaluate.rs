@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
 use super::run_dir::{RunDir, Weights};
-use crate::data::{self, Images, make_batch};
+use crate::data::{self, Batch, Images, make_batch};
 use crate::nn::Net;
 
 /// Result of an evaluation.
@@ -43,19 +43,8 @@ pub fn evaluate(net: &Net, images: &Images, batch_size: usize, device: &Device) 
     let (mut correct, mut loss_sum) = (0u64, 0f64);
     let indices: Vec<usize> = (0..images.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let b = make_batch(images, chunk, None, &device);
-        let logits = net.forward(b.images);
-        let loss: f32 = loss_fn
-            .forward(logits.clone(), b.labels.clone())
-            .into_scalar();
+        let (loss, hits) = score_batch(&net, make_batch(images, chunk, None, &device), &loss_fn);
         loss_sum += f64::from(loss) * chunk.len() as f64;
-        let hits: i64 = logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(b.labels)
-            .int()
-            .sum()
-            .into_scalar();
         correct += hits as u64;
     }
     let n = images.len().max(1) as f64;
@@ -64,6 +53,23 @@ pub fn evaluate(net: &Net, images: &Images, batch_size: usize, device: &Device) 
         loss: loss_sum / n,
         images: images.len(),
     }
+}
+
+/// Mean cross-entropy and correct predictions of an inference net (`valid()`) on one
+/// batch, both read back from the device: what [`evaluate`] does per batch.
+pub fn score_batch(net: &Net, batch: Batch, loss_fn: &CrossEntropyLoss) -> (f32, i64) {
+    let logits = net.forward(batch.images);
+    let loss: f32 = loss_fn
+        .forward(logits.clone(), batch.labels.clone())
+        .into_scalar();
+    let hits: i64 = logits
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(batch.labels)
+        .int()
+        .sum()
+        .into_scalar();
+    (loss, hits)
 }
 
 /// Evaluate a run's weights on its validation split or the test set. `data_base`

@@ -10,10 +10,10 @@ pub mod trainer;
 
 pub use config::TrainConfig;
 pub use error::TrainError;
-pub use evaluate::{EvalSplit, Evaluation, evaluate, evaluate_run};
+pub use evaluate::{EvalSplit, Evaluation, evaluate, evaluate_run, score_batch};
 pub use history::{EpochRecord, History};
 pub use run_dir::{RunDir, Weights, load_model};
-pub use trainer::{RunOptions, resume, train};
+pub use trainer::{RunOptions, StepOutcome, resume, train, train_step};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -13,7 +13,7 @@ use crate::rng::SplitMix64;
 /// flex's RNG (init, dropout) is process-global: training tests must not interleave.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

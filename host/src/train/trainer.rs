@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::module::{Module, ParamId};
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,7 +16,7 @@ use super::evaluate::evaluate;
 use super::history::{EpochRecord, History};
 use super::run_dir::{RunDir, Weights, save_net_atomic, write_json};
 use crate::arch::ArchSpec;
-use crate::data::{Splits, make_batch};
+use crate::data::{Batch, Splits, make_batch};
 use crate::nn::Net;
 use crate::rng::SplitMix64;
 
@@ -113,6 +113,64 @@ pub fn resume(
     )
 }
 
+/// What one training step saw, both read back from the device (as the progress bar needs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    /// The batch's mean cross-entropy before the update (penalties excluded).
+    pub loss: f32,
+    /// Images of the batch the net classified correctly before the update.
+    pub hits: i64,
+}
+
+/// One optimizer step exactly as [`train`] runs it: forward, cross-entropy plus the L1/L2
+/// kernel penalties, backward, Adam on the parameters in `ids`. `net` must live on an
+/// autodiff device. When the loss is not finite the step stops before the backward pass and
+/// returns the net unchanged (the caller decides what to do; `train` stops the run).
+pub fn train_step(
+    net: Net,
+    optim: &mut ModuleOptimizer,
+    batch: Batch,
+    loss_fn: &CrossEntropyLoss,
+    ids: &[ParamId],
+    config: &TrainConfig,
+) -> (Net, StepOutcome) {
+    let logits = net.forward(batch.images);
+    let ce = loss_fn.forward(logits.clone(), batch.labels.clone());
+    let mut loss = ce.clone();
+    if (config.l1 > 0.0 || config.l2 > 0.0)
+        && let Some((l1, l2)) = net.kernel_norms()
+    {
+        loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
+    }
+    let ce_value: f32 = ce.into_scalar();
+    if !ce_value.is_finite() {
+        return (
+            net,
+            StepOutcome {
+                loss: ce_value,
+                hits: 0,
+            },
+        );
+    }
+    let hits: i64 = logits
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(batch.labels)
+        .int()
+        .sum()
+        .into_scalar();
+    let mut grads = loss.backward();
+    let grads = GradientsParams::from_params(&mut grads, &net, ids);
+    let net = optim.step(config.lr, net, grads);
+    (
+        net,
+        StepOutcome {
+            loss: ce_value,
+            hits,
+        },
+    )
+}
+
 fn bar(steps: usize, epoch: usize, epochs: usize, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
@@ -145,7 +203,6 @@ fn run_epochs(
     let n = data.train.len();
     let bs = config.batch_size;
     let steps_per_epoch = n.div_ceil(bs);
-    let penalize = config.l1 > 0.0 || config.l2 > 0.0;
     for epoch in progress.epochs_done + 1..=config.epochs {
         let last_good = progress.epochs_done;
         let non_finite = |what, value, step| TrainError::NonFinite {
@@ -166,30 +223,15 @@ fn run_epochs(
         let (mut loss_sum, mut hits, mut seen) = (0f64, 0i64, 0usize);
         for (step, chunk) in order.chunks(bs).enumerate() {
             let b = make_batch(&data.train, chunk, aug.as_mut(), device);
-            let logits = net.forward(b.images);
-            let ce = loss_fn.forward(logits.clone(), b.labels.clone());
-            let mut loss = ce.clone();
-            if penalize && let Some((l1, l2)) = net.kernel_norms() {
-                loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
-            }
-            let ce_value: f32 = ce.into_scalar();
-            if !ce_value.is_finite() {
+            let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, config);
+            net = next;
+            if !out.loss.is_finite() {
                 pb.abandon();
-                return Err(non_finite("loss", ce_value, step + 1));
+                return Err(non_finite("loss", out.loss, step + 1));
             }
-            let batch_hits: i64 = logits
-                .argmax(1)
-                .squeeze_dim::<1>(1)
-                .equal(b.labels)
-                .int()
-                .sum()
-                .into_scalar();
-            let mut grads = loss.backward();
-            let grads = GradientsParams::from_params(&mut grads, &net, &ids);
-            net = optim.step(config.lr, net, grads);
             progress.steps += 1;
-            loss_sum += f64::from(ce_value) * chunk.len() as f64;
-            hits += batch_hits;
+            loss_sum += f64::from(out.loss) * chunk.len() as f64;
+            hits += out.hits;
             seen += chunk.len();
             pb.inc(1);
             pb.set_message(format!(

@@ -2,6 +2,7 @@
 //! layers, training and evaluation. Export, pruning and surgery modules build on these.
 
 pub mod arch;
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod device;

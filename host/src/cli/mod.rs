@@ -1,5 +1,6 @@
 //! The clap command tree; one file per subcommand.
 
+mod bench;
 mod demo;
 mod eval;
 mod export;
@@ -38,6 +39,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Validate a blob and print its layers, parameters, MACs, flash and RAM.
     Inspect(inspect::InspectArgs),
+    /// Training and inference images/s (compare with bench/pytorch_seed_c10.py).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -52,6 +55,7 @@ impl Cli {
             Command::Prune(a) => prune::run(a),
             Command::Export(a) => export::run(a),
             Command::Inspect(a) => inspect::run(a),
+            Command::Bench(a) => bench::run(a),
         }
     }
 }

@@ -588,7 +588,7 @@ impl<'a> Model<'a> {
 
     fn conv_scratch(&self, g: &ConvGeom) -> usize {
         match self.meta.precision {
-            Precision::Int8 => kernels::conv2d_s8_scratch_bytes(g),
+            Precision::Int8 => kernels::conv2d_s8_min_scratch_bytes(g),
             Precision::F32 => 0,
         }
     }

@@ -89,21 +89,27 @@ fn half_width_runs_in_fewer_instructions_in_step_with_its_macs() {
     let instr_ratio =
         full.instructions_per_inference as f64 / half.instructions_per_inference as f64;
     let mac_ratio = full.macs as f64 / half.macs as f64;
-    // Issue 3 asks for 0.9 of the MAC ratio; measured 0.81 (10,036,920 vs 3,262,853
-    // instructions for 3.80x fewer MACs): per-output requantization and per-pixel im2col
-    // shrink by 2x when the MACs shrink by 4x. This bound keeps what was reached.
+    // Issue 3's bar: instructions fall by at least 0.9 of the MAC ratio. Per-output
+    // requantization and per-pixel work shrink by 2x when the MACs shrink by 4x, so this
+    // holds only because both are small next to the MAC loop (see docs/FIRMWARE.md).
+    eprintln!(
+        "full {} half {} instructions: {instr_ratio:.4}x for {mac_ratio:.4}x fewer MACs = {:.4}",
+        full.instructions_per_inference,
+        half.instructions_per_inference,
+        instr_ratio / mac_ratio
+    );
     assert!(
-        instr_ratio >= 0.8 * mac_ratio,
-        "instructions fell {instr_ratio:.2}x, MACs {mac_ratio:.2}x (need >= 0.8 of it)"
+        instr_ratio >= 0.9 * mac_ratio,
+        "instructions fell {instr_ratio:.2}x, MACs {mac_ratio:.2}x (need >= 0.9 of it)"
     );
     // Regression guard: QEMU -icount counts are exact, so the firmware may not get slower.
     assert!(
-        full.instructions_per_inference <= 10_036_920,
+        full.instructions_per_inference <= 9_153_928,
         "{}",
         full.instructions_per_inference
     );
     assert!(
-        half.instructions_per_inference <= 3_262_853,
+        half.instructions_per_inference <= 2_674_608,
         "{}",
         half.instructions_per_inference
     );

@@ -397,6 +397,163 @@ pub unsafe fn mac_requant_filters(
     }
 }
 
+/// One 4-weight group against a block of 4 output pixels read straight from a widened
+/// input row (`conv2d_band`): pixel `j`'s pairs are `8·Q·j` bytes after pixel 0's, and the
+/// next group (channel group or kernel tap) is 8 bytes on. Registers as [`mac_group_asm`].
+macro_rules! band_group_asm {
+    () => {
+        concat!(
+            "ldr    r5, [{w}], #4\n",
+            "ldrd   {x0}, {x1}, [{xp}, #{o1}]\n",
+            "sxtb16 r4, r5\n",
+            "sxtb16 r5, r5, ror #8\n",
+            "smlad  r1, r4, {x0}, r1\n",
+            "smlad  r1, r5, {x1}, r1\n",
+            "ldrd   {x0}, {x1}, [{xp}, #{o2}]\n",
+            "smlad  r2, r4, {x0}, r2\n",
+            "smlad  r2, r5, {x1}, r2\n",
+            "ldrd   {x0}, {x1}, [{xp}, #{o3}]\n",
+            "smlad  r3, r4, {x0}, r3\n",
+            "smlad  r3, r5, {x1}, r3\n",
+            "ldrd   {x0}, {x1}, [{xp}], #8\n",
+            "smlad  r0, r4, {x0}, r0\n",
+            "smlad  r0, r5, {x1}, r0\n",
+        )
+    };
+}
+
+/// One kernel row of [`mac_requant_band`]: its pointer and pair count from `[s + $off]`,
+/// then the two-group loop (labels `$top`, `$mid`), entered at its second half for an odd
+/// group count (`odd`).
+macro_rules! band_row_asm {
+    (even, $off:literal, $top:literal, $mid:literal) => {
+        concat!(
+            "ldrd   {xp}, {n}, [{s}, #",
+            $off,
+            "]\n",
+            $top,
+            ":\n",
+            band_group_asm!(),
+            $mid,
+            ":\n",
+            band_group_asm!(),
+            "subs   {n}, {n}, #1\n",
+            "bne    ",
+            $top,
+            "b\n",
+        )
+    };
+    (odd, $off:literal, $top:literal, $mid:literal) => {
+        concat!(
+            "ldrd   {xp}, {n}, [{s}, #",
+            $off,
+            "]\n",
+            "b      ",
+            $mid,
+            "f\n",
+            $top,
+            ":\n",
+            band_group_asm!(),
+            $mid,
+            ":\n",
+            band_group_asm!(),
+            "subs   {n}, {n}, #1\n",
+            "bne    ",
+            $top,
+            "b\n",
+        )
+    };
+}
+
+/// The filter loop of [`mac_requant_band`] for an even or odd group count per kernel row.
+macro_rules! band_asm {
+    ($parity:ident, $w:expr, $t:expr, $s:expr) => {
+        // SAFETY: the caller's contract (see `mac_requant_band`). Options: none — it reads
+        // memory, writes the outputs and `args.y`, and writes the flags.
+        unsafe {
+            asm!(
+                "1:",
+                "ldr    r0, [{t}], #16",
+                "mov    r1, r0",
+                "mov    r2, r0",
+                "mov    r3, r0",
+                band_row_asm!($parity, "0", "2", "3"),
+                band_row_asm!($parity, "8", "4", "5"),
+                band_row_asm!($parity, "16", "6", "7"),
+                "ldrd   {x0}, {x1}, [{t}, #-12]",
+                "ldr    {n}, [{t}, #-4]",
+                "ldr    {xp}, [{s}, #24]",
+                out_asm!(relu_asm, "r0", "[{xp}]", ""),
+                "ldr    r0, [{s}, #28]",
+                out_asm!(relu_asm, "r1", "[{xp}, r0]", ""),
+                "add    {xp}, {xp}, r0, lsl #1",
+                out_asm!(relu_asm, "r2", "[{xp}]", ""),
+                out_asm!(relu_asm, "r3", "[{xp}, r0]", ""),
+                "ldr    {xp}, [{s}, #24]",
+                "adds   {xp}, {xp}, #1",
+                "str    {xp}, [{s}, #24]",
+                "ldr    r0, [{s}, #32]",
+                "cmp    {t}, r0",
+                "bne    1b",
+                w = inout(reg) $w => _,
+                t = inout(reg) $t => _,
+                s = in(reg) $s,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                xp = out(reg) _,
+                n = out(reg) _,
+                o1 = const 8 * Q,
+                o2 = const 16 * Q,
+                o3 = const 24 * Q,
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+            );
+        }
+    };
+}
+
+/// What [`mac_requant_band`] reads besides the weights and the table (`repr(C)`: the asm
+/// reads it by offset).
+#[repr(C)]
+pub struct BandArgs {
+    /// Per kernel row: the block's pixel 0 in its widened input row (4-byte aligned), and
+    /// the two-group loop's count, `⌈groups / 2⌉` (`groups = 3·Q`).
+    pub rows: [(*const u32, usize); 3],
+    /// Output of the current filter for pixel 0 (advanced by one per filter).
+    pub y: *mut i8,
+    /// Output pixel stride (output channels).
+    pub oc: usize,
+    /// Table entry past the last filter.
+    pub t_end: *const u32,
+}
+
+/// A stride-1 3×3 conv block straight from widened input rows: for each table entry
+/// `t .. args.t_end` (`[bias, multiplier, ka, e | act_min << 8]` of a fused-ReLU layer with
+/// `act_min = −128`, see `requant_s8::ReluRequant`) the MAC loop of its filter over the 3
+/// kernel rows — per row `3·Q` groups, each 16 MACs in 15 instructions, pixel `j` at
+/// `8·Q·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB) into
+/// `y + j·oc`. The filter's weights (`36·Q` bytes, OHWI with `4·Q` channels) follow each
+/// other from `w`.
+///
+/// # Safety
+/// `t < args.t_end`, 4-byte aligned, entries from a layer that passed
+/// `ReluRequant::layer_ok` with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
+/// each row pointer 4-byte aligned and readable for `8·Q·(3 + 3) + …` — every pair up to
+/// pixel `3 + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8`.
+#[inline(always)]
+pub unsafe fn mac_requant_band<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
+    if Q % 2 == 1 {
+        band_asm!(odd, w, t, args);
+    } else {
+        band_asm!(even, w, t, args);
+    }
+}
+
 /// Widens `n` groups of 4 int8 at `src` into reordered i16 pairs plus `offset2` (as
 /// [`widen_reordered`]), storing group `i`'s pairs `(x0,x2)`, `(x1,x3)` at `dst + i·STRIDE`
 /// bytes: LDR, 2 SXTAB16, STRD per group (LLVM's own loop added 3 more instructions).

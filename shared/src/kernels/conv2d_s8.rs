@@ -2,7 +2,7 @@
 //! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
 use super::requant_s8::{self, ChannelRequant, FoldedRequant, ReluRequant};
-use super::{ConvGeom, OutQuant, reference};
+use super::{ConvGeom, OutQuant, conv2d_band, reference};
 use crate::format::Requant;
 
 /// i16 slots of one im2col column: the filter length rounded up to whole 4-value groups.
@@ -17,21 +17,31 @@ const BLOCK: usize = 4;
 /// k, shift | act_min << 8]` with `k`, `shift` as [`Table::Relu`] or [`Table::Folded`]
 /// says (the shift in the low byte is all ASR-by-register reads, the clamp comes back with
 /// an ASR #8).
-const RQ_WORDS: usize = 4;
+pub(crate) const RQ_WORDS: usize = 4;
 
-/// Scratch bytes: `BLOCK` i16 columns, one int8 staging column, a table of `RQ_WORDS` words
-/// per output channel, a copy of the last filter padded to whole groups, and 4 bytes of
-/// slack so a misaligned scratch start can still be rounded up to a word boundary. The same
-/// on every target, so a blob sized on the host fits the firmware.
-pub const fn scratch_bytes(g: &ConvGeom) -> usize {
+/// Scratch bytes of the im2col path, the least a conv needs: `BLOCK` i16 columns, one int8
+/// staging column, a table of `RQ_WORDS` words per output channel, a copy of the last
+/// filter padded to whole groups, and 4 bytes of slack so a misaligned scratch start can
+/// still be rounded up to a word boundary. The same on every target, so a blob sized on
+/// the host fits the firmware.
+pub const fn min_scratch_bytes(g: &ConvGeom) -> usize {
     let kp = col_len(g);
     BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + kp + 4
+}
+
+/// Scratch bytes an encoder declares: [`min_scratch_bytes`], or the band path's
+/// ([`conv2d_band::scratch_bytes`]) where it applies and needs more. A blob that declares
+/// only the minimum (one encoded before the band path existed) still runs, on im2col.
+pub const fn scratch_bytes(g: &ConvGeom) -> usize {
+    let im2col = min_scratch_bytes(g);
+    let band = conv2d_band::scratch_bytes(g, RQ_WORDS);
+    if band > im2col { band } else { im2col }
 }
 
 /// A layer's table of bias and requantization constants, built once per call so that no
 /// channel recomputes them per block, and which arithmetic its entries are for.
 #[derive(Clone, Copy)]
-enum Table<'a> {
+pub(crate) enum Table<'a> {
     /// [`ReluRequant`] entries (`ka`, `e`): a fused ReLU, the cheapest path.
     Relu(&'a [[u32; RQ_WORDS]]),
     /// [`FoldedRequant`] entries (`k_hi`, `e − 1`).
@@ -66,7 +76,7 @@ impl Table<'_> {
 /// every channel can take a folded path ([`FoldedRequant::layer_ok`], and
 /// [`ReluRequant::layer_ok`] for the ReLU one, which needs the filter length `k` to bound
 /// the accumulators); `None` for the per-channel [`ChannelRequant`] path.
-fn fold_table<'a>(
+pub(crate) fn fold_table<'a>(
     q: &OutQuant,
     requant: &[Requant],
     bias: &[i32],
@@ -123,7 +133,9 @@ pub fn conv2d_s8(
         return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
     }
     #[cfg(dsp)]
-    dsp::conv(g, q, input, weights, bias, requant, words, output);
+    if !conv2d_band::conv(g, q, input, weights, bias, requant, words, output) {
+        dsp::conv(g, q, input, weights, bias, requant, words, output);
+    }
     #[cfg(not(dsp))]
     portable::conv(g, q, input, weights, bias, requant, words, output);
 }
@@ -743,6 +755,29 @@ mod dsp {
         }
     }
 
+    /// [`mac_requant_filters`] behind a call, so that its 4 asm variants are in the binary
+    /// once however many places run filters.
+    ///
+    /// # Safety
+    /// As [`mac_requant_filters`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    unsafe fn filters(
+        w: *const i8,
+        x: *const u32,
+        ng: usize,
+        adj: usize,
+        t: *const u32,
+        t_end: *const u32,
+        y: *mut i8,
+        oc: usize,
+        relu: bool,
+        clamp_lo: bool,
+    ) {
+        // SAFETY: the caller's.
+        unsafe { mac_requant_filters(w, x, ng, adj, t, t_end, y, oc, relu, clamp_lo) }
+    }
+
     /// [`channels`] for the common case — a full block, a layer on a folded
     /// requantization with no upper clamp below 127 — all filters in
     /// [`mac_requant_filters`] (one asm body: MAC loop, requantization and stores per
@@ -789,7 +824,7 @@ mod dsp {
             if fast > 0 {
                 let t_end = t.add(RQ_WORDS * fast);
                 let adj = 4 * ng - k;
-                mac_requant_filters(
+                filters(
                     weights.as_ptr(),
                     x,
                     ng,
@@ -802,12 +837,26 @@ mod dsp {
                     clamp_lo,
                 );
             }
-            if fast + 1 == oc {
+        }
+        let tail = fast + 1 == oc;
+        if tail {
+            // SAFETY: as above, for the last filter from its padded copy.
+            unsafe {
                 let (t, t_end) = (t.add(RQ_WORDS * fast), t.add(RQ_WORDS * oc));
-                let y = y.add(fast);
-                mac_requant_filters(last.as_ptr(), x, ng, 0, t, t_end, y, oc, relu, clamp_lo);
-                return;
+                filters(
+                    last.as_ptr(),
+                    x,
+                    ng,
+                    0,
+                    t,
+                    t_end,
+                    y.add(fast),
+                    oc,
+                    relu,
+                    clamp_lo,
+                );
             }
+            return;
         }
         for (o, e) in entries.iter().enumerate().skip(fast) {
             let b = [e[0] as i32; BLOCK];

@@ -9,6 +9,7 @@
 mod add_s8;
 #[cfg(dsp)]
 mod arm;
+mod conv2d_band;
 mod conv2d_f32;
 mod conv2d_s8;
 mod dense_s8;
@@ -91,11 +92,19 @@ pub struct AddParams {
     pub act_max: i32,
 }
 
-/// Scratch bytes [`conv2d_s8`] needs for this geometry (the same on every target: four i16
-/// im2col columns, an int8 staging column, 16 bytes of bias and requantization constants
-/// per output channel, and the last filter padded to whole 4-byte groups).
+/// Scratch bytes an encoder declares for [`conv2d_s8`] with this geometry (the same on every
+/// target): enough for the fastest path that applies — the band path of a stride-1 3×3
+/// conv (3 widened input rows) or the im2col path ([`conv2d_s8_min_scratch_bytes`]).
 pub const fn conv2d_s8_scratch_bytes(g: &ConvGeom) -> usize {
     conv2d_s8::scratch_bytes(g)
+}
+
+/// Scratch bytes [`conv2d_s8`] needs at least, what validation checks (the im2col path:
+/// four i16 columns, an int8 staging column, 16 bytes of bias and requantization constants
+/// per output channel, and the last filter padded to whole 4-byte groups). With less than
+/// [`conv2d_s8_scratch_bytes`] the kernel takes this slower path, with the same results.
+pub const fn conv2d_s8_min_scratch_bytes(g: &ConvGeom) -> usize {
+    conv2d_s8::min_scratch_bytes(g)
 }
 
 /// Scratch bytes [`dense_s8`] needs (the input widened to i16).

@@ -1,0 +1,246 @@
+//! Stride-1 3×3 int8 convolution without im2col (DSP path): each input row is widened once
+//! into a ring of 3 rows, and a block of 4 output pixels reads its windows straight from it.
+//!
+//! The im2col path widens every input byte once per window it falls in (9 times for a 3×3
+//! kernel) and pays per-block bookkeeping; both scale with pixels, not with MACs, so they
+//! are what kept a narrower (pruned) layer from speeding up in proportion. Here a row is
+//! widened once, a block's windows are addresses into the ring, and one asm body
+//! ([`mac_requant_band`](super::arm::mac_requant_band)) runs all filters of a block. An RGB
+//! input (3 channels) is widened with a zero 4th channel and the filters copied to 4
+//! channels in scratch, so it takes the same path.
+
+use super::ConvGeom;
+
+/// Output pixels per block (the asm's 4 accumulators).
+const BLOCK: usize = 4;
+
+/// The widened channel groups per pixel (`Q`) if the band path can run `g`: stride 1, a
+/// 3×3 kernel, at least one full block per output row, and 3 input channels or a multiple
+/// of 4 up to 32.
+pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
+    let ic = g.input.c as usize;
+    let ok = g.stride[0] == 1
+        && g.stride[1] == 1
+        && g.kernel[0] == 3
+        && g.kernel[1] == 3
+        && g.output.w as usize >= BLOCK
+        && g.output.h >= 1;
+    if !ok {
+        None
+    } else if ic == 3 {
+        Some(1)
+    } else if ic.is_multiple_of(4) && ic >= 4 && ic <= 32 {
+        Some(ic / 4)
+    } else {
+        None
+    }
+}
+
+/// Words of one widened input row: every pixel of the padded row, `2·Q` words each.
+const fn row_words(g: &ConvGeom, q: usize) -> usize {
+    let w = g.input.w as usize + g.padding.left as usize + g.padding.right as usize;
+    w * 2 * q
+}
+
+/// Scratch bytes of the band path (0 where it does not apply): the requantization table
+/// (`table_words` per output channel), the ring of 3 widened rows, the filters copied to 4
+/// channels for an RGB input, and 4 bytes of slack for a misaligned scratch start.
+pub(crate) const fn scratch_bytes(g: &ConvGeom, table_words: usize) -> usize {
+    match groups(g) {
+        Some(q) => {
+            let oc = g.output.c as usize;
+            let packed = if g.input.c == 3 { oc * 9 } else { 0 };
+            4 * (table_words * oc + 3 * row_words(g, q) + packed) + 4
+        }
+        None => 0,
+    }
+}
+
+#[cfg(dsp)]
+pub(super) use dsp::conv;
+
+#[cfg(dsp)]
+mod dsp {
+    use super::*;
+    use crate::format::Requant;
+    use crate::kernels::OutQuant;
+    use crate::kernels::arm::{BandArgs, mac_requant_band, splat16, widen_groups, widen_reordered};
+    use crate::kernels::conv2d_s8::{RQ_WORDS, Table, fold_table};
+
+    /// Runs `g` on the band path and returns `true`, or returns `false` having written
+    /// nothing to `output` where the path does not apply: another geometry, a layer that
+    /// is not a fused ReLU with `act_min = −128` and no upper clamp below 127 (the asm's one
+    /// requantization), or too little scratch (a blob sized before this path existed).
+    /// Buffers were checked by the caller against the geometry.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::kernels) fn conv(
+        g: &ConvGeom,
+        q: &OutQuant,
+        input: &[i8],
+        weights: &[i8],
+        bias: &[i32],
+        requant: &[Requant],
+        words: &mut [u32],
+        output: &mut [i8],
+    ) -> bool {
+        let Some(qg) = groups(g) else {
+            return false;
+        };
+        if q.act_min != -128 || q.act_max != 127 {
+            return false;
+        }
+        let oc = g.output.c as usize;
+        let rw = row_words(g, qg);
+        let packed = if g.input.c == 3 { oc * 9 } else { 0 };
+        let Some((table_words, rest)) = words.split_at_mut_checked(RQ_WORDS * oc) else {
+            return false;
+        };
+        let Some((ring, rest)) = rest.split_at_mut_checked(3 * rw) else {
+            return false;
+        };
+        let Some(packed) = rest.get_mut(..packed) else {
+            return false;
+        };
+        let k = g.filter_len();
+        let Some(Table::Relu(table)) = fold_table(q, requant, bias, k, table_words) else {
+            return false;
+        };
+        let w: &[i8] = if g.input.c == 3 {
+            let p: &mut [i8] = bytemuck::cast_slice_mut(packed);
+            for (dst, src) in p.chunks_exact_mut(4).zip(weights.chunks_exact(3)) {
+                dst[..3].copy_from_slice(src);
+                dst[3] = 0;
+            }
+            p
+        } else {
+            weights
+        };
+        let t = table.as_ptr().cast::<u32>();
+        let run = Band {
+            g,
+            zp: q.input_zp,
+            input,
+            w: w.as_ptr(),
+            t,
+            // SAFETY: `table` holds `oc` entries of `RQ_WORDS` words.
+            t_end: unsafe { t.add(RQ_WORDS * oc) },
+        };
+        let block: BlockFn = match qg {
+            1 => block::<1>,
+            2 => block::<2>,
+            3 => block::<3>,
+            4 => block::<4>,
+            5 => block::<5>,
+            6 => block::<6>,
+            7 => block::<7>,
+            _ => block::<8>,
+        };
+        run.rows(qg, block, ring, output);
+        true
+    }
+
+    /// One block's filters for a `Q`: [`mac_requant_band`], one copy per `Q` (the asm's
+    /// pixel offsets are immediates) and nothing else, so the variants cost little flash.
+    type BlockFn = unsafe fn(*const i8, *const u32, *mut BandArgs);
+
+    /// # Safety
+    /// As [`mac_requant_band`].
+    #[inline(never)]
+    unsafe fn block<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
+        // SAFETY: the caller's.
+        unsafe { mac_requant_band::<Q>(w, t, args) }
+    }
+
+    /// One call's constant state.
+    struct Band<'a> {
+        g: &'a ConvGeom,
+        zp: i32,
+        input: &'a [i8],
+        /// Filters with `4·Q` channels (OHWI), `oc` of them.
+        w: *const i8,
+        t: *const u32,
+        t_end: *const u32,
+    }
+
+    impl Band<'_> {
+        /// Every output row: bring the 3 input rows of its windows into the ring (each
+        /// input row is widened once: the ring slot of input row `iy` is `iy mod 3`), then
+        /// the blocks of 4 pixels (the last one moved left to end at the row's end, where
+        /// the width is not a multiple of 4: it recomputes a few pixels, same values).
+        fn rows(&self, q: usize, block: BlockFn, ring: &mut [u32], output: &mut [i8]) {
+            let g = self.g;
+            let (h, oh, ow) = (g.input.h as isize, g.output.h as usize, g.output.w as usize);
+            let oc = g.output.c as usize;
+            let rw = row_words(g, q);
+            ring.fill(0);
+            let mut held = [isize::MIN; 3];
+            let pairs = (3 * q).div_ceil(2);
+            let top = g.padding.top as isize;
+            for oy in 0..oh {
+                let mut rows = [(core::ptr::null::<u32>(), pairs); 3];
+                for (r, row) in rows.iter_mut().enumerate() {
+                    let iy = oy as isize - top + r as isize;
+                    let slot = iy.rem_euclid(3) as usize;
+                    let dst = &mut ring[slot * rw..(slot + 1) * rw];
+                    if held[slot] != iy {
+                        self.fill(q, iy, h, dst);
+                        held[slot] = iy;
+                    }
+                    row.0 = dst.as_ptr();
+                }
+                let mut pos = 0;
+                while pos < ow {
+                    let x = pos.min(ow - BLOCK);
+                    let out = &mut output[(oy * ow + x) * oc..(oy * ow + x + BLOCK) * oc];
+                    let mut args = BandArgs {
+                        // SAFETY (offset): pixel `x + 5 < ow + 2` of a padded row of
+                        // `ow + 2` pixels, `2·q` words each.
+                        rows: rows.map(|(p, n)| (unsafe { p.add(2 * q * x) }, n)),
+                        y: out.as_mut_ptr(),
+                        oc,
+                        t_end: self.t_end,
+                    };
+                    // SAFETY: `block` is `block::<q>`; the table has `oc ≥ 1` entries of a
+                    // fused-ReLU layer with `act_min = −128` (checked by `conv`); `w` holds
+                    // `oc` filters of `36·q` bytes; each row pointer is word-aligned with pixels
+                    // `x .. x + 6` in its row (the windows of the block's 4 pixels, the
+                    // padded row being `ow + 2` pixels); `out` holds the block's `4 · oc`
+                    // outputs.
+                    unsafe { block(self.w, self.t, &mut args) };
+                    pos += BLOCK;
+                }
+            }
+        }
+
+        /// Widens input row `iy` into `dst` (its pixels after the left padding), or zeroes
+        /// them if `iy` is a padding row; the padding pixels stay 0 from the ring's fill.
+        fn fill(&self, q: usize, iy: isize, h: isize, dst: &mut [u32]) {
+            let g = self.g;
+            let w = g.input.w as usize;
+            let left = 2 * q * g.padding.left as usize;
+            let dst = &mut dst[left..left + 2 * q * w];
+            if iy < 0 || iy >= h {
+                dst.fill(0);
+                return;
+            }
+            let ic = g.input.c as usize;
+            let src = &self.input[iy as usize * w * ic..(iy as usize + 1) * w * ic];
+            let off2 = splat16(-self.zp);
+            if ic == 3 {
+                // The 4th channel's byte is the zero point: it widens to 0.
+                let pad = (self.zp as u8 as u32) << 24;
+                for (d, p) in dst.chunks_exact_mut(2).zip(src.chunks_exact(3)) {
+                    let v =
+                        p[0] as u8 as u32 | (p[1] as u8 as u32) << 8 | (p[2] as u8 as u32) << 16;
+                    let (lo, hi) = widen_reordered(v | pad, off2);
+                    d[0] = lo;
+                    d[1] = hi;
+                }
+            } else {
+                // SAFETY: `src` holds `w · ic = 4 · (w · q)` bytes, `dst` `2 · (w · q)`
+                // words, word-aligned; `w · q ≥ 1`.
+                unsafe { widen_groups::<8>(src.as_ptr(), dst.as_mut_ptr(), w * q, off2) };
+            }
+        }
+    }
+}

@@ -1,0 +1,1001 @@
+//! Sweeps int8 kernel shapes: firmware DSP path in QEMU vs host portable path, bit for bit.
+//!
+//! The seed nets only reach the DSP conv with the CIFAR shapes (3 or a multiple of 4 input
+//! channels, 3×3 'same', widths that are multiples of 4, ReLU at zero point −128). Each
+//! model here is a short chain of small random-weight layers, calibrated on its own test
+//! images so that every layer's outputs spread over the int8 range (or saturate where the
+//! case says so); the firmware's output CRC and class must equal the host simulation's for
+//! every image. The output of the last op is all the firmware reports, so each model ends
+//! in a sizeable tensor and chains stay short. Which kernel path each op takes is worked
+//! out from the blob by [`paths`], which mirrors the dispatch in `shared/src/kernels/`;
+//! `the_sweep_reaches_every_kernel_path` asserts that the models together reach them all.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use whittle::firmware::{LabeledImage, Machine, RunOptions};
+use whittle::rng::SplitMix64;
+use whittle_shared::encode::{AlignedBytes, Builder};
+use whittle_shared::format::{Add, AddQuant, Conv2d, Dense, Padding, Pool2d, Unary};
+use whittle_shared::requant::quantize_multiplier;
+use whittle_shared::{Model, Op, Precision, Requant, Shape, exec};
+use whittle_tests::require_tools;
+
+/// Test images per model: one of alternating extremes (−128/127), the rest uniform noise.
+const IMAGES: usize = 5;
+/// Scale of the int8 weights (only ratios of scales reach the integer arithmetic).
+const WEIGHT_SCALE: f64 = 1.0 / 256.0;
+/// Share of a layer's outputs that must sit on a bound it is designed to reach.
+const MIN_SHARE: f64 = 0.01;
+
+/// Output zero point and fused ReLU of a conv, dense or add.
+#[derive(Debug, Clone, Copy)]
+struct Act {
+    relu: bool,
+    zp: i8,
+}
+
+const fn relu(zp: i8) -> Act {
+    Act { relu: true, zp }
+}
+
+const fn linear(zp: i8) -> Act {
+    Act { relu: false, zp }
+}
+
+impl Act {
+    /// The lower clamp the kernels apply.
+    fn act_min(self) -> i8 {
+        if self.relu { self.zp } else { -128 }
+    }
+}
+
+/// A conv (or, with kernel 1×1 on a vector, the parameters of a dense).
+#[derive(Debug, Clone, Copy)]
+struct ConvSpec {
+    oc: u16,
+    kernel: [u8; 2],
+    stride: [u8; 2],
+    /// top, left, bottom, right.
+    pad: [u8; 4],
+    act: Act,
+    /// Spread of the outputs in int8 steps (the requantization maps one standard deviation
+    /// of the accumulator to this).
+    gain: f64,
+    /// Weights are drawn from `−wmax..=wmax` (nonzero when below 127).
+    wmax: i8,
+    /// Channel 0 gets a multiplier below the folded range (shift −23) and a bias that
+    /// carries its value: the layer requantizes channel by channel.
+    tiny: bool,
+    /// Channel 0 gets a bias above 2^30 (with multiplier 2^30, shift −22: the value
+    /// `zp + 144`), which keeps a ReLU layer off the ReLU table.
+    big: bool,
+    /// Designed to saturate: 127 (and −128 without ReLU) must each hold ≥ [`MIN_SHARE`].
+    sat: bool,
+}
+
+fn conv(oc: u16, kernel: [u8; 2], stride: [u8; 2], pad: [u8; 4], act: Act) -> ConvSpec {
+    ConvSpec {
+        oc,
+        kernel,
+        stride,
+        pad,
+        act,
+        gain: 50.0,
+        wmax: 127,
+        tiny: false,
+        big: false,
+        sat: false,
+    }
+}
+
+impl ConvSpec {
+    fn gain(self, gain: f64) -> Self {
+        ConvSpec { gain, ..self }
+    }
+    fn wmax(self, wmax: i8) -> Self {
+        ConvSpec { wmax, ..self }
+    }
+    fn tiny(self) -> Self {
+        ConvSpec { tiny: true, ..self }
+    }
+    fn big(self) -> Self {
+        ConvSpec { big: true, ..self }
+    }
+    /// Saturating: a gain of 150 puts ~20–40% of the outputs on the bounds.
+    fn sat(self) -> Self {
+        ConvSpec {
+            sat: true,
+            gain: 150.0,
+            ..self
+        }
+    }
+    fn padding(&self) -> Padding {
+        let [top, left, bottom, right] = self.pad;
+        Padding {
+            top,
+            left,
+            bottom,
+            right,
+        }
+    }
+}
+
+fn dense(out: u16, act: Act) -> ConvSpec {
+    conv(out, [1, 1], [1, 1], [0; 4], act)
+}
+
+/// `k / 2` on every side: 'same' for an odd kernel at stride 1.
+const fn same(k: u8) -> [u8; 4] {
+    [k / 2; 4]
+}
+
+const VALID: [u8; 4] = [0; 4];
+
+#[derive(Debug, Clone, Copy)]
+enum Layer {
+    Conv(ConvSpec),
+    Dense(ConvSpec),
+    MaxPool([u8; 2], [u8; 2]),
+    AvgPool([u8; 2], [u8; 2]),
+    GlobalAvgPool,
+    Flatten,
+    Relu,
+    /// Adds the output of layer `back` to the current tensor.
+    AddSkip {
+        back: usize,
+        act: Act,
+    },
+}
+
+/// One model of the sweep.
+struct Case {
+    name: &'static str,
+    input: Shape,
+    input_zp: i8,
+    layers: Vec<Layer>,
+    seed: u64,
+}
+
+/// 3-channel 3×3 'same' first layer (`rgb3x3_block`: straight-from-input interior columns,
+/// `im2col` at the border, output width 9 so blocks also straddle rows, 81 pixels so the
+/// last block has 1); then 5 input channels through the staging column (3×3 stride 2
+/// 'valid', ReLU at zero point −100 saturating at 127, channel 0's bias above 2^30: the
+/// folded table with the asm's CMP/IT clamp); then a 1×1 from 8 channels (whole groups)
+/// to 13, no ReLU.
+fn rgb_first_layer() -> Case {
+    Case {
+        name: "rgb_first_layer",
+        input: Shape::new(3, 9, 9),
+        input_zp: -7,
+        layers: vec![
+            Layer::Conv(conv(5, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(8, [3, 3], [2, 2], VALID, relu(-100)).sat().big()),
+            Layer::Conv(conv(13, [1, 1], [1, 1], VALID, linear(10))),
+        ],
+        seed: 1,
+    }
+}
+
+/// 3-channel 3×3 stride 2 with padding and a positive input zero point, ReLU at zero point
+/// 0 saturating at 127 (8×8×8: blocks in one row); 2×2 max pool on 8 channels (word path);
+/// a 3×3 'same' to 3 channels over a 4×4 map; a 2×2 stride-1 max pool on 3 channels (the
+/// generic path); flatten; dense 27 → 13 (ReLU, a partial group, odd rows) and 13 → 10.
+fn rgb_stride2_dense_head() -> Case {
+    Case {
+        name: "rgb_stride2_dense_head",
+        input: Shape::new(3, 15, 15),
+        input_zp: 37,
+        layers: vec![
+            Layer::Conv(conv(8, [3, 3], [2, 2], same(3), relu(0)).sat()),
+            Layer::MaxPool([2, 2], [2, 2]),
+            Layer::Conv(conv(3, [3, 3], [1, 1], same(3), linear(-5))),
+            Layer::MaxPool([2, 2], [1, 1]),
+            Layer::Flatten,
+            Layer::Dense(dense(13, relu(-128)).gain(60.0)),
+            Layer::Dense(dense(10, linear(0)).gain(40.0)),
+        ],
+        seed: 2,
+    }
+}
+
+/// 4 input channels, 5×5 'same' (whole-group block columns with taps in the horizontal
+/// padding, kernel rows in the vertical padding), ReLU at zero point 0; 3×3 stride 2 with
+/// TF-style asymmetric padding (bottom/right only) to 12 channels; a non-square 3×1 from 12
+/// channels to 3, no ReLU, saturating at both ends.
+fn four_channels_5x5_nonsquare() -> Case {
+    Case {
+        name: "four_channels_5x5_nonsquare",
+        input: Shape::new(4, 8, 8),
+        input_zp: 0,
+        layers: vec![
+            Layer::Conv(conv(8, [5, 5], [1, 1], same(5), relu(0))),
+            Layer::Conv(conv(12, [3, 3], [2, 2], [0, 0, 1, 1], relu(-128)).gain(60.0)),
+            Layer::Conv(conv(3, [3, 1], [1, 1], [1, 0, 1, 0], linear(-20)).sat()),
+        ],
+        seed: 3,
+    }
+}
+
+/// 1 input channel, 1×1 (filter length 1) to 8 with weights in −2..=2 and a gain of 150:
+/// multipliers ≥ 1, so positive shifts (the per-channel, non-fused requantization with a
+/// left shift), saturating both ends; a 3×3 'same' to 2 channels; a 1×1 stride 2 from 2
+/// channels (filter length 2) to 5 over a 5×5 output.
+fn one_channel_positive_shift() -> Case {
+    Case {
+        name: "one_channel_positive_shift",
+        input: Shape::new(1, 9, 9),
+        input_zp: 5,
+        layers: vec![
+            Layer::Conv(conv(8, [1, 1], [1, 1], VALID, linear(-3)).sat().wmax(2)),
+            Layer::Conv(conv(2, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(5, [1, 1], [2, 2], VALID, linear(0))),
+        ],
+        seed: 4,
+    }
+}
+
+/// Input zero point −128; 1×1 from 1 channel to 8 on the folded path (filters 5 and 6 end
+/// in `filter_end`, 7 from the padded copy); 3×3 'valid' to 13 with channel 0's shift at
+/// −23 (the whole layer requantizes per channel, fused form); a 1×1 from 13 channels
+/// (staging, filter length 13) to 1 (no filter in the asm loop), ReLU at zero point −60.
+fn short_filters_and_tiny_shift() -> Case {
+    Case {
+        name: "short_filters_and_tiny_shift",
+        input: Shape::new(1, 10, 10),
+        input_zp: -128,
+        layers: vec![
+            Layer::Conv(conv(8, [1, 1], [1, 1], VALID, relu(-128)).gain(60.0)),
+            Layer::Conv(conv(13, [3, 3], [1, 1], VALID, linear(0)).tiny()),
+            Layer::Conv(conv(1, [1, 1], [1, 1], VALID, relu(-60))),
+        ],
+        seed: 5,
+    }
+}
+
+/// 5 input channels, 3×3 'same' (staging column with padding) on a 7×7 map; a 3×3 from 8
+/// channels, no ReLU; a residual add with ReLU; 3×3 stride 2 max pool (generic path); 1×1
+/// to 13 saturating; 2×2 stride 1 max pool on 13 channels (words and a 1-byte tail).
+fn staging_residual_maxpools() -> Case {
+    Case {
+        name: "staging_residual_maxpools",
+        input: Shape::new(5, 7, 7),
+        input_zp: 12,
+        layers: vec![
+            Layer::Conv(conv(8, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(8, [3, 3], [1, 1], same(3), linear(5))),
+            Layer::AddSkip {
+                back: 0,
+                act: relu(-128),
+            },
+            Layer::MaxPool([3, 3], [2, 2]),
+            Layer::Conv(conv(13, [1, 1], [1, 1], VALID, linear(0)).sat()),
+            Layer::MaxPool([2, 2], [1, 1]),
+        ],
+        seed: 6,
+    }
+}
+
+/// 1×1 from 1 channel to 3 (3 weights in all: every filter outside the asm loop); 5×5
+/// stride 2 with padding from 3 channels (staging, filter length 75) to 5, no ReLU, with a
+/// shift of −23 in channel 0 (per-channel requantization: the last filter's 3-byte tail in
+/// `filter_end` on every block), then a ReLU op at zero point 10; 2×2 average pool; dense
+/// 45 → 13 with ReLU at −90 and 13 → 10.
+fn five_by_five_avgpool_dense() -> Case {
+    Case {
+        name: "five_by_five_avgpool_dense",
+        input: Shape::new(1, 12, 12),
+        input_zp: 20,
+        layers: vec![
+            Layer::Conv(conv(3, [1, 1], [1, 1], VALID, relu(-128)).gain(60.0)),
+            Layer::Conv(conv(5, [5, 5], [2, 2], [2; 4], linear(10)).tiny()),
+            Layer::Relu,
+            Layer::AvgPool([2, 2], [2, 2]),
+            Layer::Flatten,
+            Layer::Dense(dense(13, relu(-90)).gain(60.0)),
+            Layer::Dense(dense(10, linear(0)).gain(40.0)),
+        ],
+        seed: 7,
+    }
+}
+
+/// 12 input channels, 3×3 'same' to 13 (whole groups, width 7); global average pool;
+/// dense 13 → 7 with ReLU at zero point 0 saturating at 127; dense 7 → 5 (one partial
+/// group only) saturating at both ends.
+fn twelve_channels_global_pool() -> Case {
+    Case {
+        name: "twelve_channels_global_pool",
+        input: Shape::new(12, 7, 7),
+        input_zp: -3,
+        layers: vec![
+            Layer::Conv(conv(13, [3, 3], [1, 1], same(3), linear(-10)).gain(70.0)),
+            Layer::GlobalAvgPool,
+            Layer::Dense(dense(7, relu(0)).sat()),
+            Layer::Dense(dense(5, linear(-10)).sat()),
+        ],
+        seed: 8,
+    }
+}
+
+const CASES: [fn() -> Case; 8] = [
+    rgb_first_layer,
+    rgb_stride2_dense_head,
+    four_channels_5x5_nonsquare,
+    one_channel_positive_shift,
+    short_filters_and_tiny_shift,
+    staging_residual_maxpools,
+    five_by_five_avgpool_dense,
+    twelve_channels_global_pool,
+];
+
+/// Image 0 alternates −128 and 127; the others are uniform int8 noise.
+fn test_images(len: usize, seed: u64) -> Vec<Vec<i8>> {
+    let mut rng = SplitMix64::new(seed ^ 0x494d_4147); // "IMAG"
+    let mut images = vec![(0..len).map(|i| [-128, 127][i % 2]).collect()];
+    images.extend((1..IMAGES).map(|_| {
+        (0..len)
+            .map(|_| (rng.below(256) as i32 - 128) as i8)
+            .collect()
+    }));
+    images
+}
+
+/// The values of tensor `t` for every image, from the model built so far.
+fn values(b: &Builder, t: u16, images: &[Vec<i8>]) -> Vec<Vec<i8>> {
+    if t == b.input() {
+        return images.to_vec();
+    }
+    let blob = AlignedBytes::new(&b.clone().finish(t).expect("prefix model"));
+    let model = Model::from_bytes(&blob).expect("prefix model");
+    let mut ram = AlignedBytes::zeroed(model.ram_bytes());
+    images
+        .iter()
+        .map(|img| {
+            exec::run_s8(&model, img, &mut ram)
+                .expect("host run")
+                .to_vec()
+        })
+        .collect()
+}
+
+fn conv_out(s: Shape, c: &ConvSpec) -> Shape {
+    let [top, left, bottom, right] = c.pad.map(u16::from);
+    let (kh, kw) = (c.kernel[0] as u16, c.kernel[1] as u16);
+    assert!(
+        s.h + top + bottom >= kh && s.w + left + right >= kw,
+        "{c:?} on {s:?}"
+    );
+    Shape::new(
+        c.oc,
+        (s.h + top + bottom - kh) / c.stride[0] as u16 + 1,
+        (s.w + left + right - kw) / c.stride[1] as u16 + 1,
+    )
+}
+
+/// The exact accumulators `Σ (x − zp) · w` (without bias) of a conv, HWC, as the kernels'
+/// reference defines them.
+fn accumulators(x: &[i8], s: Shape, zp: i8, w: &[i8], c: &ConvSpec, out: Shape) -> Vec<i32> {
+    let (ic, ih, iw) = (s.c as usize, s.h as isize, s.w as isize);
+    let (kh, kw) = (c.kernel[0] as usize, c.kernel[1] as usize);
+    let k = kh * kw * ic;
+    let mut accs = Vec::with_capacity(out.len());
+    for oy in 0..out.h as usize {
+        for ox in 0..out.w as usize {
+            for o in 0..out.c as usize {
+                let mut acc = 0i32;
+                for ky in 0..kh {
+                    let iy = (oy * c.stride[0] as usize + ky) as isize - c.pad[0] as isize;
+                    for kx in 0..kw {
+                        let ix = (ox * c.stride[1] as usize + kx) as isize - c.pad[1] as isize;
+                        if iy < 0 || iy >= ih || ix < 0 || ix >= iw {
+                            continue;
+                        }
+                        let at = (iy * iw + ix) as usize * ic;
+                        for ch in 0..ic {
+                            let wv = w[o * k + (ky * kw + kx) * ic + ch] as i32;
+                            acc += wv * (x[at + ch] as i32 - zp as i32);
+                        }
+                    }
+                }
+                accs.push(acc);
+            }
+        }
+    }
+    accs
+}
+
+/// A uniform draw in [0, 1).
+fn unit(rng: &mut SplitMix64) -> f64 {
+    rng.below(1 << 24) as f64 / (1 << 24) as f64
+}
+
+/// Random weights, then biases and multipliers that map each channel's accumulators (over
+/// every pixel of every test image) to `gain · (z + offset)` around the zero point, `z`
+/// standardized; ReLU layers are shifted up by 0.25–1 σ so that 16–40% are cut. Returns
+/// weights, biases, multipliers and the layer's mean real multiplier.
+fn layer_params(
+    rng: &mut SplitMix64,
+    x: &[Vec<i8>],
+    s: Shape,
+    zp: i8,
+    c: &ConvSpec,
+    out: Shape,
+) -> (Vec<i8>, Vec<i32>, Vec<Requant>, f64) {
+    let k = c.kernel[0] as usize * c.kernel[1] as usize * s.c as usize;
+    let oc = c.oc as usize;
+    let w: Vec<i8> = (0..oc * k)
+        .map(|_| {
+            let m = c.wmax as i64;
+            let v = rng.below(2 * m as u64 + 1) as i64 - m;
+            match (v, c.wmax < 127) {
+                (0, true) => 1,
+                _ => v as i8,
+            }
+        })
+        .collect();
+    let accs: Vec<Vec<i32>> = x
+        .iter()
+        .map(|img| accumulators(img, s, zp, &w, c, out))
+        .collect();
+    let (mut bias, mut requant, mut reals) = (Vec::new(), Vec::new(), Vec::new());
+    for o in 0..oc {
+        let v: Vec<f64> = accs
+            .iter()
+            .flat_map(|a| a.iter().skip(o).step_by(oc).map(|&a| a as f64))
+            .collect();
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n)
+            .sqrt()
+            .max(1.0);
+        let offset = if c.act.relu {
+            0.25 + 0.75 * unit(rng)
+        } else {
+            unit(rng) - 0.5
+        };
+        let real = c.gain / std * (0.8 + 0.45 * unit(rng));
+        if c.tiny && o == 0 {
+            // Shift −23: multiplier · 2^−54 ≈ 9e−8; the bias alone sets the value.
+            let real = 1.5 * 2f64.powi(-24);
+            let value = 80.0 * unit(rng) - 40.0;
+            bias.push((value / real).round() as i32);
+            requant.push(quantize_multiplier(real));
+        } else if c.big && o == 0 {
+            // 2^30 · 2^−53 · (2^30 + 2^27) = 144, the accumulator adds < 0.01.
+            bias.push((1 << 30) + (1 << 27) + rng.below(1 << 16) as i32);
+            requant.push(Requant {
+                multiplier: 1 << 30,
+                shift: -22,
+            });
+        } else {
+            bias.push((-mean + offset * std).round() as i32);
+            requant.push(quantize_multiplier(real));
+            reals.push(real);
+        }
+    }
+    let nominal = reals.iter().sum::<f64>() / reals.len().max(1) as f64;
+    (w, bias, requant, nominal)
+}
+
+/// A case built: the blob, its test images, and the ops that must saturate.
+struct Built {
+    blob: Vec<u8>,
+    images: Vec<Vec<i8>>,
+    /// Per op: `Some((act, sat))` for conv and dense.
+    checks: Vec<Option<(Act, bool)>>,
+}
+
+fn build(case: &Case) -> Built {
+    let images = test_images(case.input.len(), case.seed);
+    let mut rng = SplitMix64::new(case.seed);
+    let mut b = Builder::new(Precision::Int8, case.input, 1.0 / 64.0, case.input_zp);
+    let mut outs: Vec<u16> = Vec::new();
+    let mut checks = Vec::new();
+    let mut cur = b.input();
+    for layer in &case.layers {
+        let info = *b.tensor_info(cur).expect("current tensor");
+        let (s, scale, zp) = (info.shape, info.scale, info.zero_point);
+        let same_quant = |b: &mut Builder, shape: Shape| b.tensor(shape, scale, zp);
+        let mut check = None;
+        let t = match *layer {
+            Layer::Conv(c) | Layer::Dense(c) => {
+                let is_dense = matches!(layer, Layer::Dense(_));
+                assert!(
+                    !is_dense || (s.h, s.w) == (1, 1),
+                    "{}: dense on {s:?}",
+                    case.name
+                );
+                let out = if is_dense {
+                    Shape::vector(c.oc)
+                } else {
+                    conv_out(s, &c)
+                };
+                let x = values(&b, cur, &images);
+                let (w, bias, rq, real) = layer_params(&mut rng, &x, s, zp, &c, out);
+                let out_scale = (scale as f64 * WEIGHT_SCALE / real) as f32;
+                let t = b.tensor(out, out_scale, c.act.zp);
+                let (weights, bias, requant) =
+                    (b.data_i8(&w), b.data_i32(&bias), b.data_requant(&rq));
+                b.op(if is_dense {
+                    Op::Dense(Dense {
+                        input: cur,
+                        output: t,
+                        relu: c.act.relu,
+                        weights,
+                        bias,
+                        requant,
+                    })
+                } else {
+                    Op::Conv2d(Conv2d {
+                        input: cur,
+                        output: t,
+                        kernel: c.kernel,
+                        stride: c.stride,
+                        padding: c.padding(),
+                        relu: c.act.relu,
+                        weights,
+                        bias,
+                        requant,
+                    })
+                });
+                check = Some((c.act, c.sat));
+                t
+            }
+            Layer::MaxPool(kernel, stride) | Layer::AvgPool(kernel, stride) => {
+                let (kh, kw) = (kernel[0] as u16, kernel[1] as u16);
+                let out = Shape::new(
+                    s.c,
+                    (s.h - kh) / stride[0] as u16 + 1,
+                    (s.w - kw) / stride[1] as u16 + 1,
+                );
+                let t = same_quant(&mut b, out);
+                let p = Pool2d {
+                    input: cur,
+                    output: t,
+                    kernel,
+                    stride,
+                };
+                b.op(match layer {
+                    Layer::MaxPool(..) => Op::MaxPool2d(p),
+                    _ => Op::AvgPool2d(p),
+                });
+                t
+            }
+            Layer::GlobalAvgPool | Layer::Flatten | Layer::Relu => {
+                let out = match layer {
+                    Layer::GlobalAvgPool => Shape::vector(s.c),
+                    Layer::Flatten => Shape::vector(s.len() as u16),
+                    _ => s,
+                };
+                let t = same_quant(&mut b, out);
+                let u = Unary {
+                    input: cur,
+                    output: t,
+                };
+                b.op(match layer {
+                    Layer::GlobalAvgPool => Op::GlobalAvgPool(u),
+                    Layer::Flatten => Op::Flatten(u),
+                    _ => Op::Relu(u),
+                });
+                t
+            }
+            Layer::AddSkip { back, act } => {
+                let a = outs[back];
+                let ia = *b.tensor_info(a).expect("skip tensor");
+                assert_eq!(ia.shape, s, "{}: add shapes", case.name);
+                // TFLite's int8 add: both inputs to twice the larger scale, 20 bits up.
+                let twice_max = 2.0 * (ia.scale as f64).max(scale as f64);
+                let out_scale = 0.75 * twice_max;
+                let quant = AddQuant {
+                    left_shift: 20,
+                    a: quantize_multiplier(ia.scale as f64 / twice_max),
+                    b: quantize_multiplier(scale as f64 / twice_max),
+                    out: quantize_multiplier(twice_max / ((1u64 << 20) as f64 * out_scale)),
+                };
+                let t = b.tensor(s, out_scale as f32, act.zp);
+                b.op(Op::Add(Add {
+                    a,
+                    b: cur,
+                    output: t,
+                    relu: act.relu,
+                    quant,
+                }));
+                t
+            }
+        };
+        outs.push(t);
+        checks.push(check);
+        cur = t;
+    }
+    let blob = b
+        .finish(cur)
+        .unwrap_or_else(|e| panic!("{}: blob: {e}", case.name));
+    Built {
+        blob,
+        images,
+        checks,
+    }
+}
+
+/// The kernel paths the ops of `blob` take, worked out as `shared/src/kernels/` dispatches
+/// (`conv2d_s8.rs`: `im2col_block`, `rgb3x3_block`, the staging column, `fold_table`,
+/// `block_folded`'s `fast` filters; `dense_s8.rs`; `pool_s8.rs`).
+fn paths(blob: &[u8]) -> BTreeSet<String> {
+    let bytes = AlignedBytes::new(blob);
+    let model = Model::from_bytes(&bytes).expect("valid blob");
+    let mut tags = BTreeSet::new();
+    let mut tag = |s: String| {
+        tags.insert(s);
+    };
+    for op in model.ops() {
+        let op = op.expect("op");
+        let [input, _] = op.inputs();
+        let i = model.tensor(input.expect("input")).expect("tensor");
+        let o = model.tensor(op.output()).expect("tensor");
+        match op {
+            Op::Conv2d(c) => {
+                let (ic, oc) = (i.shape.c as usize, o.shape.c as usize);
+                let (kh, kw) = (c.kernel[0], c.kernel[1]);
+                let k = kh as usize * kw as usize * ic;
+                let kp = (k + 3) & !3;
+                let ow = o.shape.w as usize;
+                let npix = o.shape.h as usize * ow;
+                tag(format!("conv ic {ic}"));
+                tag(format!("conv oc {oc}"));
+                tag(format!("conv kernel {kh}x{kw}"));
+                tag(format!("conv stride {}", c.stride[0].max(c.stride[1])));
+                let p = c.padding;
+                tag(if p == Padding::default() {
+                    "conv padding none".into()
+                } else if p.top == p.bottom && p.left == p.right {
+                    "conv padding symmetric".into()
+                } else {
+                    "conv padding asymmetric".into()
+                });
+                tag(if ow.is_multiple_of(4) {
+                    "conv width multiple of 4".into()
+                } else {
+                    "conv width not multiple of 4 (blocks span rows)".into()
+                });
+                if !npix.is_multiple_of(4) {
+                    tag("conv partial last block".into());
+                }
+                if !k.is_multiple_of(4) {
+                    tag("conv filter length not multiple of 4".into());
+                }
+                tag(if ic.is_multiple_of(4) {
+                    "im2col whole groups".into()
+                } else if ic == 3 && c.kernel == [3, 3] {
+                    "im2col rgb 3x3".into()
+                } else {
+                    "im2col staging".into()
+                });
+                tag(match (c.relu, o.zero_point) {
+                    (false, _) => "conv linear".into(),
+                    (true, -128) => "conv relu zp -128".into(),
+                    (true, _) => "conv relu zp above -128".into(),
+                });
+                let rq = model.data_requant(c.requant).expect("requant");
+                let bias = model.data_i32(c.bias).expect("bias");
+                let folded = rq
+                    .iter()
+                    .all(|m| m.multiplier >= 0 && (-22..=-2).contains(&m.shift));
+                if folded {
+                    // `fold_table`: the ReLU table (SMMLAR) where the lower clamp is at or
+                    // above the zero point and no accumulator can reach 2^30, else the
+                    // folded one (SMLAL); the asm adds CMP/IT/ASRLT where `act_min > −128`.
+                    let zp = o.zero_point as i32;
+                    let lo = if c.relu { zp.max(-128) } else { -128 };
+                    let bound = bias
+                        .iter()
+                        .map(|b| b.unsigned_abs() as u64)
+                        .max()
+                        .unwrap_or(0)
+                        + k as u64 * 128 * 255;
+                    let table = if lo >= zp && bound < 1 << 30 {
+                        "relu table (SMMLAR)"
+                    } else {
+                        "folded table (SMLAL)"
+                    };
+                    let clamp = if lo > -128 {
+                        "lower clamp in asm"
+                    } else {
+                        "SSAT only"
+                    };
+                    tag(format!("{table}, {clamp}"));
+                    // `block_folded`: filters `..fast` in one asm call; the last from its
+                    // padded copy in a second if `fast = oc − 1`, else `filter_end`.
+                    let fast = (oc * k).checked_sub(kp).map_or(0, |r| (r / k + 1).min(oc));
+                    if fast == 0 {
+                        tag("table, no filter in the first asm call".into());
+                    }
+                    if fast + 1 < oc {
+                        tag("table, filters in filter_end".into());
+                    }
+                    if fast + 1 == oc {
+                        tag("table, last filter from its padded copy".into());
+                    }
+                    if k % 4 == 3 && fast + 1 < oc {
+                        tag("filter_end with a 3-byte tail".into());
+                    }
+                } else if rq.iter().any(|m| m.shift > -2) {
+                    tag("per-channel requant, not fused".into());
+                } else {
+                    tag("per-channel requant, fused".into());
+                }
+                if !folded && k % 4 == 3 {
+                    // `channels`: the last filter of every block through `filter_end`.
+                    tag("filter_end with a 3-byte tail".into());
+                }
+                if rq.iter().any(|m| m.shift > 0) {
+                    tag("requant left shift".into());
+                }
+            }
+            Op::Dense(d) => {
+                let (n, m) = (i.shape.len(), o.shape.len());
+                tag(match (d.relu, o.zero_point) {
+                    (false, _) => "dense linear".into(),
+                    (true, -128) => "dense relu zp -128".into(),
+                    (true, _) => "dense relu zp above -128".into(),
+                });
+                if !n.is_multiple_of(4) {
+                    tag("dense input not multiple of 4".into());
+                }
+                if (n / 4) % 2 == 1 {
+                    tag("dense odd group count".into());
+                }
+                if m % 2 == 1 {
+                    tag("dense odd output count".into());
+                }
+            }
+            Op::MaxPool2d(p) => {
+                let c = i.shape.c;
+                if p.kernel == [2, 2] && c >= 4 {
+                    tag("maxpool 2x2 words".into());
+                    if !c.is_multiple_of(4) {
+                        tag("maxpool 2x2 words, byte tail".into());
+                    }
+                } else {
+                    tag("maxpool generic".into());
+                }
+            }
+            Op::AvgPool2d(_) => {
+                tag("avgpool".into());
+            }
+            Op::GlobalAvgPool(_) => {
+                tag("global avgpool".into());
+            }
+            Op::Relu(_) => {
+                tag("relu op".into());
+            }
+            Op::Add(_) => {
+                tag("add".into());
+            }
+            Op::Flatten(_) => {
+                tag("flatten".into());
+            }
+        };
+    }
+    tags
+}
+
+/// Runs every image on the host, checks each conv and dense against its design (outputs
+/// spread, ReLU cuts some but not all, saturating layers reach their bounds) and returns
+/// the saturation tags it saw.
+fn host_checks(case: &Case, built: &Built) -> BTreeSet<String> {
+    let bytes = AlignedBytes::new(&built.blob);
+    let model = Model::from_bytes(&bytes).expect("valid blob");
+    let mut ram = AlignedBytes::zeroed(model.ram_bytes());
+    let mut outputs: Vec<Vec<i8>> = vec![Vec::new(); built.checks.len()];
+    let mut finals = BTreeSet::new();
+    for img in &built.images {
+        let out = exec::run_s8_observed(&model, img, &mut ram, &mut |i, _, y| {
+            outputs[i as usize].extend_from_slice(y)
+        })
+        .expect("host run");
+        finals.insert(out.to_vec());
+    }
+    assert_eq!(
+        finals.len(),
+        built.images.len(),
+        "{}: some images give the same output",
+        case.name
+    );
+    let mut tags = BTreeSet::new();
+    for (index, (check, y)) in built.checks.iter().zip(&outputs).enumerate() {
+        let Some((act, sat)) = *check else { continue };
+        let n = y.len() as f64;
+        let share = |v: i8| y.iter().filter(|&&x| x == v).count() as f64 / n;
+        let distinct: BTreeSet<i8> = y.iter().copied().collect();
+        let what = format!("{} op {index}", case.name);
+        assert!(distinct.len() >= 8, "{what}: only values {distinct:?}");
+        let lo = share(act.act_min());
+        if act.relu {
+            assert!(
+                (MIN_SHARE..=0.9).contains(&lo),
+                "{what}: ReLU cuts {:.1}% of the outputs",
+                100.0 * lo
+            );
+        }
+        let (top, bottom) = (share(127), share(-128));
+        if sat {
+            assert!(top >= MIN_SHARE, "{what}: {:.1}% at 127", 100.0 * top);
+            if !act.relu {
+                assert!(
+                    bottom >= MIN_SHARE,
+                    "{what}: {:.1}% at -128",
+                    100.0 * bottom
+                );
+            }
+        }
+        if top >= MIN_SHARE {
+            tags.insert("saturates at 127".into());
+        }
+        if !act.relu && bottom >= MIN_SHARE {
+            tags.insert("saturates at -128 without ReLU".into());
+        }
+    }
+    tags
+}
+
+/// Builds `case`, checks it on the host, runs it on mps2-an386 and compares every image.
+fn sweep(make: fn() -> Case) {
+    require_tools();
+    let case = make();
+    let built = build(&case);
+    host_checks(&case, &built);
+    let images: Vec<LabeledImage> = built
+        .images
+        .iter()
+        .map(|p| LabeledImage {
+            label: 0,
+            pixels: p.clone(),
+        })
+        .collect();
+    let mut opts = RunOptions::new(Machine::Mps2An386);
+    opts.timeout = Duration::from_secs(120);
+    let r = whittle::firmware::run(&built.blob, &images, &opts)
+        .unwrap_or_else(|e| panic!("{}: whittle run on mps2-an386: {e}", case.name));
+    let tags = paths(&built.blob);
+    println!(
+        "{}: {} ops, {} B blob, {} instructions/inference, {:.2} s QEMU; paths: {}",
+        case.name,
+        r.per_layer.len(),
+        built.blob.len(),
+        r.instructions_per_inference,
+        r.qemu_wall_s,
+        tags.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    assert_eq!(r.images, IMAGES, "{}", case.name);
+    for i in &r.per_image {
+        assert_eq!(
+            (i.pred, &i.crc),
+            (i.host_pred, &i.host_crc),
+            "{} image {} (input {:?}, zp {}): firmware (DSP) vs host (portable)",
+            case.name,
+            i.index,
+            case.input,
+            case.input_zp
+        );
+    }
+    assert!(r.host_matches && r.mismatches == 0, "{}", case.name);
+    let crcs: BTreeSet<&str> = r.per_image.iter().map(|i| i.crc.as_str()).collect();
+    assert_eq!(crcs.len(), IMAGES, "{}: repeated CRCs {crcs:?}", case.name);
+    let classes: BTreeSet<u32> = r.per_image.iter().map(|i| i.pred).collect();
+    assert!(
+        classes.len() >= 2,
+        "{}: every image got class {classes:?}",
+        case.name
+    );
+}
+
+#[test]
+fn the_sweep_reaches_every_kernel_path() {
+    let mut seen = BTreeSet::new();
+    for make in CASES {
+        let case = make();
+        let built = build(&case);
+        seen.extend(paths(&built.blob));
+        seen.extend(host_checks(&case, &built));
+    }
+    let mut want: Vec<String> = Vec::new();
+    for ic in [1, 3, 4, 5, 8, 12] {
+        want.push(format!("conv ic {ic}"));
+    }
+    for oc in [1, 2, 3, 5, 8, 13] {
+        want.push(format!("conv oc {oc}"));
+    }
+    want.extend(
+        [
+            "conv kernel 1x1",
+            "conv kernel 3x3",
+            "conv kernel 5x5",
+            "conv kernel 3x1",
+            "conv stride 1",
+            "conv stride 2",
+            "conv padding none",
+            "conv padding symmetric",
+            "conv padding asymmetric",
+            "conv width multiple of 4",
+            "conv width not multiple of 4 (blocks span rows)",
+            "conv partial last block",
+            "conv filter length not multiple of 4",
+            "im2col whole groups",
+            "im2col rgb 3x3",
+            "im2col staging",
+            "conv linear",
+            "conv relu zp -128",
+            "conv relu zp above -128",
+            "relu table (SMMLAR), SSAT only",
+            "relu table (SMMLAR), lower clamp in asm",
+            "folded table (SMLAL), SSAT only",
+            "folded table (SMLAL), lower clamp in asm",
+            "table, no filter in the first asm call",
+            "table, filters in filter_end",
+            "table, last filter from its padded copy",
+            "filter_end with a 3-byte tail",
+            "per-channel requant, fused",
+            "per-channel requant, not fused",
+            "requant left shift",
+            "dense linear",
+            "dense relu zp -128",
+            "dense relu zp above -128",
+            "dense input not multiple of 4",
+            "dense odd group count",
+            "dense odd output count",
+            "maxpool 2x2 words",
+            "maxpool 2x2 words, byte tail",
+            "maxpool generic",
+            "avgpool",
+            "global avgpool",
+            "relu op",
+            "add",
+            "flatten",
+            "saturates at 127",
+            "saturates at -128 without ReLU",
+        ]
+        .map(String::from),
+    );
+    let missing: Vec<&String> = want.iter().filter(|w| !seen.contains(*w)).collect();
+    assert!(missing.is_empty(), "no model reaches {missing:?}");
+}
+
+#[test]
+fn rgb_first_layer_matches_host() {
+    sweep(rgb_first_layer);
+}
+
+#[test]
+fn rgb_stride2_dense_head_matches_host() {
+    sweep(rgb_stride2_dense_head);
+}
+
+#[test]
+fn four_channels_5x5_nonsquare_matches_host() {
+    sweep(four_channels_5x5_nonsquare);
+}
+
+#[test]
+fn one_channel_positive_shift_matches_host() {
+    sweep(one_channel_positive_shift);
+}
+
+#[test]
+fn short_filters_and_tiny_shift_matches_host() {
+    sweep(short_filters_and_tiny_shift);
+}
+
+#[test]
+fn staging_residual_maxpools_matches_host() {
+    sweep(staging_residual_maxpools);
+}
+
+#[test]
+fn five_by_five_avgpool_dense_matches_host() {
+    sweep(five_by_five_avgpool_dense);
+}
+
+#[test]
+fn twelve_channels_global_pool_matches_host() {
+    sweep(twelve_channels_global_pool);
+}

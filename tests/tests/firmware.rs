@@ -104,12 +104,12 @@ fn half_width_runs_in_fewer_instructions_in_step_with_its_macs() {
     );
     // Regression guard: QEMU -icount counts are exact, so the firmware may not get slower.
     assert!(
-        full.instructions_per_inference <= 9_153_928,
+        full.instructions_per_inference <= 9_092_488,
         "{}",
         full.instructions_per_inference
     );
     assert!(
-        half.instructions_per_inference <= 2_674_608,
+        half.instructions_per_inference <= 2_643_888,
         "{}",
         half.instructions_per_inference
     );

@@ -424,7 +424,7 @@ macro_rules! band_group_asm {
 
 /// One kernel row of [`mac_requant_band`]: its pointer and pair count from `[s + $off]`,
 /// then the two-group loop (labels `$top`, `$mid`), entered at its second half for an odd
-/// group count (`odd`).
+/// group count (`odd`); `three` groups (`Q = 1`: an RGB or 4-channel input) are unrolled.
 macro_rules! band_row_asm {
     (even, $off:literal, $top:literal, $mid:literal) => {
         concat!(
@@ -441,6 +441,16 @@ macro_rules! band_row_asm {
             "bne    ",
             $top,
             "b\n",
+        )
+    };
+    (three, $off:literal, $top:literal, $mid:literal) => {
+        concat!(
+            "ldr    {xp}, [{s}, #",
+            $off,
+            "]\n",
+            band_group_asm!(),
+            band_group_asm!(),
+            band_group_asm!(),
         )
     };
     (odd, $off:literal, $top:literal, $mid:literal) => {
@@ -547,7 +557,9 @@ pub struct BandArgs {
 /// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8`.
 #[inline(always)]
 pub unsafe fn mac_requant_band<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
-    if Q % 2 == 1 {
+    if Q == 1 {
+        band_asm!(three, w, t, args);
+    } else if Q % 2 == 1 {
         band_asm!(odd, w, t, args);
     } else {
         band_asm!(even, w, t, args);

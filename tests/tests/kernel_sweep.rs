@@ -1,13 +1,15 @@
 //! Sweeps int8 kernel shapes: firmware DSP path in QEMU vs host portable path, bit for bit.
 //!
-//! The seed nets only reach the DSP conv with the CIFAR shapes (3 or a multiple of 4 input
-//! channels, 3×3 'same', widths that are multiples of 4, ReLU at zero point −128). Each
-//! model here is a short chain of small random-weight layers, calibrated on its own test
-//! images so that every layer's outputs spread over the int8 range (or saturate where the
-//! case says so); the firmware's output CRC and class must equal the host simulation's for
-//! every image. The output of the last op is all the firmware reports, so each model ends
-//! in a sizeable tensor and chains stay short. Which kernel path each op takes is worked
-//! out from the blob by [`paths`], which mirrors the dispatch in `shared/src/kernels/`;
+//! The seed nets reach the DSP conv only with CIFAR shapes (3 or a multiple of 4 input
+//! channels, 3×3 'same', widths that are multiples of 4, ReLU at zero point −128), mostly
+//! on the band path; the im2col path, its requantization tables and the dense and pool
+//! kernels see little of their shape space. Each model here is a short chain of small
+//! random-weight layers, calibrated on its own test images so that every layer's outputs
+//! spread over the int8 range (or saturate where the case says so); the firmware's output
+//! CRC and class must equal the host simulation's for every image. The output of the last
+//! op is all the firmware reports, so each model ends in a sizeable tensor and chains stay
+//! short. Which kernel path each op takes is worked out from the blob by [`paths`], which
+//! mirrors the dispatch in `shared/src/kernels/` (update it with the dispatch);
 //! `the_sweep_reaches_every_kernel_path` asserts that the models together reach them all.
 
 use std::collections::BTreeSet;
@@ -157,9 +159,9 @@ struct Case {
     seed: u64,
 }
 
-/// 3-channel 3×3 'same' first layer (`rgb3x3_block`: straight-from-input interior columns,
-/// `im2col` at the border, output width 9 so blocks also straddle rows, 81 pixels so the
-/// last block has 1); then 5 input channels through the staging column (3×3 stride 2
+/// 3-channel 3×3 'same' first layer with ReLU (the band path with a zero 4th channel,
+/// output width 9: its last block moved left); then 5 input channels through the staging
+/// column of im2col (3×3 stride 2
 /// 'valid', ReLU at zero point −100 saturating at 127, channel 0's bias above 2^30: the
 /// folded table with the asm's CMP/IT clamp); then a 1×1 from 8 channels (whole groups)
 /// to 13, no ReLU.
@@ -178,9 +180,11 @@ fn rgb_first_layer() -> Case {
 }
 
 /// 3-channel 3×3 stride 2 with padding and a positive input zero point, ReLU at zero point
-/// 0 saturating at 127 (8×8×8: blocks in one row); 2×2 max pool on 8 channels (word path);
-/// a 3×3 'same' to 3 channels over a 4×4 map; a 2×2 stride-1 max pool on 3 channels (the
-/// generic path); flatten; dense 27 → 13 (ReLU, a partial group, odd rows) and 13 → 10.
+/// 0 saturating at 127 (im2col's `rgb3x3_block`: interior columns straight from the input,
+/// `im2col` at the border; 8×8×8, blocks in one row); 2×2 max pool on 8 channels (word
+/// path); a 3×3 'same' to 3 channels over a 4×4 map, no ReLU (im2col: off the band path);
+/// a 2×2 stride-1 max pool on 3 channels (the generic path); flatten; dense 27 → 13 (ReLU,
+/// a partial group, odd rows) and 13 → 10.
 fn rgb_stride2_dense_head() -> Case {
     Case {
         name: "rgb_stride2_dense_head",
@@ -219,8 +223,9 @@ fn four_channels_5x5_nonsquare() -> Case {
 
 /// 1 input channel, 1×1 (filter length 1) to 8 with weights in −2..=2 and a gain of 150:
 /// multipliers ≥ 1, so positive shifts (the per-channel, non-fused requantization with a
-/// left shift), saturating both ends; a 3×3 'same' to 2 channels; a 1×1 stride 2 from 2
-/// channels (filter length 2) to 5 over a 5×5 output.
+/// left shift), saturating both ends, 81 pixels (a partial last block); a 3×3 'same' to 2
+/// channels with ReLU (band path, 2 channel groups); a 1×1 stride 2 from 2 channels (filter
+/// length 2) to 5 over a 5×5 output.
 fn one_channel_positive_shift() -> Case {
     Case {
         name: "one_channel_positive_shift",
@@ -299,7 +304,8 @@ fn five_by_five_avgpool_dense() -> Case {
     }
 }
 
-/// 12 input channels, 3×3 'same' to 13 (whole groups, width 7); global average pool;
+/// 12 input channels, 3×3 'same' to 13 with ReLU (the band path with 3 channel groups,
+/// width 7: the last block moved left); global average pool;
 /// dense 13 → 7 with ReLU at zero point 0 saturating at 127; dense 7 → 5 (one partial
 /// group only) saturating at both ends.
 fn twelve_channels_global_pool() -> Case {
@@ -308,7 +314,7 @@ fn twelve_channels_global_pool() -> Case {
         input: Shape::new(12, 7, 7),
         input_zp: -3,
         layers: vec![
-            Layer::Conv(conv(13, [3, 3], [1, 1], same(3), linear(-10)).gain(70.0)),
+            Layer::Conv(conv(13, [3, 3], [1, 1], same(3), relu(-128)).gain(70.0)),
             Layer::GlobalAvgPool,
             Layer::Dense(dense(7, relu(0)).sat()),
             Layer::Dense(dense(5, linear(-10)).sat()),
@@ -317,7 +323,25 @@ fn twelve_channels_global_pool() -> Case {
     }
 }
 
-const CASES: [fn() -> Case; 8] = [
+/// The band path (stride-1 3×3 with the ReLU table and `act_min = −128`) over channel
+/// group counts 1, 5, 2 and 4: 4 channels 'valid' to 20 with ReLU; 20 to 8 with asymmetric
+/// padding (bottom/right), no ReLU at zero point −128; 8 to 16 and 16 to 5 'same', ReLU.
+fn band_channel_groups() -> Case {
+    Case {
+        name: "band_channel_groups",
+        input: Shape::new(4, 10, 10),
+        input_zp: 9,
+        layers: vec![
+            Layer::Conv(conv(20, [3, 3], [1, 1], VALID, relu(-128)).gain(60.0)),
+            Layer::Conv(conv(8, [3, 3], [1, 1], [0, 0, 1, 1], linear(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(5, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+        ],
+        seed: 9,
+    }
+}
+
+const CASES: [fn() -> Case; 9] = [
     rgb_first_layer,
     rgb_stride2_dense_head,
     four_channels_5x5_nonsquare,
@@ -326,6 +350,7 @@ const CASES: [fn() -> Case; 8] = [
     staging_residual_maxpools,
     five_by_five_avgpool_dense,
     twelve_channels_global_pool,
+    band_channel_groups,
 ];
 
 /// Image 0 alternates −128 and 127; the others are uniform int8 noise.
@@ -645,23 +670,71 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                 tag(format!("conv kernel {kh}x{kw}"));
                 tag(format!("conv stride {}", c.stride[0].max(c.stride[1])));
                 let p = c.padding;
-                tag(if p == Padding::default() {
-                    "conv padding none".into()
+                let padding = if p == Padding::default() {
+                    "none"
                 } else if p.top == p.bottom && p.left == p.right {
-                    "conv padding symmetric".into()
+                    "symmetric"
                 } else {
-                    "conv padding asymmetric".into()
-                });
-                tag(if ow.is_multiple_of(4) {
-                    "conv width multiple of 4".into()
-                } else {
-                    "conv width not multiple of 4 (blocks span rows)".into()
-                });
-                if !npix.is_multiple_of(4) {
-                    tag("conv partial last block".into());
-                }
+                    "asymmetric"
+                };
+                tag(format!("conv padding {padding}"));
                 if !k.is_multiple_of(4) {
                     tag("conv filter length not multiple of 4".into());
+                }
+                tag(match (c.relu, o.zero_point) {
+                    (false, _) => "conv linear".into(),
+                    (true, -128) => "conv relu zp -128".into(),
+                    (true, _) => "conv relu zp above -128".into(),
+                });
+                let rq = model.data_requant(c.requant).expect("requant");
+                let bias = model.data_i32(c.bias).expect("bias");
+                // `fold_table`: every shift in −22..=−2 gives a table, the ReLU one (SMMLAR)
+                // where the lower clamp is at or above the zero point and no accumulator
+                // can reach 2^30, else the folded one (SMLAL); no table: per channel.
+                let folded = rq
+                    .iter()
+                    .all(|m| m.multiplier >= 0 && (-22..=-2).contains(&m.shift));
+                let zp = o.zero_point as i32;
+                let lo = if c.relu { zp.max(-128) } else { -128 };
+                let bound = bias
+                    .iter()
+                    .map(|b| b.unsigned_abs() as u64)
+                    .max()
+                    .unwrap_or(0)
+                    + k as u64 * 128 * 255;
+                let relu_table = folded && lo >= zp && bound < 1 << 30;
+                if rq.iter().any(|m| m.shift > 0) {
+                    tag("requant left shift".into());
+                }
+                // `conv2d_band::conv`: stride 1, 3×3, a whole block per row, 3 channels or
+                // 4..=32 in groups of 4, the ReLU table with `act_min = −128`.
+                let groups = if ic == 3 {
+                    Some(1)
+                } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) {
+                    Some(ic / 4)
+                } else {
+                    None
+                };
+                let band = c.stride == [1, 1] && c.kernel == [3, 3] && ow >= 4;
+                if let (true, Some(q), true, -128) = (band, groups, relu_table, lo) {
+                    tag(format!("band Q {q}"));
+                    tag(format!("band ic {ic}"));
+                    tag(format!("band padding {padding}"));
+                    if !ow.is_multiple_of(4) {
+                        tag("band width not multiple of 4 (last block moved left)".into());
+                    }
+                    if !c.relu {
+                        tag("band linear zp -128".into());
+                    }
+                    continue;
+                }
+                tag(if ow.is_multiple_of(4) {
+                    "im2col width multiple of 4".into()
+                } else {
+                    "im2col width not multiple of 4 (blocks span rows)".into()
+                });
+                if !npix.is_multiple_of(4) {
+                    tag("im2col partial last block".into());
                 }
                 tag(if ic.is_multiple_of(4) {
                     "im2col whole groups".into()
@@ -670,29 +743,9 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                 } else {
                     "im2col staging".into()
                 });
-                tag(match (c.relu, o.zero_point) {
-                    (false, _) => "conv linear".into(),
-                    (true, -128) => "conv relu zp -128".into(),
-                    (true, _) => "conv relu zp above -128".into(),
-                });
-                let rq = model.data_requant(c.requant).expect("requant");
-                let bias = model.data_i32(c.bias).expect("bias");
-                let folded = rq
-                    .iter()
-                    .all(|m| m.multiplier >= 0 && (-22..=-2).contains(&m.shift));
                 if folded {
-                    // `fold_table`: the ReLU table (SMMLAR) where the lower clamp is at or
-                    // above the zero point and no accumulator can reach 2^30, else the
-                    // folded one (SMLAL); the asm adds CMP/IT/ASRLT where `act_min > −128`.
-                    let zp = o.zero_point as i32;
-                    let lo = if c.relu { zp.max(-128) } else { -128 };
-                    let bound = bias
-                        .iter()
-                        .map(|b| b.unsigned_abs() as u64)
-                        .max()
-                        .unwrap_or(0)
-                        + k as u64 * 128 * 255;
-                    let table = if lo >= zp && bound < 1 << 30 {
+                    // The asm adds CMP/IT/ASRLT where `act_min > −128`.
+                    let table = if relu_table {
                         "relu table (SMMLAR)"
                     } else {
                         "folded table (SMLAL)"
@@ -718,17 +771,16 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                     if k % 4 == 3 && fast + 1 < oc {
                         tag("filter_end with a 3-byte tail".into());
                     }
-                } else if rq.iter().any(|m| m.shift > -2) {
-                    tag("per-channel requant, not fused".into());
                 } else {
-                    tag("per-channel requant, fused".into());
-                }
-                if !folded && k % 4 == 3 {
-                    // `channels`: the last filter of every block through `filter_end`.
-                    tag("filter_end with a 3-byte tail".into());
-                }
-                if rq.iter().any(|m| m.shift > 0) {
-                    tag("requant left shift".into());
+                    tag(if rq.iter().any(|m| m.shift > -2) {
+                        "per-channel requant, not fused".into()
+                    } else {
+                        "per-channel requant, fused".into()
+                    });
+                    if k % 4 == 3 {
+                        // `channels`: the last filter of every block through `filter_end`.
+                        tag("filter_end with a 3-byte tail".into());
+                    }
                 }
             }
             Op::Dense(d) => {
@@ -916,10 +968,22 @@ fn the_sweep_reaches_every_kernel_path() {
             "conv padding none",
             "conv padding symmetric",
             "conv padding asymmetric",
-            "conv width multiple of 4",
-            "conv width not multiple of 4 (blocks span rows)",
-            "conv partial last block",
+            "im2col width multiple of 4",
+            "im2col width not multiple of 4 (blocks span rows)",
+            "im2col partial last block",
             "conv filter length not multiple of 4",
+            "band Q 1",
+            "band Q 2",
+            "band Q 3",
+            "band Q 4",
+            "band Q 5",
+            "band ic 3",
+            "band ic 4",
+            "band padding none",
+            "band padding symmetric",
+            "band padding asymmetric",
+            "band width not multiple of 4 (last block moved left)",
+            "band linear zp -128",
             "im2col whole groups",
             "im2col rgb 3x3",
             "im2col staging",
@@ -998,4 +1062,9 @@ fn five_by_five_avgpool_dense_matches_host() {
 #[test]
 fn twelve_channels_global_pool_matches_host() {
     sweep(twelve_channels_global_pool);
+}
+
+#[test]
+fn band_channel_groups_matches_host() {
+    sweep(band_channel_groups);
 }

@@ -373,9 +373,9 @@ macro_rules! filters_asm {
 /// `FoldedRequant::layer_ok` (and `ReluRequant::layer_ok` with `relu`); for each filter `f`
 /// (`0 ≤ f < (t_end − t) / 16`) the bytes `w + f·k ..+ 4·ng` readable and `y + f + j·oc`
 /// (j < 4) writable; `x` 4-byte aligned and readable for `8 · ng` words; `ng ≥ 1`,
-/// `adj < 4`.
+/// `adj < 4`. Not inlined: its 4 asm variants are in the binary once.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[inline(never)]
 pub unsafe fn mac_requant_filters(
     w: *const i8,
     x: *const u32,
@@ -426,51 +426,28 @@ macro_rules! band_group_asm {
 /// then the two-group loop (labels `$top`, `$mid`), entered at its second half for an odd
 /// group count (`odd`); `three` groups (`Q = 1`: an RGB or 4-channel input) are unrolled.
 macro_rules! band_row_asm {
-    (even, $off:literal, $top:literal, $mid:literal) => {
-        concat!(
-            "ldrd   {xp}, {n}, [{s}, #",
-            $off,
-            "]\n",
-            $top,
-            ":\n",
-            band_group_asm!(),
-            $mid,
-            ":\n",
-            band_group_asm!(),
-            "subs   {n}, {n}, #1\n",
-            "bne    ",
-            $top,
-            "b\n",
-        )
-    };
     (three, $off:literal, $top:literal, $mid:literal) => {
         concat!(
-            "ldr    {xp}, [{s}, #",
-            $off,
-            "]\n",
+            "ldr    {xp}, [{s}, #", $off, "]\n",
             band_group_asm!(),
             band_group_asm!(),
             band_group_asm!(),
         )
     };
+    (even, $off:literal, $top:literal, $mid:literal) => {
+        band_row_asm!(@loop "", $off, $top, $mid)
+    };
     (odd, $off:literal, $top:literal, $mid:literal) => {
+        band_row_asm!(@loop concat!("b      ", $mid, "f\n"), $off, $top, $mid)
+    };
+    (@loop $entry:expr, $off:literal, $top:literal, $mid:literal) => {
         concat!(
-            "ldrd   {xp}, {n}, [{s}, #",
-            $off,
-            "]\n",
-            "b      ",
-            $mid,
-            "f\n",
-            $top,
-            ":\n",
-            band_group_asm!(),
-            $mid,
-            ":\n",
-            band_group_asm!(),
+            "ldrd   {xp}, {n}, [{s}, #", $off, "]\n",
+            $entry,
+            $top, ":\n", band_group_asm!(),
+            $mid, ":\n", band_group_asm!(),
             "subs   {n}, {n}, #1\n",
-            "bne    ",
-            $top,
-            "b\n",
+            "bne    ", $top, "b\n",
         )
     };
 }
@@ -554,8 +531,9 @@ pub struct BandArgs {
 /// `ReluRequant::layer_ok` with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
 /// each row pointer 4-byte aligned and readable for `8·Q·(3 + 3) + …` — every pair up to
 /// pixel `3 + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8`.
-#[inline(always)]
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8`. Not inlined: one copy
+/// per `Q` (~550 B), called through a pointer chosen once per layer.
+#[inline(never)]
 pub unsafe fn mac_requant_band<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
     if Q == 1 {
         band_asm!(three, w, t, args);

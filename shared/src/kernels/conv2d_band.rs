@@ -126,30 +126,21 @@ mod dsp {
             t_end: unsafe { t.add(RQ_WORDS * oc) },
         };
         let block: BlockFn = match qg {
-            1 => block::<1>,
-            2 => block::<2>,
-            3 => block::<3>,
-            4 => block::<4>,
-            5 => block::<5>,
-            6 => block::<6>,
-            7 => block::<7>,
-            _ => block::<8>,
+            1 => mac_requant_band::<1>,
+            2 => mac_requant_band::<2>,
+            3 => mac_requant_band::<3>,
+            4 => mac_requant_band::<4>,
+            5 => mac_requant_band::<5>,
+            6 => mac_requant_band::<6>,
+            7 => mac_requant_band::<7>,
+            _ => mac_requant_band::<8>,
         };
         run.rows(qg, block, ring, output);
         true
     }
 
-    /// One block's filters for a `Q`: [`mac_requant_band`], one copy per `Q` (the asm's
-    /// pixel offsets are immediates) and nothing else, so the variants cost little flash.
+    /// One block's filters for the layer's `Q` ([`mac_requant_band`]).
     type BlockFn = unsafe fn(*const i8, *const u32, *mut BandArgs);
-
-    /// # Safety
-    /// As [`mac_requant_band`].
-    #[inline(never)]
-    unsafe fn block<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
-        // SAFETY: the caller's.
-        unsafe { mac_requant_band::<Q>(w, t, args) }
-    }
 
     /// One call's constant state.
     struct Band<'a> {
@@ -200,7 +191,7 @@ mod dsp {
                         oc,
                         t_end: self.t_end,
                     };
-                    // SAFETY: `block` is `block::<q>`; the table has `oc ≥ 1` entries of a
+                    // SAFETY: `block` is `mac_requant_band::<q>`; the table has `oc ≥ 1` entries of a
                     // fused-ReLU layer with `act_min = −128` (checked by `conv`); `w` holds
                     // `oc` filters of `36·q` bytes; each row pointer is word-aligned with pixels
                     // `x .. x + 6` in its row (the windows of the block's 4 pixels, the

@@ -755,29 +755,6 @@ mod dsp {
         }
     }
 
-    /// [`mac_requant_filters`] behind a call, so that its 4 asm variants are in the binary
-    /// once however many places run filters.
-    ///
-    /// # Safety
-    /// As [`mac_requant_filters`].
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    unsafe fn filters(
-        w: *const i8,
-        x: *const u32,
-        ng: usize,
-        adj: usize,
-        t: *const u32,
-        t_end: *const u32,
-        y: *mut i8,
-        oc: usize,
-        relu: bool,
-        clamp_lo: bool,
-    ) {
-        // SAFETY: the caller's.
-        unsafe { mac_requant_filters(w, x, ng, adj, t, t_end, y, oc, relu, clamp_lo) }
-    }
-
     /// [`channels`] for the common case — a full block, a layer on a folded
     /// requantization with no upper clamp below 127 — all filters in
     /// [`mac_requant_filters`] (one asm body: MAC loop, requantization and stores per
@@ -822,9 +799,8 @@ mod dsp {
         // `o + j·oc < BLOCK · oc ≤ out.len()` for `o < oc`, `j < BLOCK`.
         unsafe {
             if fast > 0 {
-                let t_end = t.add(RQ_WORDS * fast);
-                let adj = 4 * ng - k;
-                filters(
+                let (t_end, adj) = (t.add(RQ_WORDS * fast), 4 * ng - k);
+                mac_requant_filters(
                     weights.as_ptr(),
                     x,
                     ng,
@@ -842,19 +818,8 @@ mod dsp {
         if tail {
             // SAFETY: as above, for the last filter from its padded copy.
             unsafe {
-                let (t, t_end) = (t.add(RQ_WORDS * fast), t.add(RQ_WORDS * oc));
-                filters(
-                    last.as_ptr(),
-                    x,
-                    ng,
-                    0,
-                    t,
-                    t_end,
-                    y.add(fast),
-                    oc,
-                    relu,
-                    clamp_lo,
-                );
+                let (t, t_end, y) = (t.add(RQ_WORDS * fast), t.add(RQ_WORDS * oc), y.add(fast));
+                mac_requant_filters(last.as_ptr(), x, ng, 0, t, t_end, y, oc, relu, clamp_lo);
             }
             return;
         }

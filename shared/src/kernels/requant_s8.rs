@@ -166,14 +166,9 @@ impl FoldedRequant {
 /// `⌊(ab + C) / 2^(31+e)⌋ = ⌊(2a·b + 2³¹ + ka·2³²) / 2^(32+e)⌋ = SMMLAR(2a, b, ka) >> e`
 /// (nested floors compose; SMMLAR is `⌊(ka·2³² + x·y + 2³¹) / 2³²⌋`). `2a` fits an i32
 /// because `|a| < 2³⁰` ([`Self::layer_ok`]'s bound).
+/// Its constants sit in a [`FoldedRequant`]'s places: `k_hi` holds `ka`, `sh` holds `e`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ReluRequant {
-    multiplier: i32,
-    /// `2^(e−1) + zp · 2^e`.
-    ka: i32,
-    /// `e`.
-    e: u32,
-}
+pub(crate) struct ReluRequant(FoldedRequant);
 
 impl ReluRequant {
     /// Whether a layer can take this path: [`FoldedRequant::layer_ok`], a lower clamp at or
@@ -187,35 +182,36 @@ impl ReluRequant {
     #[inline(always)]
     pub(crate) fn new(m: Requant, zp: i32) -> Self {
         let e = (-m.shift).clamp(2, 22) as u32;
-        ReluRequant {
+        ReluRequant(FoldedRequant {
             multiplier: m.multiplier,
-            ka: (1 << (e - 1)) + (zp << e),
-            e,
-        }
+            k_hi: (1 << (e - 1)) + (zp << e),
+            sh: e,
+        })
     }
 
     /// The constants as words, in [`FoldedRequant::to_words`]'s places.
     #[inline(always)]
     pub(crate) fn to_words(self) -> [u32; 3] {
-        [self.multiplier as u32, self.ka as u32, self.e]
+        self.0.to_words()
     }
 
     /// Inverse of [`Self::to_words`].
     #[inline(always)]
     pub(crate) fn from_words(w: [u32; 3]) -> Self {
-        ReluRequant {
-            multiplier: w[0] as i32,
-            ka: w[1] as i32,
-            e: w[2],
-        }
+        ReluRequant(FoldedRequant::from_words(w))
     }
 
     /// `clamp(zp + MBQM(acc, m), lo, hi)` as an int8, for `|acc| < 2³⁰` on a layer that
     /// passed [`Self::layer_ok`].
     #[inline(always)]
     pub(crate) fn apply(&self, acc: i32, lo: i32, hi: i32) -> i8 {
-        let x = 2 * acc as i64 * self.multiplier as i64 + (1 << 31) + ((self.ka as i64) << 32);
-        (((x >> 32) as i32) >> self.e).clamp(lo, hi) as i8
+        let FoldedRequant {
+            multiplier,
+            k_hi: ka,
+            sh: e,
+        } = self.0;
+        let x = 2 * acc as i64 * multiplier as i64 + (1 << 31) + ((ka as i64) << 32);
+        (((x >> 32) as i32) >> e).clamp(lo, hi) as i8
     }
 }
 
@@ -241,15 +237,47 @@ mod tests {
     use super::*;
     use crate::requant::requantize;
 
-    #[test]
-    fn folded_matches_requantize() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    /// Calls `check(acc, m, zp, lo, hi)` for every shift in `shifts`, every `(zp, lo, hi)`,
+    /// every edge accumulator and multiplier, and 2000 seeded random pairs each, the random
+    /// accumulators shifted right by `narrow` more bits (to stay inside a bound).
+    fn sweep(
+        seed: u64,
+        shifts: core::ops::RangeInclusive<i32>,
+        clamps: &[(i32, i32, i32)],
+        (edge_accs, edge_mults): (&[i32], &[i32]),
+        narrow: u32,
+        check: impl Fn(i32, Requant, i32, i32, i32),
+    ) {
+        let mut seed = seed;
         let mut next = || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
         };
+        for shift in shifts {
+            for &(zp, lo, hi) in clamps {
+                let m = |multiplier| Requant { multiplier, shift };
+                for &a in edge_accs {
+                    for &e in edge_mults {
+                        check(a, m(e), zp, lo, hi);
+                    }
+                }
+                for _ in 0..2000 {
+                    let r = next();
+                    let acc = match r % 3 {
+                        0 => (r >> 32) as i32,
+                        1 => ((r >> 32) as i32) >> (r % 31),
+                        _ => (r >> 40) as i32 - (1 << 23),
+                    } >> narrow;
+                    check(acc, m(((next() >> 33) as i32).max(0)), zp, lo, hi);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn folded_matches_requantize() {
         let edge_accs = [
             0,
             1,
@@ -262,40 +290,30 @@ mod tests {
             1 << 30,
         ];
         let edge_mults = [0, 1, 1 << 30, i32::MAX, 0x5555_5555];
-        for shift in -22..=-2 {
-            for (zp, lo, hi) in [
-                (0, -128, 127),
-                (-7, -7, 127),
-                (127, 127, 127),
-                (-128, -128, 127),
-                (100, -128, 50),
-                (5, -3, 9),
-            ] {
-                let check = |acc: i32, multiplier: i32| {
-                    let m = Requant { multiplier, shift };
-                    assert!(FoldedRequant::layer_ok(&[m], zp, lo, hi));
-                    assert_eq!(
-                        FoldedRequant::new(m, zp).apply(acc, lo, hi),
-                        requantize(acc, m, zp, lo, hi),
-                        "acc {acc} m {m:?} zp {zp}"
-                    );
-                };
-                for &a in &edge_accs {
-                    for &m in &edge_mults {
-                        check(a, m);
-                    }
-                }
-                for _ in 0..2000 {
-                    let r = next();
-                    let acc = match r % 3 {
-                        0 => (r >> 32) as i32,
-                        1 => ((r >> 32) as i32) >> (r % 31),
-                        _ => (r >> 40) as i32 - (1 << 23),
-                    };
-                    check(acc, ((next() >> 33) as i32).max(0));
-                }
-            }
-        }
+        let clamps = [
+            (0, -128, 127),
+            (-7, -7, 127),
+            (127, 127, 127),
+            (-128, -128, 127),
+            (100, -128, 50),
+            (5, -3, 9),
+        ];
+        let edges = (&edge_accs[..], &edge_mults[..]);
+        sweep(
+            0x9E37_79B9_7F4A_7C15,
+            -22..=-2,
+            &clamps,
+            edges,
+            0,
+            |acc, m, zp, lo, hi| {
+                assert!(FoldedRequant::layer_ok(&[m], zp, lo, hi));
+                assert_eq!(
+                    FoldedRequant::new(m, zp).apply(acc, lo, hi),
+                    requantize(acc, m, zp, lo, hi),
+                    "acc {acc} m {m:?} zp {zp}"
+                );
+            },
+        );
         let m = |shift| Requant {
             multiplier: 1 << 30,
             shift,
@@ -309,13 +327,6 @@ mod tests {
 
     #[test]
     fn relu_matches_requantize_inside_its_bound() {
-        let mut seed = 0x0123_4567_89AB_CDEFu64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
         let limit = (1 << 30) - 1;
         let edge_accs = [
             0,
@@ -331,47 +342,37 @@ mod tests {
             -(1 << 20),
         ];
         let edge_mults = [0, 1, 1 << 30, i32::MAX, 0x5555_5555];
-        for shift in -22..=-2 {
-            for (zp, lo, hi) in [
-                (-128, -128, 127),
-                (-100, -100, 127),
-                (0, 0, 127),
-                (-7, 3, 127),
-                (127, 127, 127),
-                (-128, -128, 50),
-                (40, 60, 90),
-            ] {
-                let check = |acc: i32, multiplier: i32| {
-                    let m = Requant { multiplier, shift };
-                    assert!(ReluRequant::layer_ok(
-                        &[m],
-                        zp,
-                        lo,
-                        hi,
-                        acc.unsigned_abs() as u64
-                    ));
-                    assert_eq!(
-                        ReluRequant::new(m, zp).apply(acc, lo, hi),
-                        requantize(acc, m, zp, lo, hi),
-                        "acc {acc} m {m:?} zp {zp} lo {lo}"
-                    );
-                };
-                for &a in &edge_accs {
-                    for &m in &edge_mults {
-                        check(a, m);
-                    }
-                }
-                for _ in 0..2000 {
-                    let r = next();
-                    let acc = match r % 3 {
-                        0 => ((r >> 32) as i32) >> 2,
-                        1 => ((r >> 32) as i32) >> (2 + r % 29),
-                        _ => (r >> 40) as i32 - (1 << 23),
-                    };
-                    check(acc, ((next() >> 33) as i32).max(0));
-                }
-            }
-        }
+        let clamps = [
+            (-128, -128, 127),
+            (-100, -100, 127),
+            (0, 0, 127),
+            (-7, 3, 127),
+            (127, 127, 127),
+            (-128, -128, 50),
+            (40, 60, 90),
+        ];
+        let edges = (&edge_accs[..], &edge_mults[..]);
+        sweep(
+            0x0123_4567_89AB_CDEF,
+            -22..=-2,
+            &clamps,
+            edges,
+            2,
+            |acc, m, zp, lo, hi| {
+                assert!(ReluRequant::layer_ok(
+                    &[m],
+                    zp,
+                    lo,
+                    hi,
+                    acc.unsigned_abs() as u64
+                ));
+                assert_eq!(
+                    ReluRequant::new(m, zp).apply(acc, lo, hi),
+                    requantize(acc, m, zp, lo, hi),
+                    "acc {acc} m {m:?} zp {zp} lo {lo}"
+                );
+            },
+        );
         let m = Requant {
             multiplier: 1 << 30,
             shift: -8,
@@ -413,43 +414,26 @@ mod tests {
             i32::MAX - 1,
             0x5555_5555,
         ];
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for shift in -31..=30 {
-            for (zp, lo, hi) in [
-                (0, -128, 127),
-                (-7, -7, 127),
-                (100, -128, 127),
-                (-128, -128, 127),
-            ] {
-                let check = |acc: i32, multiplier: i32| {
-                    let m = Requant { multiplier, shift };
-                    assert_eq!(
-                        ChannelRequant::new(m, zp, lo, hi).apply(acc),
-                        requantize(acc, m, zp, lo, hi),
-                        "acc {acc} m {m:?} zp {zp}"
-                    );
-                };
-                for &a in &accs {
-                    for &m in &mults {
-                        check(a, m);
-                    }
-                }
-                for _ in 0..2000 {
-                    let r = next();
-                    let acc = match r % 3 {
-                        0 => (r >> 32) as i32,
-                        1 => ((r >> 32) as i32) >> (r % 31),
-                        _ => (r >> 40) as i32 - (1 << 23),
-                    };
-                    check(acc, ((next() >> 33) as i32).max(0));
-                }
-            }
-        }
+        let clamps = [
+            (0, -128, 127),
+            (-7, -7, 127),
+            (100, -128, 127),
+            (-128, -128, 127),
+        ];
+        let edges = (&accs[..], &mults[..]);
+        sweep(
+            0x2545_F491_4F6C_DD1D,
+            -31..=30,
+            &clamps,
+            edges,
+            0,
+            |acc, m, zp, lo, hi| {
+                assert_eq!(
+                    ChannelRequant::new(m, zp, lo, hi).apply(acc),
+                    requantize(acc, m, zp, lo, hi),
+                    "acc {acc} m {m:?} zp {zp}"
+                );
+            },
+        );
     }
 }

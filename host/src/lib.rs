@@ -8,7 +8,6 @@ pub mod demo;
 pub mod device;
 pub mod export;
 pub mod firmware;
-pub mod heap;
 pub mod nn;
 pub mod prune;
 pub mod quant;

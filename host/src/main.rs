@@ -5,6 +5,5 @@ mod cli;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    whittle::heap::keep_freed_buffers();
     cli::Cli::parse().run()
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
@@ -55,6 +55,17 @@ pub fn evaluate(net: &Net, images: &Images, batch_size: usize, device: &Device) 
     }
 }
 
+/// How many rows of `logits` have their largest value at `labels`' class (read back).
+pub(crate) fn hits(logits: Tensor<2>, labels: Tensor<1, Int>) -> i64 {
+    logits
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(labels)
+        .int()
+        .sum()
+        .into_scalar()
+}
+
 /// Mean cross-entropy and correct predictions of an inference net (`valid()`) on one
 /// batch, both read back from the device: what [`evaluate`] does per batch.
 pub fn score_batch(net: &Net, batch: Batch, loss_fn: &CrossEntropyLoss) -> (f32, i64) {
@@ -62,14 +73,7 @@ pub fn score_batch(net: &Net, batch: Batch, loss_fn: &CrossEntropyLoss) -> (f32,
     let loss: f32 = loss_fn
         .forward(logits.clone(), batch.labels.clone())
         .into_scalar();
-    let hits: i64 = logits
-        .argmax(1)
-        .squeeze_dim::<1>(1)
-        .equal(batch.labels)
-        .int()
-        .sum()
-        .into_scalar();
-    (loss, hits)
+    (loss, hits(logits, batch.labels))
 }
 
 /// Evaluate a run's weights on its validation split or the test set. `data_base`

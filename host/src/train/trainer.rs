@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::checkpoint::{self, Progress};
 use super::config::TrainConfig;
 use super::error::TrainError;
-use super::evaluate::evaluate;
+use super::evaluate::{evaluate, hits};
 use super::history::{EpochRecord, History};
 use super::run_dir::{RunDir, Weights, save_net_atomic, write_json};
 use crate::arch::ArchSpec;
@@ -152,13 +152,7 @@ pub fn train_step(
             },
         );
     }
-    let hits: i64 = logits
-        .argmax(1)
-        .squeeze_dim::<1>(1)
-        .equal(batch.labels)
-        .int()
-        .sum()
-        .into_scalar();
+    let hits = hits(logits, batch.labels);
     let mut grads = loss.backward();
     let grads = GradientsParams::from_params(&mut grads, &net, ids);
     let net = optim.step(config.lr, net, grads);

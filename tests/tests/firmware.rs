@@ -103,13 +103,15 @@ fn half_width_runs_in_fewer_instructions_in_step_with_its_macs() {
         "instructions fell {instr_ratio:.2}x, MACs {mac_ratio:.2}x (need >= 0.9 of it)"
     );
     // Regression guard: QEMU -icount counts are exact, so the firmware may not get slower.
+    // The ceilings are the larger count of the two image sets the test can run on (CIFAR-10
+    // under WHITTLE_DATA, as in CI, and the synthetic patterns): a few instructions apart.
     assert!(
         full.instructions_per_inference <= 9_092_488,
         "{}",
         full.instructions_per_inference
     );
     assert!(
-        half.instructions_per_inference <= 2_643_888,
+        half.instructions_per_inference <= 2_643_892,
         "{}",
         half.instructions_per_inference
     );

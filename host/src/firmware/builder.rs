@@ -150,6 +150,38 @@ const SCRUB: [&str; 9] = [
     "RUSTC_WORKSPACE_WRAPPER",
 ];
 
+/// A `--config` value adding `--remap-path-prefix` for the checkout (the firmware crate's
+/// parent) and cargo's home to the firmware's rustflags (cargo joins it to the array in
+/// `firmware/.cargo/config.toml`): panic locations then read `/whittle/shared/src/…`, so the
+/// ELF — its flash size included — does not depend on where the repository is checked out.
+fn remap_flags(firmware_dir: &Path) -> String {
+    // Canonical, as cargo passes the path dependency `../shared` to rustc.
+    let dir = std::fs::canonicalize(firmware_dir).unwrap_or_else(|_| absolute(firmware_dir));
+    let root = dir.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
+    let mut prefixes = vec![(root, "/whittle")];
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        prefixes.push((home, "/cargo"));
+    }
+    let flags: Vec<String> = prefixes
+        .iter()
+        .map(|(from, to)| {
+            let from = from
+                .display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            format!("\"--remap-path-prefix={from}={to}\"")
+        })
+        .collect();
+    format!(
+        "target.thumbv7em-none-eabihf.rustflags=[{}]",
+        flags.join(", ")
+    )
+}
+
 /// Runs `cargo build --release --features <machine>` in the firmware crate (its own
 /// `target/`), holding a lock so concurrent builds do not overwrite each other's ELF, and
 /// copies the result to `req.out_elf`.
@@ -177,6 +209,7 @@ pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
             "--target-dir",
         ])
         .arg(&target)
+        .args(["--config", &remap_flags(dir)])
         .env("WHITTLE_BLOB", absolute(req.blob))
         .env("WHITTLE_IMAGES", absolute(req.images))
         .env("DEFMT_LOG", "info");

@@ -2,18 +2,17 @@
 
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward, unfold4d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, UnfoldOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{BenchError, BenchOptions, batch_indices};
+use super::{BenchError, BenchOptions, Training, batch_indices};
 use crate::arch::{ArchSpec, LayerSpec, Shape};
 use crate::data::{Images, make_batch};
-use crate::nn::{Group, Net};
-use crate::train::{TrainConfig, trainer};
+use crate::train::evaluate::hits;
+use crate::train::trainer;
 
 /// Mean milliseconds per training step in each phase of [`crate::train::train_step`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -69,17 +68,14 @@ pub fn phases(
     if images.is_empty() {
         return Err(BenchError::NoImages);
     }
-    let config = TrainConfig {
-        batch_size: opts.batch,
-        ..TrainConfig::default()
-    };
-    let ad = device.clone().autodiff();
-    ad.seed(opts.seed);
-    let mut net = Net::new(spec, &ad)?;
-    net.init_now();
-    let mut optim = trainer::optimizer(&config);
-    let ids = net.param_ids(Group::All);
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let Training {
+        config,
+        ad,
+        mut net,
+        mut optim,
+        ids,
+        loss_fn,
+    } = Training::new(spec, opts, device)?;
     let order: Vec<usize> = (0..images.len()).collect();
     let mut sums = [0f64; 4];
     for step in 0..opts.warmup + opts.steps {
@@ -89,20 +85,9 @@ pub fn phases(
         let t1 = Instant::now();
         let logits = net.forward(b.images);
         let ce = loss_fn.forward(logits.clone(), b.labels.clone());
-        let mut loss = ce.clone();
-        if (config.l1 > 0.0 || config.l2 > 0.0)
-            && let Some((l1, l2)) = net.kernel_norms()
-        {
-            loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
-        }
+        let loss = trainer::penalized(&net, ce.clone(), &config);
         let value: f32 = ce.into_scalar();
-        let _hits: i64 = logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(b.labels)
-            .int()
-            .sum()
-            .into_scalar();
+        let _hits = hits(logits, b.labels);
         if !value.is_finite() {
             return Err(BenchError::NonFinite {
                 value,

@@ -4,8 +4,9 @@ pub mod breakdown;
 
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::module::{Module, ParamId};
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +179,46 @@ fn batch_indices(order: &[usize], step: usize, size: usize) -> Vec<usize> {
         .collect()
 }
 
+/// What a timed training loop starts from: `whittle train`'s config at the bench's batch
+/// size, a freshly initialized net on the autodiff `ad` (seeded with `opts.seed`), Adam over
+/// every parameter, and the loss.
+pub(crate) struct Training {
+    pub config: TrainConfig,
+    pub ad: Device,
+    pub net: Net,
+    pub optim: ModuleOptimizer,
+    pub ids: Vec<ParamId>,
+    pub loss_fn: CrossEntropyLoss,
+}
+
+impl Training {
+    pub(crate) fn new(
+        spec: &ArchSpec,
+        opts: &BenchOptions,
+        device: &Device,
+    ) -> Result<Self, BenchError> {
+        let config = TrainConfig {
+            batch_size: opts.batch,
+            ..TrainConfig::default()
+        };
+        let ad = device.clone().autodiff();
+        ad.seed(opts.seed);
+        let net = Net::new(spec, &ad)?;
+        net.init_now();
+        let optim = trainer::optimizer(&config);
+        let ids = net.param_ids(Group::All);
+        let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+        Ok(Training {
+            config,
+            ad,
+            net,
+            optim,
+            ids,
+            loss_fn,
+        })
+    }
+}
+
 /// Time `opts.steps` training steps on `train` (after `opts.warmup` untimed ones) and
 /// `opts.steps` inference batches on `infer`, on `device` (made autodiff for training).
 /// Every batch is built from the images inside the timed loop, as the trainer does. The
@@ -203,17 +244,14 @@ pub fn run(
             });
         }
     }
-    let config = TrainConfig {
-        batch_size: opts.batch,
-        ..TrainConfig::default()
-    };
-    let ad = device.clone().autodiff();
-    ad.seed(opts.seed);
-    let mut net = Net::new(spec, &ad)?;
-    net.init_now();
-    let mut optim = trainer::optimizer(&config);
-    let ids = net.param_ids(Group::All);
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let Training {
+        config,
+        ad,
+        mut net,
+        mut optim,
+        ids,
+        loss_fn,
+    } = Training::new(spec, opts, device)?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     SplitMix64::new(opts.seed).shuffle(&mut order);
 

@@ -78,15 +78,7 @@ pub fn accuracy(
     let mut hits = 0i64;
     for chunk in idx.chunks(batch.max(1)) {
         let b = make_batch(images, chunk, None, &device);
-        let h: i64 = model
-            .forward(b.images, mode)
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(b.labels)
-            .int()
-            .sum()
-            .into_scalar();
-        hits += h;
+        hits += crate::train::evaluate::hits(model.forward(b.images, mode), b.labels);
     }
     hits as f64 / images.len().max(1) as f64
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::module::{Module, ParamId};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checkpoint::{self, Progress};
@@ -122,6 +122,17 @@ pub struct StepOutcome {
     pub hits: i64,
 }
 
+/// `ce` plus the L1 and L2 penalties on the kernels that `config` asks for: the loss a
+/// training step differentiates.
+pub(crate) fn penalized(net: &Net, ce: Tensor<1>, config: &TrainConfig) -> Tensor<1> {
+    if (config.l1 > 0.0 || config.l2 > 0.0)
+        && let Some((l1, l2)) = net.kernel_norms()
+    {
+        return ce + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
+    }
+    ce
+}
+
 /// One optimizer step exactly as [`train`] runs it: forward, cross-entropy plus the L1/L2
 /// kernel penalties, backward, Adam on the parameters in `ids`. `net` must live on an
 /// autodiff device. When the loss is not finite the step stops before the backward pass and
@@ -136,12 +147,7 @@ pub fn train_step(
 ) -> (Net, StepOutcome) {
     let logits = net.forward(batch.images);
     let ce = loss_fn.forward(logits.clone(), batch.labels.clone());
-    let mut loss = ce.clone();
-    if (config.l1 > 0.0 || config.l2 > 0.0)
-        && let Some((l1, l2)) = net.kernel_norms()
-    {
-        loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
-    }
+    let loss = penalized(&net, ce.clone(), config);
     let ce_value: f32 = ce.into_scalar();
     if !ce_value.is_finite() {
         return (

@@ -1,13 +1,13 @@
-//! whittle's host library: CIFAR data, architectures as data, burn modules with mask
-//! layers, training and evaluation. Export, pruning and surgery modules build on these.
+//! whittle's host library: CIFAR data, the graph IR every stage reads, burn modules and
+//! the interpreter over it, training, pruning, surgery, quantization, export and firmware runs.
 
-pub mod arch;
 pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod device;
 pub mod export;
 pub mod firmware;
+pub mod graph;
 pub mod nn;
 pub mod prune;
 pub mod quant;
@@ -16,6 +16,6 @@ pub mod surgery;
 pub mod synth;
 pub mod train;
 
-pub use arch::ArchSpec;
-pub use nn::{LayerWeights, NamedTensor, Net};
+pub use graph::Graph;
+pub use nn::{NamedTensor, Net};
 pub use train::{evaluate, evaluate_run, load_model};

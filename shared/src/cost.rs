@@ -5,6 +5,13 @@ use crate::error::Result;
 use crate::format::Op;
 use crate::model::Model;
 
+/// Bytes of one int8 conv/dense weight in a blob.
+pub const INT8_BYTES_PER_WEIGHT: u64 = core::mem::size_of::<i8>() as u64;
+/// Bytes an int8 conv/dense op stores per output channel besides its weights: the i32
+/// bias and the [`Requant`](crate::format::Requant) multiplier and shift.
+pub const INT8_BYTES_PER_OUTPUT_CHANNEL: u64 =
+    (core::mem::size_of::<i32>() + core::mem::size_of::<crate::format::Requant>()) as u64;
+
 /// Cost of one op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LayerCost {

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use whittle::firmware::builder::{self, BuildError, BuildRequest};
 use whittle::firmware::{Machine, RunError, RunOptions, RunReport};
-use whittle::synth::{self, Arch, Layer};
-use whittle_shared::Shape;
+use whittle::graph::op::{Dense, Flatten};
+use whittle::graph::{Builder, Op};
+use whittle::synth::{self, Arch};
 use whittle_tests::{images, require_tools};
 
 const SEED: u64 = 42;
@@ -206,14 +207,16 @@ fn corrupt_blob_is_rejected_by_the_firmware_with_its_format_error() {
 
 #[test]
 fn too_big_a_model_is_refused_before_building() {
-    let layers = [
-        Layer::Flatten,
-        Layer::Dense {
+    let mut b = Builder::new("big", [3, 32, 32], 400);
+    b.then("flat", Op::Flatten(Flatten {}));
+    b.then(
+        "fc",
+        Op::Dense(Dense {
             out: 400,
-            relu: false,
-        },
-    ];
-    let blob = synth::build(Shape::new(3, 32, 32), &layers, 1).expect("big blob");
+            bias: true,
+        }),
+    );
+    let blob = synth::build(&b.finish().expect("graph"), 1).expect("big blob");
     let err = whittle::firmware::run(&blob, &[], &RunOptions::new(Machine::Netduinoplus2))
         .expect_err("1.2 MiB of weights cannot fit 1 MiB of flash");
     assert!(

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use whittle::arch::seed;
 use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::demo::{self, DemoOptions};
+use whittle::graph;
 use whittle::prune::{PruneSummary, Target};
 use whittle::train::{self, RunDir, RunOptions, TrainConfig};
 use whittle_tests::require_tools;
@@ -33,7 +33,7 @@ fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
     let base = tmp.path().join("base");
 
     // Train a few steps on a small slice.
-    let spec = seed::preset("seed-c10").expect("preset");
+    let spec = graph::preset("seed-c10").expect("preset");
     let split = SplitOptions {
         limit: Some(320),
         val: 160,
@@ -65,7 +65,7 @@ fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
     let test = demo::test_set(&opts).expect("test set");
 
     // Prune to half the MACs; surgery checks masked == pruned itself and fails otherwise.
-    let macs = spec.macs().expect("macs") as u64;
+    let macs = spec.macs().expect("macs");
     let pruned = demo::prune("l1", Target::Macs(macs / 2), "l1-half", &opts).expect("prune");
     let summary: PruneSummary =
         serde_json::from_slice(&std::fs::read(pruned.join("prune.json")).expect("prune.json"))

@@ -9,8 +9,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{BenchError, BenchOptions, Training, batch_indices};
-use crate::arch::{ArchSpec, LayerSpec, Shape};
 use crate::data::{Images, make_batch};
+use crate::graph::{Graph, Op, Shape};
 use crate::train::evaluate::hits;
 use crate::train::trainer;
 
@@ -38,7 +38,7 @@ impl PhaseTimes {
 /// plain (non-autodiff) device with the calls burn's autodiff makes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConvOpTimes {
-    /// Index of the layer in the spec.
+    /// Index of the conv node in the graph.
     pub layer: usize,
     /// `[batch, channels in, height, width]`.
     pub input: [usize; 4],
@@ -59,7 +59,7 @@ pub struct ConvOpTimes {
 
 /// Time each phase of `opts.steps` training steps (after `opts.warmup`) on `images`.
 pub fn phases(
-    spec: &ArchSpec,
+    spec: &Graph,
     images: &Images,
     opts: &BenchOptions,
     device: &Device,
@@ -134,7 +134,7 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 /// Time every conv layer's forward, input-gradient and weight-gradient ops at `batch`
 /// (median of `reps` runs each, random values).
 pub fn conv_ops(
-    spec: &ArchSpec,
+    spec: &Graph,
     batch: usize,
     reps: usize,
     device: &Device,
@@ -142,15 +142,16 @@ pub fn conv_ops(
     if batch == 0 {
         return Err(BenchError::Zero { what: "batch" });
     }
-    let info = spec.layer_info()?;
     let dev = device.clone().inner();
     let rand = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Default, &dev);
     let mut out = Vec::new();
-    for (layer, (l, li)) in spec.layers.iter().zip(&info).enumerate() {
-        let (LayerSpec::Conv { out: co, k, .. }, Shape::Chw(c, h, w)) = (l, li.input) else {
+    for (layer, n) in spec.nodes.iter().enumerate() {
+        let (Op::Conv2d(conv), Shape::Chw(c, h, w)) = (&n.op, spec.shape(n.inputs[0])) else {
             continue;
         };
-        let (co, k, p) = (*co, *k, *k / 2);
+        // Timed as a stride-1 'same' conv of its kernel (the seed nets' convs).
+        let (co, k) = (conv.out, conv.kernel[0]);
+        let p = k / 2;
         let x = rand([batch, c, h, w]);
         let wt = rand([co, c, k, k]);
         let bias = Tensor::<1>::random([co], Distribution::Default, &dev);
@@ -201,7 +202,7 @@ fn w_grad_im2col(x: Tensor<4>, g: Tensor<4>, k: usize, p: usize) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::seed::seed_c10;
+    use crate::graph::presets::seed_c10;
 
     fn values(t: Tensor<4>) -> Vec<f32> {
         t.into_data()

@@ -10,9 +10,9 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::arch::ArchSpec;
 use crate::data::images::IMAGE_BYTES;
 use crate::data::{Images, make_batch};
+use crate::graph::Graph;
 use crate::nn::{Group, Net};
 use crate::rng::SplitMix64;
 use crate::train::{TrainConfig, score_batch, train_step, trainer};
@@ -56,9 +56,9 @@ pub enum BenchError {
         /// The images'.
         found: usize,
     },
-    /// The spec is invalid.
+    /// The graph is invalid.
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     /// Building the net failed.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),
@@ -193,7 +193,7 @@ pub(crate) struct Training {
 
 impl Training {
     pub(crate) fn new(
-        spec: &ArchSpec,
+        spec: &Graph,
         opts: &BenchOptions,
         device: &Device,
     ) -> Result<Self, BenchError> {
@@ -203,7 +203,7 @@ impl Training {
         };
         let ad = device.clone().autodiff();
         ad.seed(opts.seed);
-        let net = Net::new(spec, &ad)?;
+        let net = Net::new(spec, &ad);
         net.init_now();
         let optim = trainer::optimizer(&config);
         let ids = net.param_ids(Group::All);
@@ -224,7 +224,7 @@ impl Training {
 /// Every batch is built from the images inside the timed loop, as the trainer does. The
 /// report's `backend`, `threads` and `data` come from `labels`.
 pub fn run(
-    spec: &ArchSpec,
+    spec: &Graph,
     train: &Images,
     infer: &Images,
     opts: &BenchOptions,
@@ -232,14 +232,13 @@ pub fn run(
     labels: Labels<'_>,
 ) -> Result<BenchReport, BenchError> {
     opts.check()?;
-    spec.layer_info()?;
     for im in [train, infer] {
         if im.is_empty() {
             return Err(BenchError::NoImages);
         }
-        if im.num_classes != spec.num_classes {
+        if im.num_classes != spec.classes {
             return Err(BenchError::Classes {
-                expected: spec.num_classes,
+                expected: spec.classes,
                 found: im.num_classes,
             });
         }
@@ -316,7 +315,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::LayerSpec;
+    use crate::graph::legacy::{LayerV1, sequential};
 
     const LABELS: Labels<'static> = Labels {
         backend: "flex",
@@ -324,26 +323,27 @@ mod tests {
         data: "synthetic",
     };
 
-    fn tiny() -> ArchSpec {
-        ArchSpec {
-            name: "tiny".into(),
-            input: [3, 32, 32],
-            num_classes: 10,
-            layers: vec![
-                LayerSpec::Conv {
+    fn tiny() -> Graph {
+        sequential(
+            "tiny",
+            [3, 32, 32],
+            10,
+            vec![
+                LayerV1::Conv {
                     out: 4,
                     k: 3,
                     relu: true,
                 },
-                LayerSpec::Mask,
-                LayerSpec::Pool { size: 4 },
-                LayerSpec::Flatten,
-                LayerSpec::Dense {
+                LayerV1::Mask,
+                LayerV1::Pool { size: 4 },
+                LayerV1::Flatten,
+                LayerV1::Dense {
                     out: 10,
                     relu: false,
                 },
             ],
-        }
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `whittle bench`: training and inference images/s of a network on CIFAR or random images (compare with `bench/pytorch_seed_c10.py`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
-use whittle::arch::{self, ArchSpec};
 use whittle::bench::{self, BenchOptions, Labels, breakdown};
 use whittle::data::{self, DatasetKind, SplitOptions};
+use whittle::graph::{self, Graph};
 
 /// Defaults: 20 warm-up + 200 timed steps, batch 32 (training) and 256 (inference).
 #[derive(Debug, Args)]
@@ -51,12 +51,8 @@ pub struct BenchArgs {
     json: Option<PathBuf>,
 }
 
-fn load_spec(arch: &str) -> anyhow::Result<ArchSpec> {
-    let path = Path::new(arch);
-    if path.is_file() {
-        return ArchSpec::load(path).with_context(|| format!("loading spec {arch}"));
-    }
-    Ok(arch::preset(arch)?)
+fn load_spec(arch: &str) -> anyhow::Result<Graph> {
+    graph::resolve(arch).with_context(|| format!("loading architecture {arch}"))
 }
 
 /// Run `whittle bench`.
@@ -81,13 +77,13 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let (train, infer, data_label) = if a.synthetic {
         let n = 4096.max(a.batch).max(a.infer_batch);
         (
-            bench::synthetic_images(n, spec.num_classes, a.seed),
-            bench::synthetic_images(n, spec.num_classes, a.seed + 1),
+            bench::synthetic_images(n, spec.classes, a.seed),
+            bench::synthetic_images(n, spec.classes, a.seed + 1),
             "synthetic".to_string(),
         )
     } else {
-        let kind = DatasetKind::for_classes(spec.num_classes)
-            .with_context(|| format!("no CIFAR dataset has {} classes", spec.num_classes))?;
+        let kind = DatasetKind::for_classes(spec.classes)
+            .with_context(|| format!("no CIFAR dataset has {} classes", spec.classes))?;
         let base = a.data.as_deref().ok_or(data::DataError::NoDataDir {
             subdir: kind.subdir(),
         })?;
@@ -128,7 +124,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn print_breakdown(
-    spec: &ArchSpec,
+    spec: &Graph,
     train: &whittle::data::Images,
     opts: &BenchOptions,
     device: &burn::tensor::Device,

@@ -1,5 +1,6 @@
-//! `whittle export RUN_DIR --out model.whittle`: a trained run → FloatNet (masks folded) →
-//! calibrated int8 blob (or `--f32`), optionally scored on test images on the host.
+//! `whittle export RUN_DIR --out model.whittle`: a trained run → folded float graph
+//! (BatchNorm and masks folded, Dropout and a final Softmax dropped) → calibrated int8 blob
+//! (or `--f32`), optionally scored on test images on the host.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -84,8 +85,21 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         WeightsArg::Final => Weights::Final,
         WeightsArg::Best => Weights::Best,
     };
-    let (spec, net) = run.load_model(which, &device)?;
-    let float = export::from_net(&spec, &net)?;
+    let (graph, net) = run.load_model(which, &device)?;
+    let float = export::from_net(&net)?;
+    let removed: Vec<String> = graph
+        .nodes
+        .iter()
+        .filter(|n| float.graph.node_index(&n.name).is_none())
+        .map(|n| format!("{} ({})", n.name, n.op.name()))
+        .collect();
+    if !removed.is_empty() {
+        eprintln!(
+            "folded for deployment: {} (BatchNorm and masks into their convs, Dropout \
+             removed, a final Softmax dropped: the blob returns the logits)",
+            removed.join(", ")
+        );
+    }
     let f32_blob = export::export_f32(&float)?;
     let blob = if a.f32 {
         f32_blob.clone()

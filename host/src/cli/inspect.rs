@@ -86,31 +86,45 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use whittle::export::{FloatLayer, FloatNet, export_f32};
+    use whittle::export::{export_f32, fold};
+    use whittle::graph::Op;
+    use whittle::graph::legacy::{LayerV1, sequential};
 
     fn blob() -> Vec<u8> {
-        let net = FloatNet {
-            input: [1, 4, 4],
-            layers: vec![
-                FloatLayer::Conv2d {
+        let g = sequential(
+            "tiny",
+            [1, 4, 4],
+            3,
+            vec![
+                LayerV1::Conv {
                     out: 2,
-                    weight: vec![0.5; 18],
-                    bias: vec![0.0, 1.0],
-                    kernel: [3, 3],
-                    stride: [1, 1],
-                    padding: [1, 1],
+                    k: 3,
                     relu: true,
                 },
-                FloatLayer::Flatten,
-                FloatLayer::Dense {
+                LayerV1::Flatten,
+                LayerV1::Dense {
                     out: 3,
-                    weight: vec![0.1; 96],
-                    bias: vec![0.0; 3],
                     relu: false,
                 },
             ],
-        };
-        export_f32(&net).unwrap_or_else(|e| panic!("{e}"))
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut t = whittle::export::placeholder_tensors(&g);
+        for (i, ts) in t.iter_mut().enumerate() {
+            for x in ts.iter_mut() {
+                let v = match (&g.nodes[i].op, x.name.as_str()) {
+                    (Op::Conv2d(_), "weight") => 0.5,
+                    (Op::Dense(_), "weight") => 0.1,
+                    _ => 0.0,
+                };
+                x.values.iter_mut().for_each(|y| *y = v);
+            }
+        }
+        if let Some(b) = t[0].iter_mut().find(|x| x.name == "bias") {
+            b.values = vec![0.0, 1.0];
+        }
+        let f = fold(&g, &t).unwrap_or_else(|e| panic!("{e}"));
+        export_f32(&f).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -14,6 +14,7 @@ use whittle::prune::l1::{L1, L1Config, PushPull};
 use whittle::prune::l1_norm::L1Norm;
 use whittle::prune::learn::LearnConfig;
 use whittle::prune::scratch::Scratch;
+use whittle::prune::slimming::{Slimming, SlimmingConfig};
 use whittle::prune::{Amount, KeepPlan, PruneMethod, PruneOptions, Target, prune_run};
 use whittle::train::RunDir;
 
@@ -24,6 +25,8 @@ enum MethodArg {
     FirstK,
     Apoz,
     L1Norm,
+    /// Network Slimming: L1 on BatchNorm γ, channels ranked by |γ|.
+    Slimming,
     Scratch,
 }
 
@@ -148,7 +151,10 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         Amount::Target(t) => Some(t),
         _ => None,
     };
-    let learned = matches!(a.method, MethodArg::L1 | MethodArg::L0);
+    let learned = matches!(
+        a.method,
+        MethodArg::L1 | MethodArg::L0 | MethodArg::Slimming
+    );
     if learned && a.lambda.is_none() && target.is_none() {
         bail!("--method {:?} needs --lambda or a --target-*", a.method);
     }
@@ -190,6 +196,14 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         MethodArg::FirstK => Box::new(FirstK),
         MethodArg::Apoz => Box::new(Apoz::default()),
         MethodArg::L1Norm => Box::new(L1Norm),
+        MethodArg::Slimming => Box::new(Slimming::new(
+            &spec,
+            SlimmingConfig {
+                lambda: a.lambda.unwrap_or(1e-4),
+                epochs: a.epochs,
+                ..SlimmingConfig::default()
+            },
+        )),
         MethodArg::Scratch => Box::new(Scratch {
             plan: match &a.plan {
                 Some(p) => Some(KeepPlan::load(p)?),

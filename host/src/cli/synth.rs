@@ -1,5 +1,6 @@
-//! `whittle synth`: writes a random-weight int8 blob of a named architecture (seeded), for
-//! firmware tests and benchmarks.
+//! `whittle synth`: writes a random-weight int8 blob of a preset architecture (seeded, at
+//! a width), built through the same fold and lowering as a trained net, for firmware tests
+//! and benchmarks.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ pub struct SynthArgs {
     /// Architecture.
     #[arg(long, value_enum, default_value = "seed-c10")]
     arch: Arch,
-    /// Scale every hidden width by this factor (0.5: the half-width net).
+    /// Scale every prunable channel group's width by this factor (0.5: the half-width net).
     #[arg(long, default_value_t = 1.0)]
     width: f32,
     /// Seed of the random weights.

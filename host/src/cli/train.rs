@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use whittle::arch::{self, ArchSpec, LayerSpec};
 use whittle::data::{self, DEFAULT_SPLIT_SEED, DEFAULT_VAL, DatasetKind, SplitOptions};
+use whittle::graph::{self, Graph, Op};
 use whittle::nn::Group;
 use whittle::train::{self, EpochRecord, RunDir, RunOptions, TrainConfig};
 
@@ -85,12 +85,8 @@ fn parse_group(s: &str) -> Result<Group, String> {
     }
 }
 
-fn load_spec(arch: &str) -> anyhow::Result<ArchSpec> {
-    let path = Path::new(arch);
-    if path.is_file() {
-        return ArchSpec::load(path).with_context(|| format!("loading spec {arch}"));
-    }
-    Ok(arch::preset(arch)?)
+fn load_spec(arch: &str) -> anyhow::Result<Graph> {
+    graph::resolve(arch).with_context(|| format!("loading architecture {arch}"))
 }
 
 fn print_epoch(total: usize) -> impl FnMut(&EpochRecord) {
@@ -156,14 +152,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
     let mut spec = load_spec(&a.arch)?;
     if let Some(p) = a.dropout {
-        for l in &mut spec.layers {
-            if let LayerSpec::Dropout { p: rate } = l {
-                *rate = p;
+        for n in &mut spec.nodes {
+            if let Op::Dropout(d) = &mut n.op {
+                d.p = p;
             }
         }
     }
-    let kind = DatasetKind::for_classes(spec.num_classes)
-        .with_context(|| format!("no CIFAR dataset has {} classes", spec.num_classes))?;
+    let kind = DatasetKind::for_classes(spec.classes)
+        .with_context(|| format!("no CIFAR dataset has {} classes", spec.classes))?;
     let base = data_base(a.data.as_deref(), kind)?;
     let split = SplitOptions {
         val: a.val,

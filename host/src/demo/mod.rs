@@ -30,7 +30,7 @@ pub enum DemoError {
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     #[error(transparent)]
     Backend(#[from] crate::device::BackendError),
     #[error(transparent)]
@@ -232,8 +232,8 @@ fn accuracy(blob: &[u8], images: &[f32], labels: &[u8]) -> Result<f64, DemoError
 fn export_run(run: &Path, opts: &DemoOptions) -> Result<(Vec<u8>, Vec<u8>), DemoError> {
     let device = crate::device::device("flex")?;
     let dir = RunDir::new(run);
-    let (spec, net) = dir.load_model(Weights::Final, &device)?;
-    let float = export::from_net(&spec, &net)?;
+    let (_, net) = dir.load_model(Weights::Final, &device)?;
+    let float = export::from_net(&net)?;
     let cfg = QuantConfig::default();
     let config = dir.config()?;
     let split = data::SplitOptions {
@@ -321,7 +321,7 @@ pub fn measure(
     Ok(DemoRow {
         method: method.into(),
         target,
-        channels: spec.widths(),
+        channels: spec.groups()?.widths(),
         weights_removed_pct: 0.0,
         macs_removed_pct: 0.0,
         test_accuracy_int8: acc_int8,
@@ -423,7 +423,7 @@ pub fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>, DemoError> {
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
     let test = test_set(opts)?;
     let base_spec = RunDir::new(&opts.base).spec()?;
-    let base_cost = (base_spec.num_weights()? as u64, base_spec.macs()? as u64);
+    let base_cost = (base_spec.num_weights()?, base_spec.macs()?);
 
     eprintln!("[1/{}] base model {}", JOBS.len() + 1, opts.base.display());
     let mut rows = vec![measure(

@@ -1,53 +1,54 @@
-//! `ExportError`: why a float network could not be checked, lowered, encoded or evaluated.
-//! Variants carry the layer index and the numbers that locate the problem.
+//! `ExportError`: why a network could not be folded, lowered, encoded or evaluated. Variants
+//! name the graph node and carry the numbers that locate the problem.
 
 use whittle_shared::Error as FormatError;
 
-/// Everything that can go wrong between a [`FloatNet`](super::FloatNet) and a blob.
+/// Everything that can go wrong between a trained [`Net`](crate::nn::Net) and a blob.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
-    /// A layer does not fit the shape of its input (rank, channels, window larger than input).
-    #[error("layer {layer} ({kind}): {what}")]
-    Shape {
-        /// Index in `FloatNet::layers`.
-        layer: usize,
-        /// Layer kind.
-        kind: &'static str,
-        /// What does not fit, with the numbers.
+    /// The folded graph is invalid (a bug in folding, or a bad graph handed in).
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    /// Reading the net's tensors failed.
+    #[error("reading the trained net: {0}")]
+    Net(#[from] crate::nn::NnError),
+    /// A node cannot be folded or lowered (an unfoldable BatchNorm or mask, a Gate, an op
+    /// the blob format has no kernel for).
+    #[error("node `{node}` ({op}): {what}")]
+    Node {
+        /// The node.
+        node: String,
+        /// Its op.
+        op: &'static str,
+        /// What is wrong.
         what: String,
     },
-    /// A weight or bias array has the wrong number of values.
-    #[error("layer {layer} ({kind}) {tensor}: expected {expected} values, found {found}")]
-    WeightCount {
-        /// Index in `FloatNet::layers`.
-        layer: usize,
-        /// Layer kind.
-        kind: &'static str,
-        /// `weight` or `bias`.
-        tensor: &'static str,
-        /// Values the shapes imply.
-        expected: usize,
-        /// Values given.
-        found: usize,
+    /// A node's tensor is missing or has the wrong shape.
+    #[error("node `{node}` tensor `{tensor}`: {what}")]
+    Tensor {
+        /// The node.
+        node: String,
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong, with the shapes.
+        what: String,
     },
-    /// A weight, bias or mask value is NaN or infinite.
-    #[error("layer {layer} ({kind}) has a non-finite {tensor} value")]
+    /// A weight, bias or BatchNorm value is NaN or infinite.
+    #[error("node `{node}` has a non-finite {tensor} value")]
     NonFinite {
-        /// Index in `FloatNet::layers`.
-        layer: usize,
-        /// Layer kind.
-        kind: &'static str,
-        /// `weight`, `bias` or `mask`.
-        tensor: &'static str,
+        /// The node.
+        node: String,
+        /// The tensor.
+        tensor: String,
     },
     /// A number does not fit the blob's field (kernel > 255, a dimension > 16384, ...).
-    #[error("layer {layer} ({kind}): {what} = {value} does not fit the blob format (max {max})")]
+    #[error("node `{node}` ({op}): {what} = {value} does not fit the blob format (max {max})")]
     FormatLimit {
-        /// Index in `FloatNet::layers` (`usize::MAX` for the input).
-        layer: usize,
-        /// Layer kind.
-        kind: &'static str,
+        /// The node (or `input`).
+        node: String,
+        /// Its op.
+        op: &'static str,
         /// Field name.
         what: &'static str,
         /// The value.
@@ -55,18 +56,13 @@ pub enum ExportError {
         /// Largest value the format takes.
         max: usize,
     },
-    /// The network has no layers, or ends in a spatial tensor the blob cannot return.
-    #[error("the network is empty")]
-    Empty,
-    /// A run's layers cannot be turned into a float network (unsupported layer, bad mask).
-    #[error("converting the trained model, layer {layer} ({kind}): {what}")]
-    Convert {
-        /// Index in the architecture spec.
-        layer: usize,
-        /// Layer kind.
-        kind: &'static str,
-        /// What is wrong.
-        what: String,
+    /// The weights do not cover the graph (one list of tensors per node).
+    #[error("{found} tensor lists for {expected} nodes")]
+    NodeCount {
+        /// Nodes in the graph.
+        expected: usize,
+        /// Lists given.
+        found: usize,
     },
     /// An image or label buffer has the wrong length for the model.
     #[error("{what}: expected {expected} values, found {found}")]
@@ -81,4 +77,15 @@ pub enum ExportError {
     /// The blob encoder, validator or executor refused.
     #[error("blob: {0}")]
     Format(#[from] FormatError),
+}
+
+impl ExportError {
+    /// A [`Node`](Self::Node) error for node `node` of `g`.
+    pub(crate) fn node(g: &crate::graph::Graph, node: usize, what: impl Into<String>) -> Self {
+        ExportError::Node {
+            node: g.nodes[node].name.clone(),
+            op: g.nodes[node].op.name(),
+            what: what.into(),
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! f32 export: a lowered [`Graph`] (or a [`FloatNet`]) → an f32 blob, the float reference
+//! f32 export: [`Lowered`] ops (or a [`Folded`] graph) → an f32 blob, the float reference
 //! the int8 model is calibrated on and compared with.
 
 use whittle_shared::encode::Builder;
@@ -6,11 +6,11 @@ use whittle_shared::format::{Conv2d, DataRef, Dense};
 use whittle_shared::{Op, Precision};
 
 use super::error::ExportError;
-use super::float_net::FloatNet;
-use super::lower::{Graph, Node, lower};
+use super::fold::Folded;
+use super::lower::{Lowered, Node, lower};
 
 /// Appends `graph`'s nodes to `b` as f32 ops (tensor `k + 1` for node `k`).
-fn emit(b: &mut Builder, graph: &Graph) {
+fn emit(b: &mut Builder, graph: &Lowered) {
     let none = DataRef::default();
     for (k, node) in graph.nodes.iter().enumerate() {
         let output = b.tensor(graph.tensors[k + 1], 1.0, 0);
@@ -65,13 +65,13 @@ fn emit(b: &mut Builder, graph: &Graph) {
 }
 
 /// Encodes a lowered graph as an f32 blob (validated by the same code the firmware runs).
-pub fn graph_to_f32_blob(graph: &Graph) -> Result<Vec<u8>, ExportError> {
+pub fn graph_to_f32_blob(graph: &Lowered) -> Result<Vec<u8>, ExportError> {
     let mut b = Builder::new(Precision::F32, graph.tensors[0], 1.0, 0);
     emit(&mut b, graph);
     Ok(b.finish(graph.output)?)
 }
 
-/// Lowers and encodes `net` as an f32 blob.
-pub fn export_f32(net: &FloatNet) -> Result<Vec<u8>, ExportError> {
+/// Lowers and encodes a folded graph as an f32 blob.
+pub fn export_f32(net: &Folded) -> Result<Vec<u8>, ExportError> {
     graph_to_f32_blob(&lower(net)?)
 }

@@ -1,14 +1,15 @@
-//! Lowering: a checked [`FloatNet`] → a blob-ready [`Graph`] in the arena's conventions
-//! (HWC activations, OHWI conv weights, dense rows in HWC order, ReLU fused into producers).
-//! The f32 and int8 emitters both start here, so their ops and tensor ids line up.
+//! Lowering: a [`Folded`] graph (a DAG) → blob-ready [`Lowered`] ops in the arena's
+//! conventions (HWC activations, OHWI conv weights, dense rows in HWC order, ReLU fused into
+//! producers). The f32 and int8 emitters both start here, so their ops and tensor ids line up.
 
 use whittle_shared::Op;
 use whittle_shared::Shape;
 use whittle_shared::format::{MAX_DIM, Padding, Pool2d, Unary};
 
 use super::error::ExportError;
-use super::float_net::{FloatLayer, FloatNet, FloatShape};
+use super::fold::Folded;
 use super::layout::{dense_to_out_in_hwc, oihw_to_ohwi};
+use crate::graph::{Graph, Op as GraphOp, Shape as GraphShape, ValueId};
 
 /// One blob op with float parameters; node `k` writes tensor `k + 1` (tensor 0 is the input).
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +121,7 @@ impl Node {
 
 /// A network in blob conventions, before precision is chosen.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Graph {
+pub struct Lowered {
     /// Shape of every tensor; `tensors[0]` is the input, `tensors[k + 1]` node k's output.
     pub tensors: Vec<Shape>,
     /// For every tensor, the CHW dims whose HWC memory order it holds: `[c, h, w]` for a
@@ -129,166 +130,158 @@ pub struct Graph {
     pub layout: Vec<[usize; 3]>,
     /// The ops in execution order.
     pub nodes: Vec<Node>,
+    /// `names[k]`: the folded graph's node that blob op `k` comes from.
+    pub names: Vec<String>,
     /// The output tensor.
     pub output: u16,
 }
 
-fn fit_u8(
-    layer: usize,
-    kind: &'static str,
-    what: &'static str,
-    v: usize,
-) -> Result<u8, ExportError> {
-    u8::try_from(v).map_err(|_| ExportError::FormatLimit {
-        layer,
-        kind,
-        what,
-        value: v,
-        max: u8::MAX as usize,
-    })
+/// Where a lowering error is: a node's name and op.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    node: &'a str,
+    op: &'static str,
 }
 
-fn fit_dim(layer: usize, kind: &'static str, v: usize) -> Result<u16, ExportError> {
-    if (1..=MAX_DIM as usize).contains(&v) {
-        Ok(v as u16)
-    } else {
-        Err(ExportError::FormatLimit {
-            layer,
-            kind,
-            what: "dimension",
-            value: v,
-            max: MAX_DIM as usize,
+impl At<'_> {
+    fn limit(self, what: &'static str, value: usize, max: usize) -> ExportError {
+        ExportError::FormatLimit {
+            node: self.node.into(),
+            op: self.op,
+            what,
+            value,
+            max,
+        }
+    }
+    fn u8(self, what: &'static str, v: usize) -> Result<u8, ExportError> {
+        u8::try_from(v).map_err(|_| self.limit(what, v, u8::MAX as usize))
+    }
+    fn pair(self, what: &'static str, v: [usize; 2]) -> Result<[u8; 2], ExportError> {
+        Ok([self.u8(what, v[0])?, self.u8(what, v[1])?])
+    }
+    fn dim(self, v: usize) -> Result<u16, ExportError> {
+        if (1..=MAX_DIM as usize).contains(&v) {
+            Ok(v as u16)
+        } else {
+            Err(self.limit("dimension", v, MAX_DIM as usize))
+        }
+    }
+    fn shape(self, s: GraphShape) -> Result<Shape, ExportError> {
+        Ok(match s {
+            GraphShape::Chw(c, h, w) => Shape::new(self.dim(c)?, self.dim(h)?, self.dim(w)?),
+            GraphShape::Flat(n) => Shape::vector(self.dim(n)?),
         })
     }
 }
 
-fn blob_shape(layer: usize, kind: &'static str, s: FloatShape) -> Result<Shape, ExportError> {
-    Ok(match s {
-        FloatShape::Spatial { c, h, w } => Shape::new(
-            fit_dim(layer, kind, c)?,
-            fit_dim(layer, kind, h)?,
-            fit_dim(layer, kind, w)?,
-        ),
-        FloatShape::Flat(n) => Shape::vector(fit_dim(layer, kind, n)?),
-    })
+fn dims(s: Shape) -> [usize; 3] {
+    [s.c as usize, s.h as usize, s.w as usize]
 }
 
-fn pair(
-    layer: usize,
-    kind: &'static str,
-    what: &'static str,
-    v: [usize; 2],
-) -> Result<[u8; 2], ExportError> {
-    Ok([
-        fit_u8(layer, kind, what, v[0])?,
-        fit_u8(layer, kind, what, v[1])?,
-    ])
-}
-
-/// Lowers `net`: checks it, converts layouts, fuses each ReLU that directly follows a conv,
-/// dense or add into it (unless a later residual add reads the value before the ReLU), and
-/// drops ReLUs that follow a ReLU.
-pub fn lower(net: &FloatNet) -> Result<Graph, ExportError> {
-    let shapes = net.shapes()?;
-    // Points read by a residual add must exist as tensors of their own.
-    let mut skip_read = vec![false; shapes.len()];
-    for l in &net.layers {
-        if let FloatLayer::Add { skip } = l {
-            skip_read[*skip] = true;
-        }
+/// Lowers `f`: every value gets a tensor id in node order (the input is 0); layouts are
+/// converted; a ReLU is fused into the conv, dense or add producing its input when that
+/// output is read by the ReLU only (and is not the model output); a ReLU of a value that is
+/// already ≥ 0 from a fused ReLU is dropped.
+pub fn lower(f: &Folded) -> Result<Lowered, ExportError> {
+    let g: &Graph = &f.graph;
+    if f.weights.len() != g.nodes.len() {
+        return Err(ExportError::NodeCount {
+            expected: g.nodes.len(),
+            found: f.weights.len(),
+        });
     }
-    let input = blob_shape(usize::MAX, "input", shapes[0])?;
-    let mut g = Graph {
+    let input_at = At {
+        node: &g.values[g.input.0].name,
+        op: "input",
+    };
+    let input = input_at.shape(g.shape(g.input))?;
+    let mut out = Lowered {
         tensors: vec![input],
-        layout: vec![[input.c as usize, input.h as usize, input.w as usize]],
+        layout: vec![dims(input)],
         nodes: Vec::new(),
+        names: Vec::new(),
         output: 0,
     };
-    // Tensor holding each point's value.
-    let mut point_tensor: Vec<u16> = vec![0];
-    for (i, layer) in net.layers.iter().enumerate() {
-        let kind = layer.kind();
-        let x = point_tensor[i];
-        let xs = g.tensors[x as usize];
-        let xl = g.layout[x as usize];
-        let out_shape = blob_shape(i, kind, shapes[i + 1])?;
-        // A ReLU right after a node that produced point i: fuse or drop it. Fusing changes
-        // the tensor every point aliasing it sees, so no residual add may read one of those.
-        if let (FloatLayer::Relu, Some(k)) = (layer, (x as usize).checked_sub(1)) {
-            let node = &mut g.nodes[k];
-            let already = node.relu();
-            let visible = (0..=i).any(|j| point_tensor[j] == x && skip_read[j]);
-            if let Node::Conv { relu, .. } | Node::Dense { relu, .. } | Node::Add { relu, .. } =
-                node
-                && !visible
-            {
-                *relu = true;
-                point_tensor.push(x);
-                continue;
+    let mut tensor_of: Vec<Option<u16>> = vec![None; g.values.len()];
+    tensor_of[g.input.0] = Some(0);
+    let tensor = |tensor_of: &[Option<u16>], v: ValueId, i: usize| {
+        tensor_of[v.0].ok_or_else(|| ExportError::node(g, i, "reads a value not computed yet"))
+    };
+    for (i, node) in g.nodes.iter().enumerate() {
+        let at = At {
+            node: &node.name,
+            op: node.op.name(),
+        };
+        let x = tensor(&tensor_of, node.inputs[0], i)?;
+        let xl = out.layout[x as usize];
+        let out_shape = at.shape(g.shape(node.output))?;
+        let weight = |name: &str| f.tensor(i, name).map(|t| t.values.as_slice());
+        let lowered = match &node.op {
+            GraphOp::Relu(_) => {
+                let v = node.inputs[0];
+                let fusable = v != g.output && g.readers(v) == [i];
+                match (x as usize).checked_sub(1).map(|k| &mut out.nodes[k]) {
+                    Some(
+                        Node::Conv { relu, .. } | Node::Dense { relu, .. } | Node::Add { relu, .. },
+                    ) if fusable && !*relu => {
+                        *relu = true;
+                        tensor_of[node.output.0] = Some(x);
+                        continue;
+                    }
+                    Some(n) if n.relu() => {
+                        tensor_of[node.output.0] = Some(x);
+                        continue;
+                    }
+                    _ => Node::Relu { input: x },
+                }
             }
-            if already {
-                point_tensor.push(x);
-                continue;
+            GraphOp::Conv2d(c) => {
+                let p = c.padding;
+                let cin = g.shape(node.inputs[0]).channels();
+                Node::Conv {
+                    input: x,
+                    kernel: at.pair("kernel", c.kernel)?,
+                    stride: at.pair("stride", c.stride)?,
+                    padding: Padding {
+                        top: at.u8("padding", p.top())?,
+                        left: at.u8("padding", p.left())?,
+                        bottom: at.u8("padding", p.bottom())?,
+                        right: at.u8("padding", p.right())?,
+                    },
+                    relu: false,
+                    weight: oihw_to_ohwi(weight("weight")?, [c.out, cin, c.kernel[0], c.kernel[1]]),
+                    bias: weight("bias")?.to_vec(),
+                }
             }
-        }
-        let node = match layer {
-            FloatLayer::Conv2d {
-                out,
-                weight,
-                bias,
-                kernel,
-                stride,
-                padding,
-                relu,
-            } => Node::Conv {
+            GraphOp::Dense(d) => Node::Dense {
                 input: x,
-                kernel: pair(i, kind, "kernel", *kernel)?,
-                stride: pair(i, kind, "stride", *stride)?,
-                padding: Padding {
-                    top: fit_u8(i, kind, "padding", padding[0])?,
-                    left: fit_u8(i, kind, "padding", padding[1])?,
-                    bottom: fit_u8(i, kind, "padding", padding[0])?,
-                    right: fit_u8(i, kind, "padding", padding[1])?,
-                },
-                relu: *relu,
-                weight: oihw_to_ohwi(weight, [*out, xs.c as usize, kernel[0], kernel[1]]),
-                bias: bias.clone(),
+                relu: false,
+                weight: dense_to_out_in_hwc(weight("weight")?, d.out, xl),
+                bias: weight("bias")?.to_vec(),
             },
-            FloatLayer::MaxPool2d { kernel, stride } => Node::MaxPool {
+            GraphOp::MaxPool(p) => Node::MaxPool {
                 input: x,
-                kernel: pair(i, kind, "kernel", *kernel)?,
-                stride: pair(i, kind, "stride", *stride)?,
+                kernel: at.pair("kernel", p.kernel)?,
+                stride: at.pair("stride", p.stride)?,
             },
-            FloatLayer::AvgPool2d { kernel, stride } => Node::AvgPool {
+            GraphOp::AvgPool(p) => Node::AvgPool {
                 input: x,
-                kernel: pair(i, kind, "kernel", *kernel)?,
-                stride: pair(i, kind, "stride", *stride)?,
+                kernel: at.pair("kernel", p.kernel)?,
+                stride: at.pair("stride", p.stride)?,
             },
-            FloatLayer::GlobalAvgPool => Node::GlobalAvgPool { input: x },
-            FloatLayer::Flatten => Node::Flatten { input: x },
-            FloatLayer::Dense {
-                out,
-                weight,
-                bias,
-                relu,
-            } => Node::Dense {
-                input: x,
-                relu: *relu,
-                weight: dense_to_out_in_hwc(weight, *out, xl),
-                bias: bias.clone(),
-            },
-            FloatLayer::Relu => Node::Relu { input: x },
-            FloatLayer::Add { skip } => {
-                let b = point_tensor[*skip];
-                if g.layout[b as usize] != xl {
-                    return Err(ExportError::Shape {
-                        layer: i,
-                        kind,
-                        what: format!(
-                            "adds values in different memory orders ({:?} vs {xl:?})",
-                            g.layout[b as usize]
+            GraphOp::GlobalAvgPool(_) => Node::GlobalAvgPool { input: x },
+            GraphOp::Flatten(_) => Node::Flatten { input: x },
+            GraphOp::Add(_) => {
+                let b = tensor(&tensor_of, node.inputs[1], i)?;
+                if out.layout[b as usize] != xl {
+                    return Err(ExportError::node(
+                        g,
+                        i,
+                        format!(
+                            "adds values in different memory orders ({xl:?} vs {:?})",
+                            out.layout[b as usize]
                         ),
-                    });
+                    ));
                 }
                 Node::Add {
                     a: x,
@@ -296,27 +289,37 @@ pub fn lower(net: &FloatNet) -> Result<Graph, ExportError> {
                     relu: false,
                 }
             }
+            GraphOp::Clip(_) => {
+                return Err(ExportError::node(
+                    g,
+                    i,
+                    "the blob format has no Clip kernel (only ReLU)",
+                ));
+            }
+            GraphOp::BatchNorm(_)
+            | GraphOp::Mask(_)
+            | GraphOp::Gate(_)
+            | GraphOp::Dropout(_)
+            | GraphOp::Softmax(_) => {
+                return Err(ExportError::node(
+                    g,
+                    i,
+                    "not folded: lower a graph made by export::fold",
+                ));
+            }
         };
-        let layout = match node {
+        let layout = match lowered {
             Node::Flatten { .. } | Node::Relu { .. } | Node::Add { .. } => xl,
-            _ => [
-                out_shape.c as usize,
-                out_shape.h as usize,
-                out_shape.w as usize,
-            ],
+            _ => dims(out_shape),
         };
-        g.nodes.push(node);
-        g.tensors.push(out_shape);
-        g.layout.push(layout);
-        let t = u16::try_from(g.tensors.len() - 1).map_err(|_| ExportError::FormatLimit {
-            layer: i,
-            kind,
-            what: "tensors",
-            value: g.tensors.len(),
-            max: u16::MAX as usize,
-        })?;
-        point_tensor.push(t);
+        out.nodes.push(lowered);
+        out.names.push(node.name.clone());
+        out.tensors.push(out_shape);
+        out.layout.push(layout);
+        let t = u16::try_from(out.tensors.len() - 1)
+            .map_err(|_| at.limit("tensors", out.tensors.len(), u16::MAX as usize))?;
+        tensor_of[node.output.0] = Some(t);
     }
-    g.output = *point_tensor.last().ok_or(ExportError::Empty)?;
-    Ok(g)
+    out.output = tensor(&tensor_of, g.output, g.nodes.len().saturating_sub(1))?;
+    Ok(out)
 }

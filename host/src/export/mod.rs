@@ -1,13 +1,14 @@
-//! Export: the neutral float network a trained model is handed over as, its lowering to
-//! blob conventions, the f32 blob, host evaluation of blobs, and blob summaries.
+//! Export: folding a trained net into a float graph (BatchNorm, masks, Dropout, a final
+//! Softmax), its lowering to blob conventions, the f32 blob, host evaluation and summaries.
 
 pub mod error;
 pub mod evaluate;
 pub mod f32_blob;
-pub mod float_net;
+pub mod fold;
 pub mod from_burn;
 pub mod layout;
 pub mod lower;
+pub mod reference;
 pub mod summary;
 
 #[cfg(test)]
@@ -16,7 +17,7 @@ mod tests;
 pub use error::ExportError;
 pub use evaluate::{Agreement, BlobRunner, argmax, compare_blobs, evaluate_blob, with_model};
 pub use f32_blob::{export_f32, graph_to_f32_blob};
-pub use float_net::{FloatLayer, FloatNet, FloatShape};
-pub use from_burn::{from_layer_weights, from_net};
-pub use lower::{Graph, Node, lower};
+pub use fold::{Folded, fold, placeholder_tensors};
+pub use from_burn::from_net;
+pub use lower::{Lowered, Node, lower};
 pub use summary::{LayerSummary, ModelSummary, summarize};

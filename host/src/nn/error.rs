@@ -4,9 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NnError {
-    /// The spec itself is invalid.
+    /// The graph itself is invalid.
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     /// A weights file could not be read or does not fit the spec.
     #[error("{path}: cannot load weights: {source}")]
     Load {
@@ -24,9 +24,9 @@ pub enum NnError {
         source: burn::store::RecordError,
     },
     /// A layer index out of range or of a kind without that tensor.
-    #[error("layer {index} ({kind}) has no tensor `{name}`")]
+    #[error("node {index} ({kind}) has no tensor `{name}`")]
     NoSuchTensor {
-        /// Layer index.
+        /// Node index.
         index: usize,
         /// The layer's kind.
         kind: &'static str,
@@ -35,10 +35,10 @@ pub enum NnError {
     },
     /// A tensor of the wrong shape or length.
     #[error(
-        "layer {index} tensor `{name}`: expected shape {expected:?}, found {found:?} ({values} values)"
+        "node {index} tensor `{name}`: expected shape {expected:?}, found {found:?} ({values} values)"
     )]
     Shape {
-        /// Layer index.
+        /// Node index.
         index: usize,
         /// Tensor name.
         name: String,
@@ -50,9 +50,9 @@ pub enum NnError {
         values: usize,
     },
     /// Reading a tensor back from the device failed.
-    #[error("reading tensor `{name}` of layer {index}: {message}")]
+    #[error("reading tensor `{name}` of node {index}: {message}")]
     Read {
-        /// Layer index.
+        /// Node index.
         index: usize,
         /// Tensor name.
         name: String,

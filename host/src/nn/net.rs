@@ -1,76 +1,71 @@
-//! `Net`: a sequential network built at run time from an [`ArchSpec`]; forward pass,
-//! weights save/load (burnpack files, rebuilt from the spec first).
+//! `Net`: the burn model of a [`Graph`] — one [`NodeModule`] per node — and the one
+//! interpreter over it that training, gated learning, activation tracing and the surgery
+//! check all run (hooks: the gate mode, and an observer that sees every value).
 
 use std::path::Path;
 
 use burn::module::Module;
-use burn::nn::conv::Conv2dConfig;
-use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{DropoutConfig, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
 use super::error::NnError;
-use super::flatten::Flatten;
-use super::layer::{Activation, Layer};
-use super::mask::MaskConfig;
-use crate::arch::{ArchSpec, LayerSpec, Shape};
+use super::module::{self, Act, GateMode, NodeModule};
+use crate::graph::{Graph, ValueId};
 
-/// A network: one [`Layer`] per spec layer, ReLUs applied where the spec says.
+/// A network: the graph and one module per node.
 #[derive(Module, Debug)]
 pub struct Net {
-    /// The layers; `layers[i]` implements `spec.layers[i]`.
-    pub layers: Vec<Layer>,
-    /// ReLU after layer `i` (structure from the spec, not a parameter).
+    /// `nodes[i]` implements `graph.nodes[i]`.
+    pub nodes: Vec<NodeModule>,
+    /// The structure (not a parameter).
     #[module(skip)]
-    pub relu_after: Vec<bool>,
+    pub graph: Graph,
+}
+
+/// Sees every value a forward pass computes (activation capture, APoZ, the surgery check).
+pub trait Observer {
+    /// Value `v` was computed.
+    fn value(&mut self, v: ValueId, act: &Act);
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn value(&mut self, _v: ValueId, _act: &Act) {}
+}
+
+/// Keeps every value on the host: `values[v]` = (shape with batch, NCHW values).
+#[derive(Debug, Default)]
+pub struct Capture {
+    /// Captured values by value id (`None`: not computed).
+    pub values: Vec<Option<(Vec<usize>, Vec<f32>)>>,
+}
+
+impl Observer for Capture {
+    fn value(&mut self, v: ValueId, act: &Act) {
+        if self.values.len() <= v.0 {
+            self.values.resize(v.0 + 1, None);
+        }
+        self.values[v.0] = Some((act.dims(), act.to_vec()));
+    }
 }
 
 impl Net {
-    /// Build a freshly initialized network (weights drawn from the device's RNG: seed it first).
-    pub fn new(spec: &ArchSpec, device: &Device) -> Result<Net, NnError> {
-        let info = spec.layer_info()?;
-        let mut layers = Vec::with_capacity(spec.layers.len());
-        let mut relu_after = Vec::with_capacity(spec.layers.len());
-        for (layer, li) in spec.layers.iter().zip(&info) {
-            let built = match (layer, li.input) {
-                (LayerSpec::Conv { out, k, .. }, Shape::Chw(c, _, _)) => Layer::Conv(
-                    Conv2dConfig::new([c, *out], [*k, *k])
-                        .with_padding(PaddingConfig2d::Same)
-                        .init(device),
-                ),
-                (LayerSpec::Pool { size }, _) => Layer::Pool(
-                    MaxPool2dConfig::new([*size, *size])
-                        .with_strides([*size, *size])
-                        .init(),
-                ),
-                (LayerSpec::Dropout { p }, _) => Layer::Dropout(DropoutConfig::new(*p).init()),
-                (LayerSpec::Flatten, _) => Layer::Flatten(Flatten),
-                (LayerSpec::Dense { out, .. }, Shape::Flat(n)) => {
-                    Layer::Dense(LinearConfig::new(n, *out).init(device))
-                }
-                (LayerSpec::Mask, s) => Layer::Mask(MaskConfig::new(s.channels()).init(device)),
-                // layer_info() has already rejected every other combination.
-                (l, s) => {
-                    return Err(NnError::Arch(crate::arch::ArchError::Rank {
-                        index: layers.len(),
-                        layer: l.kind(),
-                        expected: "a valid input",
-                        found: format!("{s:?}"),
-                    }));
-                }
-            };
-            layers.push(built);
-            relu_after.push(matches!(
-                layer,
-                LayerSpec::Conv { relu: true, .. } | LayerSpec::Dense { relu: true, .. }
-            ));
+    /// A freshly initialized network for `graph` (weights drawn from the device's RNG:
+    /// seed it first).
+    pub fn new(graph: &Graph, device: &Device) -> Net {
+        let nodes = (0..graph.nodes.len())
+            .map(|i| module::build(&graph.nodes[i].op, &graph.input_shapes(i), device))
+            .collect();
+        Net {
+            nodes,
+            graph: graph.clone(),
         }
-        Ok(Net { layers, relu_after })
     }
 
-    /// Build from the spec and load weights saved by [`Net::save`].
-    pub fn load(spec: &ArchSpec, path: &Path, device: &Device) -> Result<Net, NnError> {
-        Net::new(spec, device)?
+    /// Build for `graph` and load weights saved by [`Net::save`].
+    pub fn load(graph: &Graph, path: &Path, device: &Device) -> Result<Net, NnError> {
+        Net::new(graph, device)
             .try_load_file(path)
             .map_err(|source| NnError::Load {
                 path: path.display().to_string(),
@@ -88,35 +83,56 @@ impl Net {
             })
     }
 
-    /// Logits for a batch of images.
+    /// Logits for a batch of images (gates off).
     ///
     /// # Shapes
-    /// - input: `[n, 3, 32, 32]` (the spec's input)
-    /// - output: `[n, num_classes]`
+    /// - input: `[n, c, h, w]` (the graph's input), output: `[n, classes]`
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        self.run(input, GateMode::Off, &mut NoObserver)
+    }
+
+    /// The interpreter: runs every node in order with gates acting as `gate` says, shows
+    /// each value to `observer`, returns the logits.
     ///
     /// # Panics
-    /// If the net was not built from a valid spec (ranks mismatch).
-    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
-        let mut x = Activation::Spatial(input);
-        for (layer, &relu) in self.layers.iter().zip(&self.relu_after) {
-            x = match (layer, x) {
-                (Layer::Conv(l), Activation::Spatial(t)) => Activation::Spatial(l.forward(t)),
-                (Layer::Pool(l), Activation::Spatial(t)) => Activation::Spatial(l.forward(t)),
-                (Layer::Dropout(l), Activation::Spatial(t)) => Activation::Spatial(l.forward(t)),
-                (Layer::Dropout(l), Activation::Flat(t)) => Activation::Flat(l.forward(t)),
-                (Layer::Flatten(l), Activation::Spatial(t)) => Activation::Flat(l.forward(t)),
-                (Layer::Dense(l), Activation::Flat(t)) => Activation::Flat(l.forward(t)),
-                (Layer::Mask(l), Activation::Spatial(t)) => Activation::Spatial(l.forward(t)),
-                (Layer::Mask(l), Activation::Flat(t)) => Activation::Flat(l.forward(t)),
-                (l, _) => panic!("layer {l:?} got an activation of the wrong rank"),
-            };
-            if relu {
-                x = x.relu();
+    /// If the graph's output is not a flat value (a validated graph's always is).
+    pub fn run(&self, input: Tensor<4>, gate: GateMode, observer: &mut dyn Observer) -> Tensor<2> {
+        let g = &self.graph;
+        // Last reader of each value, so its tensor is dropped as soon as possible.
+        let mut last_use = vec![0usize; g.values.len()];
+        for (i, n) in g.nodes.iter().enumerate() {
+            for v in &n.inputs {
+                last_use[v.0] = i;
             }
         }
-        match x {
-            Activation::Flat(t) => t,
-            Activation::Spatial(_) => panic!("network does not end in a flat layer"),
+        let mut vals: Vec<Option<Act>> = vec![None; g.values.len()];
+        let x = Act::Spatial(input);
+        observer.value(g.input, &x);
+        vals[g.input.0] = Some(x);
+        for (i, (node, m)) in g.nodes.iter().zip(&self.nodes).enumerate() {
+            let inputs: Vec<Act> = node
+                .inputs
+                .iter()
+                .map(|v| {
+                    let a = vals[v.0].clone().unwrap_or_else(|| {
+                        panic!("value `{}` read before it was computed", g.values[v.0].name)
+                    });
+                    if last_use[v.0] == i && *v != g.output {
+                        vals[v.0] = None;
+                    }
+                    a
+                })
+                .collect();
+            let y = module::forward(&node.op, m, inputs, gate);
+            observer.value(node.output, &y);
+            vals[node.output.0] = Some(y);
+        }
+        match vals[g.output.0].take() {
+            Some(Act::Flat(t)) => t,
+            other => panic!(
+                "the graph output is not flat: {:?}",
+                other.map(|a| a.dims())
+            ),
         }
     }
 }

@@ -1,116 +1,152 @@
-//! Parameter groups: weights (conv/dense kernels and biases) versus masks, so a method can
-//! train one group at a time (split gradients by id, or freeze a group).
+//! Parameter groups: weights (kernels, biases, BatchNorm γ/β) versus masks versus gates,
+//! read off the graph's parameter kinds, so a method can train one group at a time (split
+//! gradients by id, or freeze a group); and the kernels' L1/L2 norms.
 
 use burn::module::{Module, ParamGroup, ParamId};
 use burn::tensor::Tensor;
 
-use super::layer::Layer;
+use super::module::NodeModule;
 use super::net::Net;
 
-/// A set of a net's parameters.
+/// A set of a net's parameters (the `train_group` setting of a run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Group {
     /// Every parameter.
     All,
-    /// Conv/Dense kernels and biases.
+    /// Kernels, biases and BatchNorm γ/β.
     Weights,
     /// Mask values.
     Masks,
 }
 
-impl Net {
-    /// Ids of the mask parameters, in layer order.
-    pub fn mask_param_ids(&self) -> Vec<ParamId> {
-        self.layers
-            .iter()
-            .filter_map(|l| match l {
-                Layer::Mask(m) => Some(m.values.id),
-                _ => None,
-            })
-            .collect()
-    }
+/// Which parameters a phase trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Trainable {
+    /// Kernels, biases, BatchNorm γ/β.
+    pub weights: bool,
+    /// Mask values.
+    pub masks: bool,
+    /// Gate log α.
+    pub gates: bool,
+}
 
-    /// Ids of the weight parameters (kernels and biases), in layer order.
-    pub fn weight_param_ids(&self) -> Vec<ParamId> {
+impl Trainable {
+    /// Weights only (the "pull" phase of push-pull; fine-tuning).
+    pub const WEIGHTS: Trainable = Trainable {
+        weights: true,
+        masks: false,
+        gates: false,
+    };
+    /// Masks only (the "push" phase).
+    pub const MASKS: Trainable = Trainable {
+        weights: false,
+        masks: true,
+        gates: false,
+    };
+    /// Weights and masks together.
+    pub const WEIGHTS_MASKS: Trainable = Trainable {
+        weights: true,
+        masks: true,
+        gates: false,
+    };
+    /// Weights and gates (L0; masks stay as they are).
+    pub const WEIGHTS_GATES: Trainable = Trainable {
+        weights: true,
+        masks: false,
+        gates: true,
+    };
+    /// Everything.
+    pub const ALL: Trainable = Trainable {
+        weights: true,
+        masks: true,
+        gates: true,
+    };
+}
+
+impl From<Group> for Trainable {
+    fn from(g: Group) -> Trainable {
+        match g {
+            Group::All => Trainable::ALL,
+            Group::Weights => Trainable::WEIGHTS,
+            Group::Masks => Trainable::MASKS,
+        }
+    }
+}
+
+impl Net {
+    /// Ids of the parameters `t` selects, in node order.
+    pub fn param_ids(&self, t: impl Into<Trainable>) -> Vec<ParamId> {
+        let t = t.into();
         let mut ids = Vec::new();
-        for l in &self.layers {
-            match l {
-                Layer::Conv(c) => {
+        for m in &self.nodes {
+            match m {
+                NodeModule::Conv(c) if t.weights => {
                     ids.push(c.weight.id);
                     ids.extend(c.bias.as_ref().map(|b| b.id));
                 }
-                Layer::Dense(d) => {
+                NodeModule::Dense(d) if t.weights => {
                     ids.push(d.weight.id);
                     ids.extend(d.bias.as_ref().map(|b| b.id));
                 }
+                NodeModule::BatchNorm(b) if t.weights => {
+                    ids.push(b.gamma.id);
+                    ids.push(b.beta.id);
+                }
+                NodeModule::Mask(m) if t.masks => ids.push(m.values.id),
+                NodeModule::Gate(g) if t.gates => ids.push(g.log_alpha.id),
                 _ => {}
             }
         }
         ids
     }
 
-    /// Ids of a group's parameters.
-    pub fn param_ids(&self, group: Group) -> Vec<ParamId> {
-        match group {
-            Group::All => {
-                let mut ids = self.weight_param_ids();
-                ids.extend(self.mask_param_ids());
-                ids
-            }
-            Group::Weights => self.weight_param_ids(),
-            Group::Masks => self.mask_param_ids(),
-        }
+    /// Ids of the mask parameters, in node order.
+    pub fn mask_param_ids(&self) -> Vec<ParamId> {
+        self.param_ids(Trainable::MASKS)
     }
 
-    /// Make a group's parameters (not) require gradients; the other group is untouched.
-    pub fn set_trainable(self, group: Group, trainable: bool) -> Net {
-        let ids = self.param_ids(group);
+    /// Ids of the weight parameters, in node order.
+    pub fn weight_param_ids(&self) -> Vec<ParamId> {
+        self.param_ids(Trainable::WEIGHTS)
+    }
+
+    /// Make the parameters `t` selects (not) require gradients; the others are untouched.
+    pub fn set_trainable(self, t: impl Into<Trainable>, trainable: bool) -> Net {
+        let ids = self.param_ids(t);
         self.set_require_grad_group(ParamGroup::from_ids(ids), trainable)
     }
 
-    /// Sum of |w| and of w² over the conv/dense kernels (biases and masks excluded), the
-    /// terms of the L1 and L2 penalties.
+    /// Sum of |w| and of w² over the conv/dense kernels (biases, BatchNorm and masks
+    /// excluded), the terms of the L1 and L2 penalties.
     pub fn kernel_norms(&self) -> Option<(Tensor<1>, Tensor<1>)> {
-        let mut l1: Option<Tensor<1>> = None;
-        let mut l2: Option<Tensor<1>> = None;
-        let mut add = |a: Tensor<1>, b: Tensor<1>| {
-            l1 = Some(match l1.take() {
-                Some(x) => x + a,
-                None => a,
+        let mut acc: Option<(Tensor<1>, Tensor<1>)> = None;
+        for m in &self.nodes {
+            let w: Tensor<1> = match m {
+                NodeModule::Conv(c) => c.weight.val().flatten(0, 3),
+                NodeModule::Dense(d) => d.weight.val().flatten(0, 1),
+                _ => continue,
+            };
+            let (a, b) = (w.clone().abs().sum(), w.square().sum());
+            acc = Some(match acc.take() {
+                Some((x, y)) => (x + a, y + b),
+                None => (a, b),
             });
-            l2 = Some(match l2.take() {
-                Some(x) => x + b,
-                None => b,
-            });
-        };
-        for l in &self.layers {
-            match l {
-                Layer::Conv(c) => {
-                    let w = c.weight.val();
-                    add(w.clone().abs().sum(), w.square().sum());
-                }
-                Layer::Dense(d) => {
-                    let w = d.weight.val();
-                    add(w.clone().abs().sum(), w.square().sum());
-                }
-                _ => {}
-            }
         }
-        Some((l1?, l2?))
+        acc
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::seed::seed_c10;
-    use burn::tensor::Device;
+    use crate::graph::presets::seed_c10;
+    use burn::tensor::{Device, Tensor};
 
     #[test]
     fn groups_are_disjoint_and_cover_the_net() {
         let dev = Device::flex();
-        let net = Net::new(&seed_c10(), &dev).unwrap_or_else(|e| panic!("{e}"));
+        let net = Net::new(&seed_c10(), &dev);
         let masks = net.mask_param_ids();
         let weights = net.weight_param_ids();
         assert_eq!(masks.len(), 5);
@@ -119,26 +155,17 @@ mod tests {
         assert_eq!(net.param_ids(Group::All).len(), 17);
         assert_eq!(net.num_params(), 118_962 + 16 + 24 + 32 + 32 + 48);
     }
-}
-
-#[cfg(test)]
-mod freeze_tests {
-    use super::*;
-    use crate::arch::seed::seed_c10;
-    use burn::tensor::{Device, Tensor};
 
     #[test]
     fn frozen_masks_get_no_gradient_but_weights_do() {
         let dev = Device::flex().autodiff();
-        let net = Net::new(&seed_c10(), &dev)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .set_trainable(Group::Masks, false);
+        let net = Net::new(&seed_c10(), &dev).set_trainable(Group::Masks, false);
         let x = Tensor::<4>::ones([2, 3, 32, 32], &dev);
         let grads = net.forward(x).sum().backward();
-        for l in &net.layers {
-            match l {
-                Layer::Mask(m) => assert!(m.values.val().grad(&grads).is_none()),
-                Layer::Conv(c) => assert!(c.weight.val().grad(&grads).is_some()),
+        for m in &net.nodes {
+            match m {
+                NodeModule::Mask(m) => assert!(m.values.val().grad(&grads).is_none()),
+                NodeModule::Conv(c) => assert!(c.weight.val().grad(&grads).is_some()),
                 _ => {}
             }
         }

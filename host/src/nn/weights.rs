@@ -1,20 +1,18 @@
-//! Per-layer weight access for export and surgery: every layer's tensors as `Vec<f32>` with
-//! shapes, and replacing a tensor in place. Layouts are burn's (see `NamedTensor`).
+//! Per-node tensor access for export and surgery: a node's parameters (and BatchNorm's
+//! running statistics) as `Vec<f32>` with shapes, and replacing one in place. Layouts are
+//! burn's, as the graph's [`ParamDecl`](crate::graph::ParamDecl)s describe them.
 
-use burn::module::Param;
+use burn::module::{Param, RunningState};
 use burn::tensor::{Tensor, TensorData};
 
 use super::error::NnError;
-use super::layer::Layer;
+use super::module::NodeModule;
 use super::net::Net;
 
-/// One tensor of one layer, copied to the host.
-///
-/// Layouts: Conv `weight` `[out, in, kh, kw]`, `bias` `[out]`; Dense `weight` `[in, out]`
-/// (the transpose of PyTorch's), `bias` `[out]`; Mask `values` `[channels]`. Row-major.
+/// One tensor of one node, copied to the host.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NamedTensor {
-    /// `weight`, `bias` or `values`.
+    /// The parameter's name (`weight`, `bias`, `values`, `gamma`, …).
     pub name: String,
     /// Dimensions.
     pub shape: Vec<usize>,
@@ -22,47 +20,13 @@ pub struct NamedTensor {
     pub values: Vec<f32>,
 }
 
-/// All tensors of one layer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerWeights {
-    /// Index in the spec / net.
-    pub index: usize,
-    /// `Conv`, `Pool`, `Dropout`, `Flatten`, `Dense` or `Mask`.
-    pub kind: &'static str,
-    /// The layer's tensors (empty for parameterless layers).
-    pub tensors: Vec<NamedTensor>,
-}
-
-impl LayerWeights {
-    /// The tensor called `name`, if the layer has it.
-    pub fn get(&self, name: &str) -> Option<&NamedTensor> {
-        self.tensors.iter().find(|t| t.name == name)
-    }
-}
-
-fn kind(layer: &Layer) -> &'static str {
-    match layer {
-        Layer::Conv(_) => "Conv",
-        Layer::Pool(_) => "Pool",
-        Layer::Dropout(_) => "Dropout",
-        Layer::Flatten(_) => "Flatten",
-        Layer::Dense(_) => "Dense",
-        Layer::Mask(_) => "Mask",
-    }
-}
-
-fn read<const D: usize>(
-    index: usize,
-    name: &str,
-    p: &Param<Tensor<D>>,
-) -> Result<NamedTensor, NnError> {
-    let t = p.val();
+fn host<const D: usize>(node: usize, name: &str, t: Tensor<D>) -> Result<NamedTensor, NnError> {
     let shape = t.dims().to_vec();
     let values = t
         .into_data()
         .try_to_vec::<f32>()
         .map_err(|e| NnError::Read {
-            index,
+            index: node,
             name: name.into(),
             message: format!("{e:?}"),
         })?;
@@ -73,92 +37,151 @@ fn read<const D: usize>(
     })
 }
 
-fn replace<const D: usize>(
-    index: usize,
-    p: &mut Param<Tensor<D>>,
-    t: &NamedTensor,
-) -> Result<(), NnError> {
-    let t_dev = p.val();
-    let expected = t_dev.dims().to_vec();
+fn check<const D: usize>(node: usize, current: &Tensor<D>, t: &NamedTensor) -> Result<(), NnError> {
+    let expected = current.dims().to_vec();
     if t.shape != expected || t.values.len() != expected.iter().product::<usize>() {
         return Err(NnError::Shape {
-            index,
+            index: node,
             name: t.name.clone(),
             expected,
             found: t.shape.clone(),
             values: t.values.len(),
         });
     }
-    let device = t_dev.device();
-    let data = TensorData::new(t.values.clone(), expected);
-    let id = p.id;
-    let fresh: Param<Tensor<D>> = Param::from_data(data, &device);
-    *p = Param::initialized(id, fresh.val());
+    Ok(())
+}
+
+fn replace<const D: usize>(
+    node: usize,
+    p: &mut Param<Tensor<D>>,
+    t: &NamedTensor,
+) -> Result<(), NnError> {
+    let cur = p.val();
+    check(node, &cur, t)?;
+    let mut fresh = Tensor::<D>::from_data(
+        TensorData::new(t.values.clone(), t.shape.clone()),
+        &cur.device(),
+    );
+    // A fresh tensor on an autodiff device does not track gradients: keep the parameter
+    // trainable if it was.
+    if cur.is_require_grad() {
+        fresh = fresh.require_grad();
+    }
+    *p = Param::initialized(p.id, fresh);
+    Ok(())
+}
+
+fn replace_state<const D: usize>(
+    node: usize,
+    s: &mut RunningState<Tensor<D>>,
+    t: &NamedTensor,
+) -> Result<(), NnError> {
+    let cur = s.value();
+    check(node, &cur, t)?;
+    let fresh = Tensor::<D>::from_data(
+        TensorData::new(t.values.clone(), t.shape.clone()),
+        &cur.device(),
+    );
+    *s = RunningState::new(fresh);
     Ok(())
 }
 
 impl Net {
-    /// Every layer's tensors, in layer order (parameterless layers have none).
-    pub fn layer_weights(&self) -> Result<Vec<LayerWeights>, NnError> {
-        self.layers
-            .iter()
-            .enumerate()
-            .map(|(index, layer)| {
-                let mut tensors = Vec::new();
-                match layer {
-                    Layer::Conv(c) => {
-                        tensors.push(read(index, "weight", &c.weight)?);
-                        if let Some(b) = &c.bias {
-                            tensors.push(read(index, "bias", b)?);
-                        }
-                    }
-                    Layer::Dense(d) => {
-                        tensors.push(read(index, "weight", &d.weight)?);
-                        if let Some(b) = &d.bias {
-                            tensors.push(read(index, "bias", b)?);
-                        }
-                    }
-                    Layer::Mask(m) => tensors.push(read(index, "values", &m.values)?),
-                    Layer::Pool(_) | Layer::Dropout(_) | Layer::Flatten(_) => {}
+    /// Node `node`'s tensors (none for parameterless nodes).
+    pub fn node_tensors(&self, node: usize) -> Result<Vec<NamedTensor>, NnError> {
+        let mut v = Vec::new();
+        match self.nodes.get(node) {
+            Some(NodeModule::Conv(c)) => {
+                v.push(host(node, "weight", c.weight.val())?);
+                if let Some(b) = &c.bias {
+                    v.push(host(node, "bias", b.val())?);
                 }
-                Ok(LayerWeights {
-                    index,
-                    kind: kind(layer),
-                    tensors,
-                })
-            })
+            }
+            Some(NodeModule::Dense(d)) => {
+                v.push(host(node, "weight", d.weight.val())?);
+                if let Some(b) = &d.bias {
+                    v.push(host(node, "bias", b.val())?);
+                }
+            }
+            Some(NodeModule::BatchNorm(b)) => {
+                v.push(host(node, "gamma", b.gamma.val())?);
+                v.push(host(node, "beta", b.beta.val())?);
+                v.push(host(node, "running_mean", b.running_mean.value())?);
+                v.push(host(node, "running_var", b.running_var.value())?);
+            }
+            Some(NodeModule::Mask(m)) => v.push(host(node, "values", m.values.val())?),
+            Some(NodeModule::Gate(g)) => v.push(host(node, "log_alpha", g.log_alpha.val())?),
+            Some(
+                NodeModule::Dropout(_)
+                | NodeModule::MaxPool(_)
+                | NodeModule::AvgPool(_)
+                | NodeModule::Stateless(_),
+            )
+            | None => {}
+        }
+        Ok(v)
+    }
+
+    /// Every node's tensors, in node order.
+    pub fn tensors(&self) -> Result<Vec<Vec<NamedTensor>>, NnError> {
+        (0..self.nodes.len())
+            .map(|i| self.node_tensors(i))
             .collect()
     }
 
-    /// Replace tensor `t.name` of layer `index`; the shape must match the layer's.
-    /// (To shrink a layer, build a net from the smaller spec, then set its tensors.)
-    pub fn set_tensor(&mut self, index: usize, t: &NamedTensor) -> Result<(), NnError> {
-        let missing = |layer: &Layer| NnError::NoSuchTensor {
-            index,
-            kind: kind(layer),
+    /// Node `node`'s tensor called `name`.
+    pub fn tensor(&self, node: usize, name: &str) -> Result<NamedTensor, NnError> {
+        self.node_tensors(node)?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| NnError::NoSuchTensor {
+                index: node,
+                kind: self
+                    .graph
+                    .nodes
+                    .get(node)
+                    .map(|n| n.op.name())
+                    .unwrap_or("none"),
+                name: name.into(),
+            })
+    }
+
+    /// Replace tensor `t.name` of node `node`; the shape must match the node's.
+    /// (To shrink a node, build a net from the smaller graph, then set its tensors.)
+    pub fn set_tensor(&mut self, node: usize, t: &NamedTensor) -> Result<(), NnError> {
+        let kind = self
+            .graph
+            .nodes
+            .get(node)
+            .map(|n| n.op.name())
+            .unwrap_or("none");
+        let missing = || NnError::NoSuchTensor {
+            index: node,
+            kind,
             name: t.name.clone(),
         };
-        let layer = self
-            .layers
-            .get_mut(index)
-            .ok_or_else(|| NnError::NoSuchTensor {
-                index,
-                kind: "none",
-                name: t.name.clone(),
-            })?;
-        match (&mut *layer, t.name.as_str()) {
-            (Layer::Conv(c), "weight") => replace(index, &mut c.weight, t),
-            (Layer::Conv(c), "bias") => match &mut c.bias {
-                Some(b) => replace(index, b, t),
-                None => Err(missing(layer)),
+        match (self.nodes.get_mut(node), t.name.as_str()) {
+            (Some(NodeModule::Conv(c)), "weight") => replace(node, &mut c.weight, t),
+            (Some(NodeModule::Conv(c)), "bias") => match &mut c.bias {
+                Some(b) => replace(node, b, t),
+                None => Err(missing()),
             },
-            (Layer::Dense(d), "weight") => replace(index, &mut d.weight, t),
-            (Layer::Dense(d), "bias") => match &mut d.bias {
-                Some(b) => replace(index, b, t),
-                None => Err(missing(layer)),
+            (Some(NodeModule::Dense(d)), "weight") => replace(node, &mut d.weight, t),
+            (Some(NodeModule::Dense(d)), "bias") => match &mut d.bias {
+                Some(b) => replace(node, b, t),
+                None => Err(missing()),
             },
-            (Layer::Mask(m), "values") => replace(index, &mut m.values, t),
-            _ => Err(missing(layer)),
+            (Some(NodeModule::BatchNorm(b)), "gamma") => replace(node, &mut b.gamma, t),
+            (Some(NodeModule::BatchNorm(b)), "beta") => replace(node, &mut b.beta, t),
+            (Some(NodeModule::BatchNorm(b)), "running_mean") => {
+                replace_state(node, &mut b.running_mean, t)
+            }
+            (Some(NodeModule::BatchNorm(b)), "running_var") => {
+                replace_state(node, &mut b.running_var, t)
+            }
+            (Some(NodeModule::Mask(m)), "values") => replace(node, &mut m.values, t),
+            (Some(NodeModule::Gate(g)), "log_alpha") => replace(node, &mut g.log_alpha, t),
+            _ => Err(missing()),
         }
     }
 }
@@ -166,51 +189,48 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::seed::seed_c10;
+    use crate::graph::presets::{resnet8, seed_c10};
     use burn::tensor::Device;
 
     #[test]
-    fn layer_weights_have_burn_layouts_and_set_round_trips() {
+    fn tensors_have_the_graph_layouts_and_set_round_trips() {
         let dev = Device::flex();
-        let mut net = Net::new(&seed_c10(), &dev).unwrap_or_else(|e| panic!("{e}"));
-        let lw = net.layer_weights().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(lw.len(), seed_c10().layers.len());
-        let conv0 = lw[0].get("weight").unwrap_or_else(|| panic!("conv weight"));
-        assert_eq!(conv0.shape, vec![16, 3, 3, 3]);
-        assert_eq!(lw[1].kind, "Mask");
+        for g in [seed_c10(), resnet8()] {
+            let net = Net::new(&g, &dev);
+            for i in 0..g.nodes.len() {
+                let have = net.node_tensors(i).unwrap_or_else(|e| panic!("{e}"));
+                let decl = g.params(i);
+                assert_eq!(have.len(), decl.len(), "node {}", g.nodes[i].name);
+                for (t, d) in have.iter().zip(&decl) {
+                    assert_eq!((t.name.as_str(), &t.shape), (d.name, &d.shape));
+                }
+            }
+        }
+        let g = seed_c10();
+        let mut net = Net::new(&g, &dev);
+        let mask = g.node_index("mask1").unwrap_or_else(|| panic!("mask1"));
         assert_eq!(
-            lw[1].get("values").map(|t| t.values.clone()),
+            net.tensor(mask, "values").map(|t| t.values).ok(),
             Some(vec![1.0; 16])
         );
-        let dense = lw
-            .iter()
-            .rev()
-            .find(|l| l.kind == "Dense")
-            .unwrap_or_else(|| panic!("dense"));
-        assert_eq!(
-            dense.get("weight").map(|t| t.shape.clone()),
-            Some(vec![48, 10])
-        );
-
         let new = NamedTensor {
             name: "values".into(),
             shape: vec![16],
             values: (0..16).map(|i| i as f32).collect(),
         };
-        net.set_tensor(1, &new).unwrap_or_else(|e| panic!("{e}"));
-        let back = net.layer_weights().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back[1].get("values"), Some(&new));
+        net.set_tensor(mask, &new).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(net.tensor(mask, "values").ok(), Some(new.clone()));
         let wrong = NamedTensor {
             shape: vec![15],
             values: vec![0.0; 15],
             ..new
         };
         assert!(matches!(
-            net.set_tensor(1, &wrong),
+            net.set_tensor(mask, &wrong),
             Err(NnError::Shape { .. })
         ));
         assert!(matches!(
-            net.set_tensor(2, &wrong),
+            net.set_tensor(mask + 1, &wrong),
             Err(NnError::NoSuchTensor { .. })
         ));
     }

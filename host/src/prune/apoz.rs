@@ -1,14 +1,17 @@
 //! `apoz` (Hu et al. 2016): drop the channels whose ReLU output is most often zero on a
-//! calibration set (Average Percentage of Zeros), the same fraction of every layer.
+//! calibration set (Average Percentage of Zeros), the same fraction of every group; the
+//! zeros are counted by an observer on the interpreter's pass.
+
+use std::collections::HashMap;
 
 use super::budget::Ranking;
 use super::error::PruneError;
-use super::graph;
 use super::method::{PlanContext, PruneMethod, choose};
 use super::plan::KeepPlan;
 use crate::data::make_batch;
-use crate::nn::Net;
-use crate::surgery::check::trace;
+use crate::graph::{Graph, Op, ValueId};
+use crate::nn::{Act, GateMode, Net, Observer};
+use crate::surgery::group_masks;
 
 /// Highest APoZ first.
 #[derive(Debug, Clone)]
@@ -23,10 +26,63 @@ impl Default for Apoz {
     }
 }
 
-/// APoZ of every channel of every prunable layer (fraction of zero outputs after ReLU,
+/// Counts zeros per channel of the watched values.
+struct ZeroCounter {
+    /// Watched value → (group slot, channels).
+    watch: HashMap<ValueId, (usize, usize)>,
+    zeros: Vec<Vec<f64>>,
+    counts: Vec<f64>,
+}
+
+impl Observer for ZeroCounter {
+    fn value(&mut self, v: ValueId, act: &Act) {
+        let Some(&(slot, channels)) = self.watch.get(&v) else {
+            return;
+        };
+        let dims = act.dims();
+        let values = act.to_vec();
+        let n = dims[0];
+        let per = values.len() / n.max(1);
+        let block = per / channels.max(1);
+        for s in 0..n {
+            for (c, z) in self.zeros[slot].iter_mut().enumerate() {
+                let base = s * per + c * block;
+                *z += values[base..base + block]
+                    .iter()
+                    .filter(|x| **x == 0.0)
+                    .count() as f64;
+            }
+        }
+        self.counts[slot] += (n * block) as f64;
+    }
+}
+
+/// The value APoZ watches for each prunable group: its first Mask's output (a zero mask
+/// zeroes the channel), else its first ReLU's, else its first producer's.
+pub fn watched(g: &Graph) -> Result<Vec<ValueId>, PruneError> {
+    let groups = g.groups()?;
+    Ok(groups
+        .prunable()
+        .into_iter()
+        .map(|gi| {
+            let node = group_masks(g, &groups, gi).first().copied().or_else(|| {
+                (0..g.nodes.len()).find(|&i| {
+                    matches!(g.nodes[i].op, Op::Relu(_))
+                        && groups.of_value[g.nodes[i].inputs[0].0].0 == gi
+                })
+            });
+            match node {
+                Some(i) => g.nodes[i].output,
+                None => g.nodes[groups.all[gi].producers[0]].output,
+            }
+        })
+        .collect())
+}
+
+/// APoZ of every channel of every prunable group (fraction of zero outputs after ReLU,
 /// over images and positions; a masked-out channel counts as always zero).
 pub fn apoz(
-    spec: &crate::arch::ArchSpec,
+    g: &Graph,
     net: &Net,
     ctx: &PlanContext,
     images: usize,
@@ -38,31 +94,26 @@ pub fn apoz(
     if n == 0 {
         return Err(PruneError::Config("apoz: empty calibration set".into()));
     }
-    let groups = graph::groups(spec)?;
-    let mut zeros: Vec<Vec<f64>> = groups.iter().map(|g| vec![0.0; g.channels]).collect();
-    let mut counts = vec![0f64; groups.len()];
+    let widths = g.groups()?.widths();
+    let mut counter = ZeroCounter {
+        watch: watched(g)?
+            .into_iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(slot, (v, &w))| (v, (slot, w)))
+            .collect(),
+        zeros: widths.iter().map(|&w| vec![0.0; w]).collect(),
+        counts: vec![0.0; widths.len()],
+    };
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(64) {
         let b = make_batch(calib, chunk, None, ctx.device);
-        let t = trace(net, b.images);
-        for (gi, g) in groups.iter().enumerate() {
-            // After the mask if there is one (a zero mask zeroes the channel), else the producer.
-            let at = g.masks.first().copied().unwrap_or(g.producers[0]);
-            let (shape, v) = &t[at];
-            let per = v.len() / shape[0];
-            let block = per / g.channels;
-            for s in 0..shape[0] {
-                for (c, z) in zeros[gi].iter_mut().enumerate() {
-                    let base = s * per + c * block;
-                    *z += v[base..base + block].iter().filter(|x| **x == 0.0).count() as f64;
-                }
-            }
-            counts[gi] += (shape[0] * block) as f64;
-        }
+        net.run(b.images, GateMode::Off, &mut counter);
     }
-    Ok(zeros
+    Ok(counter
+        .zeros
         .into_iter()
-        .zip(counts)
+        .zip(counter.counts)
         .map(|(z, n)| z.into_iter().map(|v| (v / n.max(1.0)) as f32).collect())
         .collect())
 }

@@ -1,10 +1,11 @@
-//! Budgets: MACs, parameters or int8 flash bytes of a set of widths, and choosing which
-//! channels to keep, by a per-channel score, until a target is met (`round_to` granularity).
+//! Budgets: MACs, parameters or int8 flash bytes of a set of group widths (the graph's own
+//! cost model, `Groups::cost`), and choosing which channels to keep, by a per-channel
+//! score, until a target is met (`round_to` granularity).
 
 use serde::{Deserialize, Serialize};
 
 use super::error::PruneError;
-use crate::arch::{ArchSpec, LayerSpec};
+use crate::graph::{Cost, Graph, Groups};
 
 /// What a budget limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,108 +37,86 @@ impl Target {
         }
     }
 
-    /// This target's cost of `spec`.
-    pub fn cost(self, spec: &ArchSpec) -> Result<u64, PruneError> {
-        Ok(match self {
-            Self::Macs(_) => spec.macs()? as u64,
-            Self::Params(_) => spec.num_weights()? as u64,
-            Self::Flash(_) => flash_bytes(spec)?,
-        })
+    /// This target's share of a [`Cost`].
+    pub fn of(self, c: Cost) -> f64 {
+        match self {
+            Self::Macs(_) => c.macs,
+            Self::Params(_) => c.params,
+            Self::Flash(_) => c.flash,
+        }
     }
 
-    /// Cost of `spec` with the prunable widths `widths`.
-    pub fn cost_of(self, spec: &ArchSpec, widths: &[usize]) -> Result<u64, PruneError> {
-        self.cost(&spec.with_widths(widths)?)
+    /// This target's cost of `g`.
+    pub fn cost(self, g: &Graph) -> Result<u64, PruneError> {
+        Ok(self.of(g.cost()?).round() as u64)
+    }
+
+    /// Cost of `g` with its prunable groups at `widths` (exactly the cost of
+    /// `Groups::resize(g, widths)`).
+    pub fn cost_of(self, g: &Graph, widths: &[usize]) -> Result<u64, PruneError> {
+        self.cost_in(&g.groups()?, g, widths)
+    }
+
+    /// [`cost_of`](Self::cost_of) with the groups already computed.
+    pub fn cost_in(self, groups: &Groups, g: &Graph, widths: &[usize]) -> Result<u64, PruneError> {
+        let w: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
+        Ok(self.expected_in(groups, g, &w)?.round() as u64)
     }
 
     /// Cost with fractional widths (expected channel counts, e.g. Σ P(gate ≠ 0)): every
     /// term is a product of adjacent widths, so it interpolates the integer cost.
-    pub fn expected_cost(self, spec: &ArchSpec, widths: &[f64]) -> Result<f64, PruneError> {
-        let info = spec.layer_info()?;
-        let mut width_at: Vec<Option<f64>> = vec![None; spec.layers.len()];
-        for (&i, &w) in spec.prunable_layers().iter().zip(widths) {
-            width_at[i] = Some(w);
+    pub fn expected_cost(self, g: &Graph, widths: &[f64]) -> Result<f64, PruneError> {
+        self.expected_in(&g.groups()?, g, widths)
+    }
+
+    fn expected_in(self, groups: &Groups, g: &Graph, widths: &[f64]) -> Result<f64, PruneError> {
+        let n = groups.prunable().len();
+        if widths.len() != n {
+            return Err(PruneError::Config(format!(
+                "{} widths for {n} prunable channel groups",
+                widths.len()
+            )));
         }
-        // Effective input features: channels, times H*W once flattened.
-        let mut cin = spec.input[0] as f64;
-        let mut total = 0.0;
-        for (i, (layer, li)) in spec.layers.iter().zip(&info).enumerate() {
-            match layer {
-                LayerSpec::Conv { out, k, .. } => {
-                    let o = width_at[i].unwrap_or(*out as f64);
-                    let hw = (li.output.numel() / out) as f64;
-                    let taps = (k * k) as f64 * cin;
-                    total += match self {
-                        Self::Macs(_) => o * taps * hw,
-                        Self::Params(_) => o * taps + o,
-                        Self::Flash(_) => o * taps + 12.0 * o,
-                    };
-                    cin = o;
-                }
-                LayerSpec::Flatten => {
-                    let c = li.input.channels().max(1);
-                    cin *= (li.input.numel() / c) as f64;
-                }
-                LayerSpec::Dense { out, .. } => {
-                    let o = width_at[i].unwrap_or(*out as f64);
-                    total += match self {
-                        Self::Macs(_) => o * cin,
-                        Self::Params(_) => o * cin + o,
-                        Self::Flash(_) => o * cin + 12.0 * o,
-                    };
-                    cin = o;
-                }
-                _ => {}
-            }
-        }
-        Ok(total)
+        Ok(self.of(groups.cost(g, Some(widths))))
     }
 }
 
-/// int8 weight bytes of `spec`: Σ over Conv/Dense of kernels + 12 bytes per output channel.
-pub fn flash_bytes(spec: &ArchSpec) -> Result<u64, PruneError> {
-    let info = spec.layer_info()?;
-    Ok(spec
-        .layers
-        .iter()
-        .zip(&info)
-        .map(|(l, li)| match l.width() {
-            Some(out) => (li.weights - out + 12 * out) as u64,
-            None => 0,
-        })
-        .sum())
+/// int8 weight bytes of `g` (kernels, bias and requantization per output channel).
+pub fn flash_bytes(g: &Graph) -> Result<u64, PruneError> {
+    Target::Flash(0).cost(g)
 }
 
-/// How scores are compared across layers.
+/// How scores are compared across groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ranking {
-    /// One global ranking (scores comparable across layers: mask values, log α).
+    /// One global ranking (scores comparable across groups: mask values, log α).
     Global,
-    /// The same fraction of every layer, lowest scores first within each layer.
+    /// The same fraction of every group, lowest scores first within each group.
     Uniform,
 }
 
-/// Kept channel lists (sorted) meeting `target`: per layer, the `n_i` best-scored channels.
-/// Every layer keeps at least `min(round_to, width)` channels, and counts are multiples
-/// of `round_to` (or the full width). Channels scored `-inf` are never kept unless a layer
+/// Kept channel lists (sorted) meeting `target`: per group, the `n_i` best-scored channels.
+/// Every group keeps at least `min(round_to, width)` channels, and counts are multiples
+/// of `round_to` (or the full width). Channels scored `-inf` are never kept unless a group
 /// needs them for its minimum.
 pub fn select(
-    spec: &ArchSpec,
+    g: &Graph,
     scores: &[Vec<f32>],
     target: Target,
     round_to: usize,
     ranking: Ranking,
 ) -> Result<Vec<Vec<usize>>, PruneError> {
-    let widths = spec.widths();
+    let groups = g.groups()?;
+    let widths = groups.widths();
     if scores.len() != widths.len() || scores.iter().zip(&widths).any(|(s, &w)| s.len() != w) {
         return Err(PruneError::Config(
-            "one score per channel of every prunable layer needed".into(),
+            "one score per channel of every prunable group needed".into(),
         ));
     }
     let r = round_to.max(1);
     let min_w: Vec<usize> = widths.iter().map(|&w| r.min(w)).collect();
-    let min_cost = target.cost_of(spec, &min_w)?;
+    let min_cost = target.cost_in(&groups, g, &min_w)?;
     if min_cost > target.value() {
         return Err(PruneError::Budget {
             target: target.value(),
@@ -145,7 +124,7 @@ pub fn select(
             min: min_cost,
         });
     }
-    // Channels of each layer, best first.
+    // Channels of each group, best first.
     let order: Vec<Vec<usize>> = scores
         .iter()
         .map(|s| {
@@ -165,7 +144,7 @@ pub fn select(
         .zip(&widths)
         .map(|(&e, &w)| snap(e, w))
         .collect();
-    let cost = |k: &[usize]| target.cost_of(spec, k);
+    let cost = |k: &[usize]| target.cost_in(&groups, g, k);
     match ranking {
         Ranking::Uniform => {
             // Smallest fraction removed that meets the target (cost falls as f grows).

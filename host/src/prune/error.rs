@@ -1,4 +1,4 @@
-//! Errors of pruning: dependency graph, keep plans, budgets, method training, run files.
+//! Errors of pruning: channel groups, keep plans, budgets, method training, run files.
 
 use std::path::PathBuf;
 
@@ -6,9 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PruneError {
-    /// The spec is invalid.
+    /// The graph is invalid, or its channel groups cannot be formed.
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     /// Building, reading or editing the net failed.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),
@@ -18,21 +18,19 @@ pub enum PruneError {
     /// Surgery or its equivalence check failed.
     #[error(transparent)]
     Surgery(#[from] crate::surgery::SurgeryError),
-    /// The spec has a topology the dependency graph cannot cut.
-    #[error("layer {layer}: {what}")]
-    Graph {
-        /// Layer index.
-        layer: usize,
+    /// A node's tensors cannot be read or used.
+    #[error("node `{node}`: {what}")]
+    Node {
+        /// The node.
+        node: String,
         /// What is wrong.
         what: String,
     },
-    /// A keep plan does not fit the spec.
-    #[error("keep plan, group {group} (layer {layer}): {what}")]
+    /// A keep plan does not fit the graph.
+    #[error("keep plan, group `{group}`: {what}")]
     Plan {
-        /// Group index (prunable layer order).
-        group: usize,
-        /// Producer layer index.
-        layer: usize,
+        /// The channel group's name (empty when the whole plan is off).
+        group: String,
         /// What is wrong.
         what: String,
     },
@@ -43,7 +41,7 @@ pub enum PruneError {
         target: u64,
         /// MACs, params or bytes.
         unit: &'static str,
-        /// Cost with one channel (or `round_to`) per layer.
+        /// Cost with one channel (or `round_to`) per group.
         min: u64,
     },
     /// A value became NaN or infinite while a method trained.

@@ -1,5 +1,5 @@
-//! `first-k`: the seed's trivial baseline — drop the first k channels of every layer
-//! (or, under a budget, the lowest indices first, the same fraction of each layer).
+//! `first-k`: the seed's trivial baseline — drop the first k channels of every group
+//! (or, under a budget, the lowest indices first, the same fraction of each group).
 
 use super::budget::Ranking;
 use super::error::PruneError;
@@ -20,6 +20,7 @@ impl PruneMethod for FirstK {
         // Score = index: the first channels are the least important.
         let scores: Vec<Vec<f32>> = ctx
             .spec
+            .groups()?
             .widths()
             .iter()
             .map(|&w| (0..w).map(|c| c as f32).collect())

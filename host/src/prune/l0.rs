@@ -1,17 +1,19 @@
-//! `l0`: hard-concrete gates (the seed's hard way) — loss + λ·Σ P(gate ≠ 0), gates sampled
-//! while training, final keep = log α ≥ 0; kept masks are scaled by the test-time gate.
+//! `l0`: hard-concrete gates (the seed's hard way) — a Gate node per prunable group, loss +
+//! λ·Σ P(gate ≠ 0), gates sampled while training, final keep = log α ≥ 0; the gates are
+//! removed again and kept masks scaled by the test-time gate.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Ranking, Target};
 use super::error::PruneError;
-use super::gated::{GateMode, GatedNet, Trainable};
+use super::gates::{self, GateSite, sites};
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
 use super::plan::KeepPlan;
-use crate::arch::ArchSpec;
-use crate::nn::hard_concrete::Temperature;
-use crate::nn::{Layer, Net};
+use crate::graph::Graph;
+use crate::nn::hard_concrete::{HardConcrete, Temperature};
+use crate::nn::{GateMode, Net, NodeModule, Trainable};
+use crate::surgery::fold::{fold_path, scale_source};
 
 /// Settings of the L0 method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,19 +50,22 @@ impl Default for L0Config {
 pub struct L0 {
     /// Settings (λ changes under a budget).
     pub config: L0Config,
-    spec: ArchSpec,
-    /// log α per gate after [`PruneMethod::finalize`].
+    spec: Graph,
+    /// Where the gates sit, one per prunable group (set by [`PruneMethod::init`]).
+    pub sites: Vec<GateSite>,
+    /// log α per group after [`PruneMethod::finalize`].
     pub log_alpha: Vec<Vec<f32>>,
-    /// Test-time gate values after [`PruneMethod::finalize`].
+    /// Test-time gate values per group after [`PruneMethod::finalize`].
     pub test_gates: Vec<Vec<f32>>,
 }
 
 impl L0 {
     /// The method for nets of `spec`.
-    pub fn new(spec: &ArchSpec, config: L0Config) -> Self {
+    pub fn new(spec: &Graph, config: L0Config) -> Self {
         Self {
             config,
             spec: spec.clone(),
+            sites: Vec::new(),
             log_alpha: Vec::new(),
             test_gates: Vec::new(),
         }
@@ -70,13 +75,29 @@ impl L0 {
         self.config.temperature.at(epoch)
     }
 
-    fn read_alpha(model: &GatedNet) -> Result<Vec<Vec<f32>>, PruneError> {
-        Ok(model
-            .gates
+    /// The gate module of each group, with its node index, in group order.
+    fn gates<'a>(&self, model: &'a Net) -> Result<Vec<(usize, &'a HardConcrete)>, PruneError> {
+        self.sites
             .iter()
-            .enumerate()
-            .map(|(i, g)| g.log_alpha_values(i))
-            .collect::<Result<_, _>>()?)
+            .map(|s| {
+                let missing = || PruneError::Node {
+                    node: s.gate.clone(),
+                    what: "gate not in the model (init not run?)".into(),
+                };
+                let i = model.graph.node_index(&s.gate).ok_or_else(missing)?;
+                match model.nodes.get(i) {
+                    Some(NodeModule::Gate(h)) => Ok((i, h)),
+                    _ => Err(missing()),
+                }
+            })
+            .collect()
+    }
+
+    fn read_alpha(&self, model: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
+        self.gates(model)?
+            .into_iter()
+            .map(|(i, g)| Ok(g.log_alpha_values(i)?))
+            .collect()
     }
 }
 
@@ -89,13 +110,25 @@ impl PruneMethod for L0 {
         self.config.epochs
     }
 
-    fn init(&mut self, model: GatedNet) -> Result<GatedNet, PruneError> {
-        if self.spec.mask_layers().len() != self.spec.prunable_layers().len() {
-            return Err(PruneError::Config(
-                "l0 needs a Mask after every prunable layer".into(),
-            ));
+    fn init(&mut self, model: Net) -> Result<Net, PruneError> {
+        self.sites = sites(&model.graph)?;
+        let gated = gates::insert(model, &self.sites, self.config.log_alpha_init)?;
+        // A gate after a ReLU must fold into the node before it when it is removed.
+        for s in self.sites.iter().filter(|s| !s.after_mask) {
+            let ok = gated
+                .graph
+                .node_index(&s.gate)
+                .and_then(|i| fold_path(&gated.graph, i))
+                .is_some();
+            if !ok {
+                return Err(PruneError::Config(format!(
+                    "l0: group `{}` has no Mask, and its gate after `{}` cannot fold into a \
+                     Conv/Dense/BatchNorm",
+                    s.group, s.after
+                )));
+            }
         }
-        Ok(GatedNet::with_gates(model.net, self.config.log_alpha_init))
+        Ok(gated)
     }
 
     fn trainable(&self, _epoch: usize) -> Trainable {
@@ -106,23 +139,26 @@ impl PruneMethod for L0 {
         GateMode::Sample(self.beta(epoch))
     }
 
-    fn penalty(&self, model: &GatedNet, epoch: usize) -> Option<Tensor<1>> {
+    fn penalty(&self, model: &Net, epoch: usize) -> Option<Tensor<1>> {
         let beta = self.beta(epoch);
         model
-            .gates
+            .nodes
             .iter()
-            .map(|g| g.expected_l0(beta).mul_scalar(self.config.lambda))
+            .filter_map(|m| match m {
+                NodeModule::Gate(g) => Some(g.expected_l0(beta).mul_scalar(self.config.lambda)),
+                _ => None,
+            })
             .reduce(|a, b| a + b)
     }
 
-    fn on_epoch_end(&mut self, model: &GatedNet, epoch: usize) -> Result<MethodLog, PruneError> {
+    fn on_epoch_end(&mut self, model: &Net, epoch: usize) -> Result<MethodLog, PruneError> {
         let beta = self.beta(epoch);
         // Read log α first: refuses NaN with a clear message.
-        Self::read_alpha(model)?;
-        let channels: Vec<f64> = model
-            .gates
-            .iter()
-            .map(|g| {
+        self.read_alpha(model)?;
+        let channels: Vec<f64> = self
+            .gates(model)?
+            .into_iter()
+            .map(|(_, g)| {
                 let s: f32 = g.prob_nonzero(beta).sum().into_scalar();
                 f64::from(s)
             })
@@ -148,34 +184,57 @@ impl PruneMethod for L0 {
         Ok(log)
     }
 
-    fn finalize(&mut self, model: GatedNet) -> Result<Net, PruneError> {
-        self.log_alpha = Self::read_alpha(&model)?;
-        let gates: Vec<Vec<f32>> = model
-            .gates
-            .iter()
-            .map(|g| {
+    fn finalize(&mut self, model: Net) -> Result<Net, PruneError> {
+        self.log_alpha = self.read_alpha(&model)?;
+        self.test_gates = self
+            .gates(&model)?
+            .into_iter()
+            .map(|(_, g)| {
                 g.test_gate()
                     .into_data()
                     .try_to_vec::<f32>()
                     .unwrap_or_default()
             })
             .collect();
-        self.test_gates = gates.clone();
-        let mut net = model.net;
-        let masks = self.spec.mask_layers();
-        let lw = net.layer_weights()?;
+        // Where each group's test gate goes once the gates are gone: the mask it followed,
+        // or the node its ReLU follows.
+        let mut targets = Vec::with_capacity(self.sites.len());
+        for s in &self.sites {
+            let name = if s.after_mask {
+                s.after.clone()
+            } else {
+                let path = model
+                    .graph
+                    .node_index(&s.gate)
+                    .and_then(|i| fold_path(&model.graph, i))
+                    .ok_or_else(|| PruneError::Node {
+                        node: s.gate.clone(),
+                        what: "gate cannot fold".into(),
+                    })?;
+                model.graph.nodes[path.source].name.clone()
+            };
+            targets.push(name);
+        }
+        let mut net = gates::remove(model)?;
         // The surgery reference zeroes dropped channels; kept ones carry the test gate.
-        for (&i, z) in masks.iter().zip(&gates) {
-            let Some(Layer::Mask(_)) = net.layers.get(i) else {
-                continue;
-            };
-            let Some(mut t) = lw[i].get("values").cloned() else {
-                continue;
-            };
-            for (v, &zc) in t.values.iter_mut().zip(z) {
-                *v *= zc;
+        for ((s, z), name) in self.sites.iter().zip(&self.test_gates).zip(&targets) {
+            let i = net.graph.node_index(name).ok_or_else(|| PruneError::Node {
+                node: name.clone(),
+                what: "not in the graph".into(),
+            })?;
+            let mut tensors = net.node_tensors(i)?;
+            if s.after_mask {
+                for t in tensors.iter_mut().filter(|t| t.name == "values") {
+                    for (v, &zc) in t.values.iter_mut().zip(z) {
+                        *v *= zc;
+                    }
+                }
+            } else {
+                scale_source(&net.graph, i, &mut tensors, z);
             }
-            net.set_tensor(i, &t)?;
+            for t in &tensors {
+                net.set_tensor(i, t)?;
+            }
         }
         Ok(net)
     }

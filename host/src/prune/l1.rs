@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{Ranking, Target};
 use super::error::PruneError;
-use super::gated::{GatedNet, Trainable};
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
-use crate::arch::ArchSpec;
-use crate::nn::{Layer, NamedTensor, Net};
+use super::plan::{KeepPlan, mask_of, mask_values};
+use crate::graph::{Graph, Op};
+use crate::nn::{NamedTensor, Net, NodeModule, Trainable};
+use crate::surgery::fold::{fold_path, scale_source};
 use crate::surgery::slice;
 
 /// Alternate training masks only and weights only.
@@ -27,7 +27,7 @@ pub struct PushPull {
 pub struct L1Config {
     /// Penalty weight λ (the start value under a budget).
     pub lambda: f64,
-    /// Per-layer multipliers of λ (empty: all 1).
+    /// Per-mask multipliers of λ, Mask nodes in graph order (empty: all 1).
     pub layer_lambda: Vec<f64>,
     /// Keep channels with |m| above this.
     pub threshold: f32,
@@ -66,22 +66,25 @@ impl Default for L1Config {
 pub struct L1 {
     /// Settings (λ changes under a budget).
     pub config: L1Config,
-    spec: ArchSpec,
-    /// Frozen (snapped) channels per mask.
+    spec: Graph,
+    /// The Mask nodes of the graph, in order.
+    masks: Vec<usize>,
+    /// Frozen (snapped) channels per Mask node (in node order).
     pub frozen: Vec<Vec<bool>>,
 }
 
 impl L1 {
     /// The method for nets of `spec`.
-    pub fn new(spec: &ArchSpec, config: L1Config) -> Self {
-        let frozen = spec
-            .mask_layers()
+    pub fn new(spec: &Graph, config: L1Config) -> Self {
+        let masks = spec.nodes_where(|o| matches!(o, Op::Mask(_)));
+        let frozen = masks
             .iter()
-            .map(|&i| vec![false; mask_width(spec, i)])
+            .map(|&i| vec![false; spec.shape(spec.nodes[i].output).channels()])
             .collect();
         Self {
             config,
             spec: spec.clone(),
+            masks,
             frozen,
         }
     }
@@ -91,27 +94,15 @@ impl L1 {
     }
 
     /// Snap small masks to 0, keep frozen ones at 0.
-    fn snap(&mut self, mut model: GatedNet) -> Result<GatedNet, PruneError> {
+    fn snap(&mut self, mut model: Net) -> Result<Net, PruneError> {
         let snap = self.config.snap;
-        let masks = self.spec.mask_layers();
-        for (k, &i) in masks.iter().enumerate() {
-            let Some(Layer::Mask(m)) = model.net.layers.get(i) else {
-                continue;
-            };
-            let mut v = m
-                .values
-                .val()
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| PruneError::Graph {
-                    layer: i,
-                    what: format!("{e:?}"),
-                })?;
+        for (k, &i) in self.masks.iter().enumerate() {
+            let mut v = mask_of(&model, i)?;
             let mut changed = false;
             for (c, x) in v.iter_mut().enumerate() {
                 if !x.is_finite() {
                     return Err(PruneError::NonFinite {
-                        what: format!("mask {i} channel {c}"),
+                        what: format!("mask `{}` channel {c}", self.spec.nodes[i].name),
                         value: *x,
                         epoch: 0,
                         step: 0,
@@ -133,26 +124,34 @@ impl L1 {
                     shape: vec![v.len()],
                     values: v,
                 };
-                model.net.set_tensor(i, &t)?;
+                model.set_tensor(i, &t)?;
             }
         }
         Ok(model)
     }
 
-    /// Move every producer filter's L2 norm into its mask: W/‖W‖, b/‖W‖, m·‖W‖.
-    fn project_unit_norm(&self, mut model: GatedNet) -> Result<GatedNet, PruneError> {
-        let groups = super::graph::groups(&self.spec)?;
-        let lw = model.net.layer_weights()?;
-        for g in &groups {
-            let (Some(&m), Some(&p)) = (g.masks.first(), g.producers.first()) else {
+    /// Move every producer filter's L2 norm into the mask that folds into it (exact:
+    /// relu is positively homogeneous): W/‖W‖, b/‖W‖, m·‖W‖. Masks that follow a
+    /// BatchNorm (which normalizes the scale away) or fold nowhere are left alone.
+    fn project_unit_norm(&self, mut model: Net) -> Result<Net, PruneError> {
+        for &m in &self.masks {
+            let Some(path) = fold_path(&self.spec, m) else {
                 continue;
             };
-            let (Some(w), Some(b), Some(mv)) =
-                (lw[p].get("weight"), lw[p].get("bias"), lw[m].get("values"))
+            let p = path.source;
+            if !matches!(self.spec.nodes[p].op, Op::Conv2d(_) | Op::Dense(_)) {
+                continue;
+            }
+            let Some(axis) = self
+                .spec
+                .params(p)
+                .iter()
+                .find(|d| d.name == "weight")
+                .and_then(|d| d.out_axis)
             else {
                 continue;
             };
-            let axis = slice::out_axis(lw[p].kind, "weight");
+            let w = model.tensor(p, "weight")?;
             let len = w.shape[axis];
             let inner: usize = w.shape[axis + 1..].iter().product();
             let mut sq = vec![0f32; len];
@@ -161,32 +160,27 @@ impl L1 {
             }
             let norm: Vec<f32> = sq.iter().map(|s| s.sqrt().max(1e-12)).collect();
             let inv: Vec<f32> = norm.iter().map(|n| 1.0 / n).collect();
-            let (mut w, mut b, mut mv) = (w.clone(), b.clone(), mv.clone());
-            slice::scale(&mut w, axis, &inv);
-            slice::scale(&mut b, 0, &inv);
+            let mut tensors = model.node_tensors(p)?;
+            scale_source(&self.spec, p, &mut tensors, &inv);
+            for t in &tensors {
+                model.set_tensor(p, t)?;
+            }
+            let mut mv = model.tensor(m, "values")?;
             slice::scale(&mut mv, 0, &norm);
-            model.net.set_tensor(p, &w)?;
-            model.net.set_tensor(p, &b)?;
-            model.net.set_tensor(m, &mv)?;
+            model.set_tensor(m, &mv)?;
         }
         Ok(model)
     }
 
-    /// Mask values per Mask layer.
+    /// Mask values per prunable group (1 where a group has no mask).
     fn masks(&self, net: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
-        Ok(super::plan::mask_values(&self.spec, net)?
+        let widths = self.spec.groups()?.widths();
+        Ok(mask_values(&self.spec, net)?
             .into_iter()
-            .zip(self.spec.widths())
+            .zip(widths)
             .map(|(m, w)| m.unwrap_or_else(|| vec![1.0; w]))
             .collect())
     }
-}
-
-fn mask_width(spec: &ArchSpec, i: usize) -> usize {
-    spec.layer_info()
-        .ok()
-        .and_then(|info| info.get(i).map(|l| l.output.channels()))
-        .unwrap_or(0)
 }
 
 impl PruneMethod for L1 {
@@ -198,7 +192,7 @@ impl PruneMethod for L1 {
         self.config.epochs
     }
 
-    fn init(&mut self, model: GatedNet) -> Result<GatedNet, PruneError> {
+    fn init(&mut self, model: Net) -> Result<Net, PruneError> {
         if self.config.spherical {
             self.project_unit_norm(model)
         } else {
@@ -219,14 +213,14 @@ impl PruneMethod for L1 {
         }
     }
 
-    fn penalty(&self, model: &GatedNet, epoch: usize) -> Option<Tensor<1>> {
+    fn penalty(&self, model: &Net, epoch: usize) -> Option<Tensor<1>> {
         if !self.trainable(epoch).masks || self.config.lambda == 0.0 {
             return None;
         }
         let mut total: Option<Tensor<1>> = None;
         let mut k = 0;
-        for l in &model.net.layers {
-            if let Layer::Mask(m) = l {
+        for l in &model.nodes {
+            if let NodeModule::Mask(m) = l {
                 let term = m
                     .values
                     .val()
@@ -243,7 +237,7 @@ impl PruneMethod for L1 {
         total
     }
 
-    fn after_step(&mut self, model: GatedNet, epoch: usize) -> Result<GatedNet, PruneError> {
+    fn after_step(&mut self, model: Net, epoch: usize) -> Result<Net, PruneError> {
         let t = self.trainable(epoch);
         let model = if self.config.spherical && t.weights {
             self.project_unit_norm(model)?
@@ -253,8 +247,8 @@ impl PruneMethod for L1 {
         self.snap(model)
     }
 
-    fn on_epoch_end(&mut self, model: &GatedNet, _epoch: usize) -> Result<MethodLog, PruneError> {
-        let masks = self.masks(&model.net)?;
+    fn on_epoch_end(&mut self, model: &Net, _epoch: usize) -> Result<MethodLog, PruneError> {
+        let masks = self.masks(model)?;
         let th = self.config.threshold;
         // Kept channels, each counted by min(|m|, 1): a fading mask counts partly.
         let channels: Vec<f64> = masks

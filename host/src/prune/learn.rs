@@ -10,9 +10,10 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::PruneError;
-use super::gated::{GateMode, GatedNet, Trainable};
 use super::method::{MethodLog, PruneMethod};
 use crate::data::{Images, Splits, make_batch};
+use crate::graph::Op;
+use crate::nn::{GateMode, Net, NoObserver, Trainable};
 use crate::rng::SplitMix64;
 
 /// Optimizer settings of the learning phase.
@@ -66,7 +67,7 @@ pub struct LearnEpoch {
 
 /// Accuracy of `model` (any mode; evaluated through `valid()`) on `images`.
 pub fn accuracy(
-    model: &GatedNet,
+    model: &Net,
     images: &Images,
     batch: usize,
     mode: GateMode,
@@ -78,7 +79,7 @@ pub fn accuracy(
     let mut hits = 0i64;
     for chunk in idx.chunks(batch.max(1)) {
         let b = make_batch(images, chunk, None, &device);
-        hits += crate::train::evaluate::hits(model.forward(b.images, mode), b.labels);
+        hits += crate::train::evaluate::hits(model.run(b.images, mode, &mut NoObserver), b.labels);
     }
     hits as f64 / images.len().max(1) as f64
 }
@@ -86,22 +87,27 @@ pub fn accuracy(
 /// Train `model` (on an autodiff `device`) for `method.learn_epochs()` epochs.
 pub fn learn(
     method: &mut dyn PruneMethod,
-    mut model: GatedNet,
+    mut model: Net,
     data: &Splits,
     config: &LearnConfig,
     device: &Device,
     on_epoch: &mut dyn FnMut(&LearnEpoch),
-) -> Result<(GatedNet, Vec<LearnEpoch>), PruneError> {
+) -> Result<(Net, Vec<LearnEpoch>), PruneError> {
     if config.batch_size == 0 || config.lr.is_nan() || config.lr <= 0.0 {
         return Err(PruneError::Config("batch size and lr must be > 0".into()));
     }
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
     let mut log = Vec::new();
-    let eval_mode = if model.gates.is_empty() {
-        GateMode::Off
-    } else {
+    let eval_mode = if model
+        .graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Gate(_)))
+    {
         GateMode::Test
+    } else {
+        GateMode::Off
     };
     for epoch in 0..method.learn_epochs() {
         let start = Instant::now();
@@ -114,12 +120,12 @@ pub fn learn(
         let (mut ce_sum, mut pen_sum, mut seen) = (0f64, 0f64, 0usize);
         for (step, chunk) in order.chunks(config.batch_size).enumerate() {
             let b = make_batch(&data.train, chunk, None, device);
-            let logits = model.forward(b.images, mode);
+            let logits = model.run(b.images, mode, &mut NoObserver);
             let ce = loss_fn.forward(logits, b.labels);
             let mut loss = ce.clone();
             if trained.weights
                 && (config.l1 > 0.0 || config.l2 > 0.0)
-                && let Some((l1, l2)) = model.net.kernel_norms()
+                && let Some((l1, l2)) = model.kernel_norms()
             {
                 loss = loss + l1.mul_scalar(config.l1) + l2.mul_scalar(config.l2);
             }

@@ -7,11 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Ranking, Target};
 use super::error::PruneError;
-use super::gated::{GateMode, GatedNet, Trainable};
 use super::plan::KeepPlan;
-use crate::arch::ArchSpec;
 use crate::data::Images;
-use crate::nn::Net;
+use crate::graph::Graph;
+use crate::nn::{GateMode, Net, Trainable};
 
 /// How much to prune.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -21,16 +20,16 @@ pub enum Amount {
     Learned,
     /// Meet a MAC / parameter / flash budget.
     Target(Target),
-    /// Drop this fraction of every layer.
+    /// Drop this fraction of every prunable group.
     Ratio(f64),
-    /// Drop exactly this many channels of every layer (at least one survives).
+    /// Drop exactly this many channels of every prunable group (at least one survives).
     PerLayer(usize),
 }
 
 /// What a keep plan may look at besides the net.
 pub struct PlanContext<'a> {
-    /// The spec being pruned.
-    pub spec: &'a ArchSpec,
+    /// The graph being pruned (the base graph: no gates).
+    pub spec: &'a Graph,
     /// How much to prune.
     pub amount: Amount,
     /// Kept counts are multiples of this (or the full width).
@@ -46,7 +45,7 @@ pub struct PlanContext<'a> {
 pub struct MethodLog {
     /// Penalty weight now.
     pub lambda: f64,
-    /// Expected (L0) or currently kept (L1) channels per prunable layer.
+    /// Expected (L0) or currently kept (L1) channels per prunable group.
     pub channels: Vec<f64>,
     /// Expected MACs of those channels.
     pub expected_macs: f64,
@@ -67,8 +66,9 @@ pub trait PruneMethod {
         0
     }
 
-    /// Prepare the model before learning (add gates, project weights).
-    fn init(&mut self, model: GatedNet) -> Result<GatedNet, PruneError> {
+    /// Prepare the model before learning (insert Gate nodes, project weights); the net it
+    /// returns may have a larger graph than the base one.
+    fn init(&mut self, model: Net) -> Result<Net, PruneError> {
         Ok(model)
     }
 
@@ -83,23 +83,24 @@ pub trait PruneMethod {
     }
 
     /// The method's loss term (added to cross-entropy and the kernels' L1/L2).
-    fn penalty(&self, _model: &GatedNet, _epoch: usize) -> Option<Tensor<1>> {
+    fn penalty(&self, _model: &Net, _epoch: usize) -> Option<Tensor<1>> {
         None
     }
 
     /// After every optimizer step (snapping, projections).
-    fn after_step(&mut self, model: GatedNet, _epoch: usize) -> Result<GatedNet, PruneError> {
+    fn after_step(&mut self, model: Net, _epoch: usize) -> Result<Net, PruneError> {
         Ok(model)
     }
 
     /// After every learning epoch: adapt λ, report expected channels / cost.
-    fn on_epoch_end(&mut self, _model: &GatedNet, _epoch: usize) -> Result<MethodLog, PruneError> {
+    fn on_epoch_end(&mut self, _model: &Net, _epoch: usize) -> Result<MethodLog, PruneError> {
         Ok(MethodLog::default())
     }
 
-    /// Fix the masks: the net whose masks (dropped ones 0) the plan and surgery use.
-    fn finalize(&mut self, model: GatedNet) -> Result<Net, PruneError> {
-        Ok(model.net)
+    /// Fix the masks: the net of the base graph (gates removed again) whose masks the
+    /// plan and surgery use.
+    fn finalize(&mut self, model: Net) -> Result<Net, PruneError> {
+        Ok(model)
     }
 
     /// Which channels survive.

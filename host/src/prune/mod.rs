@@ -1,12 +1,12 @@
-//! Pruning: the dependency graph, keep plans, budgets and the methods (one file each)
-//! behind the narrow [`PruneMethod`] trait, the learning loop and the whole pipeline.
+//! Pruning over the graph IR's channel groups: keep plans, budgets, gates as graph nodes,
+//! and the methods (one file each) behind the narrow [`PruneMethod`] trait, the learning
+//! loop and the whole pipeline.
 
 pub mod apoz;
 pub mod budget;
 pub mod error;
 pub mod first_k;
-pub mod gated;
-pub mod graph;
+pub mod gates;
 pub mod l0;
 pub mod l1;
 pub mod l1_norm;
@@ -15,13 +15,14 @@ pub mod method;
 pub mod pipeline;
 pub mod plan;
 pub mod scratch;
+pub mod slimming;
 
 #[cfg(test)]
 mod tests;
 
+pub use crate::nn::{GateMode, Trainable};
 pub use budget::{Ranking, Target};
 pub use error::PruneError;
-pub use gated::{GateMode, GatedNet, Trainable};
 pub use method::{Amount, MethodLog, PlanContext, PruneMethod};
 pub use pipeline::{PruneOptions, PruneSummary, prune_run};
 pub use plan::{GroupKeep, KeepPlan};

@@ -10,16 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::Target;
 use super::error::PruneError;
-use super::gated::GatedNet;
 use super::learn::{LearnConfig, LearnEpoch, learn};
 use super::method::{Amount, PlanContext, PruneMethod};
 use super::plan::KeepPlan;
-use crate::arch::ArchSpec;
 use crate::data::{self, Splits};
+use crate::graph::Graph;
 use crate::nn::{Group, Net};
 use crate::surgery::{self, CheckReport};
 use crate::train::checkpoint::{self, Progress};
-use crate::train::run_dir::{save_net_atomic, write_json};
+use crate::train::run_dir::{save_net_atomic, write_atomic, write_json};
 use crate::train::trainer::optimizer;
 use crate::train::{
     self, EpochRecord, History, RunDir, RunOptions, TrainConfig, Weights, evaluate,
@@ -93,7 +92,7 @@ pub struct PruneSummary {
     pub learn: Vec<LearnEpoch>,
 }
 
-fn costs(spec: &ArchSpec) -> Result<(u64, u64, u64), PruneError> {
+fn costs(spec: &Graph) -> Result<(u64, u64, u64), PruneError> {
     Ok((
         Target::Macs(0).cost(spec)?,
         Target::Params(0).cost(spec)?,
@@ -154,8 +153,8 @@ pub fn prune_run(
     let mut learn_log = Vec::new();
     let net = if method.learn_epochs() > 0 {
         let ad = device.clone().autodiff();
-        let trainee = Net::load(&spec, &base.weights_path(Weights::Final), &ad)?;
-        let model = method.init(GatedNet::plain(trainee))?;
+        let (_, trainee) = base.load_model(Weights::Final, &ad)?;
+        let model = method.init(trainee)?;
         let (model, log) = learn(method, model, &splits, &opts.learn, &ad, on_learn)?;
         learn_log = log;
         method.finalize(model.valid())?
@@ -226,8 +225,8 @@ pub fn prune_run(
         method: method.name().into(),
         base: base_dir.to_path_buf(),
         options: opts.clone(),
-        widths_before: spec.widths(),
-        widths_after: pspec.widths(),
+        widths_before: spec.groups()?.widths(),
+        widths_after: pspec.groups()?.widths(),
         macs: (b_macs, a_macs),
         params: (b_params, a_params),
         flash: (b_flash, a_flash),
@@ -241,13 +240,13 @@ pub fn prune_run(
     Ok(summary)
 }
 
-/// Fine-tune `net` (built from `spec`) in run directory `out` for `config.epochs` epochs:
+/// Fine-tune `net` (built from graph `spec`) in run directory `out` for `config.epochs` epochs:
 /// it is stored as an epoch-0 checkpoint and resumed by the ordinary trainer, so the result
 /// is a normal run directory. With 0 epochs the net is just saved.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     out: &RunDir,
-    spec: &ArchSpec,
+    spec: &Graph,
     net: &Net,
     config: &TrainConfig,
     splits: &Splits,
@@ -256,7 +255,7 @@ pub fn finetune(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<History, PruneError> {
     out.create()?;
-    write_json(&out.spec_path(), spec)?;
+    write_atomic(&out.spec_path(), spec.to_json().as_bytes())?;
     write_json(&out.config_path(), config)?;
     save_net_atomic(net, &out.weights_path(Weights::Final))?;
     let history = History::default();

@@ -1,168 +1,163 @@
-//! `KeepPlan`: the kept channel indices of every dependency group — plain, replayable data
-//! (`keep_plan.json`); surgery rebuilds a pruned net from the base spec, weights and plan.
+//! `KeepPlan`: the kept channel indices of every prunable channel group — plain,
+//! replayable data (`keep_plan.json`); surgery rebuilds a pruned net from the base graph,
+//! weights and plan.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::PruneError;
-use super::graph;
-use crate::arch::ArchSpec;
-use crate::nn::{Layer, Net};
+use crate::graph::{Graph, Groups};
+use crate::nn::Net;
+use crate::surgery::group_masks;
 
 /// Kept channels of one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupKeep {
-    /// Producer layer index in the base spec.
-    pub layer: usize,
-    /// Width in the base spec.
+    /// The channel group's name (its first producer's) in the base graph.
+    pub group: String,
+    /// Width in the base graph.
     pub width: usize,
-    /// Kept channel indices, sorted, unique, `< width`; empty = the layer is fully pruned.
+    /// Kept channel indices, sorted, unique, `< width`; empty = the group is fully pruned.
     pub keep: Vec<usize>,
 }
 
 impl GroupKeep {
-    /// Width after surgery: the kept count, or 1 for a fully pruned layer (one dead channel
-    /// whose output is exactly 0, see `surgery`).
+    /// Width after surgery: the kept count, or 1 for a fully pruned group (one dead
+    /// channel whose output is exactly 0, see `surgery`).
     pub fn pruned_width(&self) -> usize {
         self.keep.len().max(1)
     }
 }
 
-/// Kept channels of every prunable layer of a spec.
+/// Kept channels of every prunable group of a graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeepPlan {
     /// The method that chose it (`l1`, `first-k`, …).
     pub method: String,
-    /// Name of the spec it applies to.
+    /// Name of the graph it applies to.
     pub arch: String,
-    /// One entry per prunable layer, in layer order.
+    /// One entry per prunable group, in [`Groups::prunable`] order.
     pub groups: Vec<GroupKeep>,
 }
 
 impl KeepPlan {
     /// Keep everything.
-    pub fn full(spec: &ArchSpec, method: &str) -> Result<KeepPlan, PruneError> {
-        let keeps = graph::groups(spec)?
+    pub fn full(g: &Graph, method: &str) -> Result<KeepPlan, PruneError> {
+        let keeps = g
+            .groups()?
+            .widths()
             .iter()
-            .map(|g| (0..g.channels).collect())
+            .map(|&w| (0..w).collect())
             .collect();
-        KeepPlan::new(spec, method, keeps)
+        KeepPlan::new(g, method, keeps)
     }
 
-    /// A plan from one kept-index list per prunable layer (sorted here; checked).
-    pub fn new(
-        spec: &ArchSpec,
-        method: &str,
-        keeps: Vec<Vec<usize>>,
-    ) -> Result<KeepPlan, PruneError> {
-        let prunable = spec.prunable_layers();
-        if keeps.len() != prunable.len() {
+    /// A plan from one kept-index list per prunable group (sorted here; checked).
+    pub fn new(g: &Graph, method: &str, keeps: Vec<Vec<usize>>) -> Result<KeepPlan, PruneError> {
+        let groups = g.groups()?;
+        let (names, widths) = (groups.names(), groups.widths());
+        if keeps.len() != names.len() {
             return Err(PruneError::Plan {
-                group: keeps.len().min(prunable.len()),
-                layer: 0,
+                group: String::new(),
                 what: format!(
-                    "{} keep lists for {} prunable layers",
+                    "{} keep lists for {} prunable channel groups",
                     keeps.len(),
-                    prunable.len()
+                    names.len()
                 ),
             });
         }
-        let groups = prunable
-            .iter()
+        let groups = names
+            .into_iter()
+            .zip(widths)
             .zip(keeps)
-            .map(|(&layer, mut keep)| {
+            .map(|((group, width), mut keep)| {
                 keep.sort_unstable();
-                GroupKeep {
-                    layer,
-                    width: spec.layers[layer].width().unwrap_or(0),
-                    keep,
-                }
+                GroupKeep { group, width, keep }
             })
             .collect();
         let plan = KeepPlan {
             method: method.into(),
-            arch: spec.name.clone(),
+            arch: g.name.clone(),
             groups,
         };
-        plan.check(spec)?;
+        plan.check(g)?;
         Ok(plan)
     }
 
-    /// Keep the channels whose mask value has |m| > `threshold` (prunable layers without a
-    /// mask keep everything).
+    /// Keep the channels whose mask value has |m| > `threshold` (groups without a mask
+    /// keep everything).
     pub fn from_masks(
-        spec: &ArchSpec,
+        g: &Graph,
         net: &Net,
         method: &str,
         threshold: f32,
     ) -> Result<KeepPlan, PruneError> {
-        let values = mask_values(spec, net)?;
-        let keeps = values
+        let widths = g.groups()?.widths();
+        let keeps = mask_values(g, net)?
             .into_iter()
-            .zip(spec.widths())
+            .zip(widths)
             .map(|(v, w)| match v {
                 Some(v) => (0..v.len()).filter(|&c| v[c].abs() > threshold).collect(),
                 None => (0..w).collect(),
             })
             .collect();
-        KeepPlan::new(spec, method, keeps)
+        KeepPlan::new(g, method, keeps)
     }
 
-    /// Check that the plan fits `spec`: same prunable layers and widths, sorted unique
-    /// indices in range.
-    pub fn check(&self, spec: &ArchSpec) -> Result<(), PruneError> {
-        let prunable = spec.prunable_layers();
-        if prunable.len() != self.groups.len() {
+    /// Check that the plan fits `g`: the same prunable groups (names, widths), sorted
+    /// unique indices in range.
+    pub fn check(&self, g: &Graph) -> Result<(), PruneError> {
+        let groups = g.groups()?;
+        let (names, widths) = (groups.names(), groups.widths());
+        if names.len() != self.groups.len() {
             return Err(PruneError::Plan {
-                group: 0,
-                layer: 0,
+                group: String::new(),
                 what: format!(
-                    "{} groups, the spec has {} prunable layers",
+                    "{} groups, the graph has {} prunable channel groups",
                     self.groups.len(),
-                    prunable.len()
+                    names.len()
                 ),
             });
         }
-        for (gi, (g, &layer)) in self.groups.iter().zip(&prunable).enumerate() {
+        for ((k, name), &width) in self.groups.iter().zip(&names).zip(&widths) {
             let bad = |what: String| PruneError::Plan {
-                group: gi,
-                layer,
+                group: k.group.clone(),
                 what,
             };
-            let width = spec.layers[layer].width().unwrap_or(0);
-            if g.layer != layer || g.width != width {
+            if &k.group != name || k.width != width {
                 return Err(bad(format!(
-                    "plan says layer {} width {}, spec has layer {layer} width {width}",
-                    g.layer, g.width
+                    "plan says width {}, the graph has group `{name}` of width {width}",
+                    k.width
                 )));
             }
-            if g.keep.windows(2).any(|w| w[0] >= w[1]) {
+            if k.keep.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(bad("kept indices not sorted and unique".into()));
             }
-            if let Some(&c) = g.keep.iter().find(|&&c| c >= width) {
+            if let Some(&c) = k.keep.iter().find(|&&c| c >= width) {
                 return Err(bad(format!("channel {c} out of range (width {width})")));
             }
         }
         Ok(())
     }
 
-    /// Kept counts per group (0 for a fully pruned layer).
+    /// Kept counts per group (0 for a fully pruned group).
     pub fn kept(&self) -> Vec<usize> {
         self.groups.iter().map(|g| g.keep.len()).collect()
     }
 
-    /// Widths of the pruned spec (a fully pruned layer keeps one dead channel).
+    /// Widths of the pruned graph (a fully pruned group keeps one dead channel).
     pub fn widths(&self) -> Vec<usize> {
         self.groups.iter().map(GroupKeep::pruned_width).collect()
     }
 
-    /// The pruned spec: `spec` with the plan's widths, named `<name>-<method>`; its Mask
-    /// layers stay (at 1.0 after surgery) so the result can be pruned again.
-    pub fn pruned_spec(&self, spec: &ArchSpec) -> Result<ArchSpec, PruneError> {
-        self.check(spec)?;
-        let mut out = spec.with_widths(&self.widths())?;
-        out.name = format!("{}-{}", spec.name, self.method);
+    /// The pruned graph: `g` with the plan's widths ([`Groups::resize`]), named
+    /// `<name>-<method>`; its Mask nodes stay (at 1.0 after surgery) so the result can be
+    /// pruned again.
+    pub fn pruned_spec(&self, g: &Graph) -> Result<Graph, PruneError> {
+        self.check(g)?;
+        let mut out = g.groups()?.resize(g, &self.widths())?;
+        out.name = format!("{}-{}", g.name, self.method);
         Ok(out)
     }
 
@@ -191,31 +186,41 @@ impl KeepPlan {
     }
 }
 
-/// Each prunable layer's mask values (the mask right after it), `None` if it has none.
-pub fn mask_values(spec: &ArchSpec, net: &Net) -> Result<Vec<Option<Vec<f32>>>, PruneError> {
-    let groups = graph::groups(spec)?;
+/// Values of Mask node `node` of `net`.
+pub fn mask_of(net: &Net, node: usize) -> Result<Vec<f32>, PruneError> {
+    Ok(net.tensor(node, "values")?.values)
+}
+
+/// Each prunable group's mask values, `None` where it has no Mask node. With several
+/// masks on a group (residual branches) each channel gets the value of largest magnitude.
+pub fn mask_values(g: &Graph, net: &Net) -> Result<Vec<Option<Vec<f32>>>, PruneError> {
+    let groups = g.groups()?;
+    group_mask_values(g, &groups, net)
+}
+
+/// [`mask_values`] with the groups already computed.
+pub fn group_mask_values(
+    g: &Graph,
+    groups: &Groups,
+    net: &Net,
+) -> Result<Vec<Option<Vec<f32>>>, PruneError> {
     groups
-        .iter()
-        .map(|g| match g.masks.first() {
-            Some(&i) => match net.layers.get(i) {
-                Some(Layer::Mask(m)) => {
-                    let v = m
-                        .values
-                        .val()
-                        .into_data()
-                        .try_to_vec::<f32>()
-                        .map_err(|e| PruneError::Graph {
-                            layer: i,
-                            what: format!("reading mask: {e:?}"),
-                        })?;
-                    Ok(Some(v))
-                }
-                _ => Err(PruneError::Graph {
-                    layer: i,
-                    what: "net and spec disagree: expected a Mask layer".into(),
-                }),
-            },
-            None => Ok(None),
+        .prunable()
+        .into_iter()
+        .map(|gi| {
+            let mut acc: Option<Vec<f32>> = None;
+            for m in group_masks(g, groups, gi) {
+                let v = mask_of(net, m)?;
+                acc = Some(match acc {
+                    None => v,
+                    Some(a) => a
+                        .into_iter()
+                        .zip(v)
+                        .map(|(x, y)| if y.abs() > x.abs() { y } else { x })
+                        .collect(),
+                });
+            }
+            Ok(acc)
         })
         .collect()
 }
@@ -223,30 +228,40 @@ pub fn mask_values(spec: &ArchSpec, net: &Net) -> Result<Vec<Option<Vec<f32>>>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::seed::seed_c10;
+    use crate::graph::Op;
+    use crate::graph::presets::seed_c10;
 
     #[test]
     fn plan_checks_round_trips_and_shrinks_the_spec() {
-        let spec = seed_c10();
-        let full = KeepPlan::full(&spec, "none").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(full.kept(), spec.widths());
+        let g = seed_c10();
+        let widths = g.groups().unwrap_or_else(|e| panic!("{e}")).widths();
+        let full = KeepPlan::full(&g, "none").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(full.kept(), widths);
+        assert_eq!(full.groups[1].group, "conv2");
         let keeps = vec![vec![3, 1], vec![0], vec![], (0..32).collect(), vec![47]];
-        let plan = KeepPlan::new(&spec, "t", keeps).unwrap_or_else(|e| panic!("{e}"));
+        let plan = KeepPlan::new(&g, "t", keeps).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.groups[0].keep, vec![1, 3]);
         assert_eq!(plan.widths(), vec![2, 1, 1, 32, 1]);
-        let pruned = plan.pruned_spec(&spec).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(pruned.widths(), vec![2, 1, 1, 32, 1]);
-        assert_eq!(pruned.mask_layers().len(), 5);
+        let pruned = plan.pruned_spec(&g).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pruned.name, "seed-c10-t");
+        assert_eq!(
+            pruned.groups().unwrap_or_else(|e| panic!("{e}")).widths(),
+            vec![2, 1, 1, 32, 1]
+        );
+        assert_eq!(pruned.nodes_where(|o| matches!(o, Op::Mask(_))).len(), 5);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = dir.path().join("plan.json");
         plan.save(&p).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(KeepPlan::load(&p).unwrap_or_else(|e| panic!("{e}")), plan);
-        // Out of range, duplicates, wrong count are refused.
+        // Out of range, duplicates, wrong count, wrong group are refused.
         let mut bad = plan.clone();
         bad.groups[0].keep = vec![16];
-        assert!(bad.check(&spec).is_err());
+        assert!(bad.check(&g).is_err());
         bad.groups[0].keep = vec![2, 2];
-        assert!(bad.check(&spec).is_err());
-        assert!(KeepPlan::new(&spec, "t", vec![vec![0]]).is_err());
+        assert!(bad.check(&g).is_err());
+        let mut bad = plan.clone();
+        bad.groups[2].group = "conv9".into();
+        assert!(bad.check(&g).is_err());
+        assert!(KeepPlan::new(&g, "t", vec![vec![0]]).is_err());
     }
 }

@@ -6,57 +6,66 @@ use burn::tensor::Device;
 
 use super::budget::{self, Ranking, Target};
 use super::first_k::FirstK;
-use super::gated::GatedNet;
 use super::l0::{L0, L0Config};
 use super::l1::{L1, L1Config, PushPull};
 use super::learn::{LearnConfig, learn};
 use super::method::{Amount, PlanContext, PruneMethod};
 use super::*;
-use crate::arch::seed::seed_c10;
-use crate::arch::{ArchSpec, LayerSpec};
 use crate::data::images::IMAGE_BYTES;
 use crate::data::{Images, Splits};
-use crate::nn::{LayerWeights, NamedTensor, Net};
+use crate::graph::legacy::{LayerV1, sequential};
+use crate::graph::presets::seed_c10;
+use crate::graph::{Graph, Op};
+use crate::nn::{NamedTensor, Net};
 use crate::rng::SplitMix64;
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn tiny_spec() -> ArchSpec {
-    ArchSpec {
-        name: "tiny".into(),
-        input: [3, 32, 32],
-        num_classes: 10,
-        // Pool first: 8x8 maps keep the tests fast and the channel costs fine-grained.
-        layers: vec![
-            LayerSpec::Pool { size: 4 },
-            LayerSpec::Conv {
+fn tiny_spec() -> Graph {
+    // Pool first: 8x8 maps keep the tests fast and the channel costs fine-grained.
+    ok(sequential(
+        "tiny",
+        [3, 32, 32],
+        10,
+        vec![
+            LayerV1::Pool { size: 4 },
+            LayerV1::Conv {
                 out: 16,
                 k: 3,
                 relu: true,
             },
-            LayerSpec::Mask,
-            LayerSpec::Pool { size: 2 },
-            LayerSpec::Conv {
+            LayerV1::Mask,
+            LayerV1::Pool { size: 2 },
+            LayerV1::Conv {
                 out: 32,
                 k: 3,
                 relu: true,
             },
-            LayerSpec::Mask,
-            LayerSpec::Pool { size: 4 },
-            LayerSpec::Flatten,
-            LayerSpec::Dense {
+            LayerV1::Mask,
+            LayerV1::Pool { size: 4 },
+            LayerV1::Flatten,
+            LayerV1::Dense {
                 out: 16,
                 relu: true,
             },
-            LayerSpec::Mask,
-            LayerSpec::Dense {
+            LayerV1::Mask,
+            LayerV1::Dense {
                 out: 10,
                 relu: false,
             },
         ],
-    }
+    ))
+}
+
+fn node(g: &Graph, name: &str) -> usize {
+    g.node_index(name)
+        .unwrap_or_else(|| panic!("no node {name}"))
+}
+
+fn widths(g: &Graph) -> Vec<usize> {
+    ok(g.groups()).widths()
 }
 
 /// Images whose class is visible: class k brightens colour plane k % 3 by 40 * (k / 3).
@@ -96,17 +105,27 @@ fn cfg() -> LearnConfig {
     }
 }
 
-fn model(spec: &ArchSpec, dev: &Device) -> GatedNet {
+fn model(spec: &Graph, dev: &Device) -> Net {
     dev.seed(3);
-    GatedNet::plain(ok(Net::new(spec, dev)))
+    Net::new(spec, dev)
 }
 
-fn weights_only(lw: &[LayerWeights]) -> Vec<LayerWeights> {
-    lw.iter().filter(|l| l.kind != "Mask").cloned().collect()
+/// The tensors of the nodes whose op passes `pred`, in node order.
+fn tensors_where(net: &Net, pred: impl Fn(&Op) -> bool) -> Vec<Vec<NamedTensor>> {
+    let all = ok(net.tensors());
+    all.into_iter()
+        .zip(&net.graph.nodes)
+        .filter(|(_, n)| pred(&n.op))
+        .map(|(t, _)| t)
+        .collect()
 }
 
-fn masks_only(lw: &[LayerWeights]) -> Vec<LayerWeights> {
-    lw.iter().filter(|l| l.kind == "Mask").cloned().collect()
+fn weights_only(net: &Net) -> Vec<Vec<NamedTensor>> {
+    tensors_where(net, |o| !matches!(o, Op::Mask(_)))
+}
+
+fn masks_only(net: &Net) -> Vec<Vec<NamedTensor>> {
+    tensors_where(net, |o| matches!(o, Op::Mask(_)))
 }
 
 #[test]
@@ -115,7 +134,7 @@ fn push_pull_phases_leave_the_other_group_bit_identical() {
     let spec = tiny_spec();
     let d = data(24);
     let m0 = model(&spec, &dev);
-    let before = ok(m0.net.layer_weights());
+    let (wb, mb) = (weights_only(&m0), masks_only(&m0));
     // Masks-only phase (1 epoch of a 1+1 cycle).
     let mut l1 = L1::new(
         &spec,
@@ -131,13 +150,9 @@ fn push_pull_phases_leave_the_other_group_bit_identical() {
         },
     );
     let (m1, _) = ok(learn(&mut l1, m0, &d, &cfg(), &dev, &mut |_| {}));
-    let after = ok(m1.net.layer_weights());
-    assert_eq!(
-        weights_only(&before),
-        weights_only(&after),
-        "weights moved in a masks-only epoch"
-    );
-    assert_ne!(masks_only(&before), masks_only(&after), "masks must move");
+    let (wa, ma) = (weights_only(&m1), masks_only(&m1));
+    assert_eq!(wb, wa, "weights moved in a masks-only epoch");
+    assert_ne!(mb, ma, "masks must move");
     // Weights-only phase.
     let mut l1w = L1::new(
         &spec,
@@ -152,13 +167,8 @@ fn push_pull_phases_leave_the_other_group_bit_identical() {
         },
     );
     let (m2, _) = ok(learn(&mut l1w, m1, &d, &cfg(), &dev, &mut |_| {}));
-    let after2 = ok(m2.net.layer_weights());
-    assert_eq!(
-        masks_only(&after),
-        masks_only(&after2),
-        "masks moved in a weights-only epoch"
-    );
-    assert_ne!(weights_only(&after), weights_only(&after2));
+    assert_eq!(ma, masks_only(&m2), "masks moved in a weights-only epoch");
+    assert_ne!(wa, weights_only(&m2));
 }
 
 #[test]
@@ -173,7 +183,8 @@ fn snapped_mask_stays_zero_through_later_steps() {
             .chain(std::iter::repeat_n(1.0, 15))
             .collect(),
     };
-    ok(m.net.set_tensor(2, &t));
+    let mask1 = node(&spec, "mask1");
+    ok(m.set_tensor(mask1, &t));
     // A large lr and no penalty: the gradient would move the mask off 0 if it were free.
     let mut l1 = L1::new(
         &spec,
@@ -186,8 +197,7 @@ fn snapped_mask_stays_zero_through_later_steps() {
     );
     let c = LearnConfig { lr: 0.05, ..cfg() };
     let (m, _) = ok(learn(&mut l1, m, &data(24), &c, &dev, &mut |_| {}));
-    let lw = ok(m.net.layer_weights());
-    let v = &lw[2].tensors[0].values;
+    let v = ok(m.tensor(mask1, "values")).values;
     assert_eq!(v[0], 0.0);
     assert!(l1.frozen[0][0]);
     assert!(
@@ -200,7 +210,7 @@ fn snapped_mask_stays_zero_through_later_steps() {
 fn first_k_removes_exactly_k_per_layer() {
     let dev = Device::flex();
     let spec = seed_c10();
-    let net = ok(Net::new(&spec, &dev));
+    let net = Net::new(&spec, &dev);
     let ctx = PlanContext {
         spec: &spec,
         amount: Amount::PerLayer(5),
@@ -209,7 +219,7 @@ fn first_k_removes_exactly_k_per_layer() {
         device: &dev,
     };
     let plan = ok(FirstK.keep_plan(&net, &ctx));
-    for (g, w) in plan.groups.iter().zip(spec.widths()) {
+    for (g, w) in plan.groups.iter().zip(widths(&spec)) {
         assert_eq!(g.keep, (5..w).collect::<Vec<_>>());
     }
 }
@@ -219,8 +229,7 @@ fn budget_select_meets_targets_with_rounding() {
     let spec = seed_c10();
     let full = ok(Target::Macs(0).cost(&spec));
     let mut rng = SplitMix64::new(4);
-    let scores: Vec<Vec<f32>> = spec
-        .widths()
+    let scores: Vec<Vec<f32>> = widths(&spec)
         .iter()
         .map(|&w| (0..w).map(|_| (rng.next_u64() % 1000) as f32).collect())
         .collect();
@@ -257,12 +266,18 @@ fn budget_select_meets_targets_with_rounding() {
     }
     assert!(budget::select(&spec, &scores, Target::Macs(10), 1, Ranking::Global).is_err());
     // Expected cost interpolates the integer cost at integer widths.
-    let w: Vec<f64> = spec.widths().iter().map(|&w| w as f64 / 2.0).collect();
-    let wi: Vec<usize> = spec.widths().iter().map(|&w| w / 2).collect();
+    let w: Vec<f64> = widths(&spec).iter().map(|&w| w as f64 / 2.0).collect();
+    let wi: Vec<usize> = widths(&spec).iter().map(|&w| w / 2).collect();
+    let resized = ok(ok(spec.groups()).resize(&spec, &wi));
     for t in [Target::Macs(0), Target::Params(0), Target::Flash(0)] {
         let e = ok(t.expected_cost(&spec, &w));
         assert!((e - ok(t.cost_of(&spec, &wi)) as f64).abs() < 1e-6, "{t:?}");
+        // cost_of is the cost of the resized graph.
+        assert_eq!(ok(t.cost_of(&spec, &wi)), ok(t.cost(&resized)), "{t:?}");
     }
+    // The seed net's full costs, as the article gives them.
+    assert_eq!(full, 8_208_864);
+    assert_eq!(ok(Target::Params(0).cost(&spec)), 118_962);
 }
 
 #[test]
@@ -322,15 +337,15 @@ fn l1_norm_and_apoz_drop_the_dead_channel_first() {
     let dev = Device::flex();
     let spec = tiny_spec();
     dev.seed(21);
-    let mut net = ok(Net::new(&spec, &dev));
-    let lw = ok(net.layer_weights());
-    // Conv (layer 1), channel 2: zero filter and a very negative bias → always 0 after ReLU.
-    let mut w = lw[1].get("weight").cloned().unwrap_or_else(|| panic!("w"));
+    let mut net = Net::new(&spec, &dev);
+    // conv1, channel 2: zero filter and a very negative bias → always 0 after ReLU.
+    let conv1 = node(&spec, "conv1");
+    let mut w = ok(net.tensor(conv1, "weight"));
     w.values[2 * 27..3 * 27].iter_mut().for_each(|v| *v = 0.0);
-    let mut b = lw[1].get("bias").cloned().unwrap_or_else(|| panic!("b"));
+    let mut b = ok(net.tensor(conv1, "bias"));
     b.values[2] = -100.0;
-    ok(net.set_tensor(1, &w));
-    ok(net.set_tensor(1, &b));
+    ok(net.set_tensor(conv1, &w));
+    ok(net.set_tensor(conv1, &b));
     let calib = images(16, 9);
     let ctx = PlanContext {
         spec: &spec,
@@ -374,13 +389,20 @@ fn l0_learns_fixes_gates_and_cuts() {
         },
     );
     let m = ok(l0.init(model(&spec, &dev)));
-    assert_eq!(m.gates.len(), 3);
+    let gates = m.graph.nodes_where(|o| matches!(o, Op::Gate(_)));
+    assert_eq!(gates.len(), 3);
+    // Each gate right after its group's mask.
+    assert_eq!(
+        m.graph.nodes[node(&m.graph, "mask1") + 1].name,
+        "mask1_gate"
+    );
     let c = LearnConfig { lr: 0.05, ..cfg() };
     let (m, log) = ok(learn(&mut l0, m, &data(64), &c, &dev, &mut |_| {}));
     let open: f64 = log[1].method.channels.iter().sum();
     assert!(open < 64.0 * 0.9, "expected open gates {open}");
     use burn::module::Module;
     let net = ok(l0.finalize(m.valid()));
+    assert_eq!(net.graph, spec, "finalize removes the gates again");
     let plain = Device::flex();
     let ctx = PlanContext {
         spec: &spec,
@@ -403,7 +425,7 @@ fn finetune_writes_an_ordinary_run_dir_and_keeps_masks_at_one() {
     let dev = Device::flex();
     let spec = tiny_spec();
     dev.seed(22);
-    let net = ok(Net::new(&spec, &dev));
+    let net = Net::new(&spec, &dev);
     let ctx = PlanContext {
         spec: &spec,
         amount: Amount::PerLayer(2),
@@ -435,13 +457,182 @@ fn finetune_writes_an_ordinary_run_dir_and_keeps_masks_at_one() {
     assert_eq!(h.epochs.len(), 1);
     let (s, back) = ok(load_model(dir.path(), &dev));
     assert_eq!(s, pruned.spec);
-    let lw = ok(back.layer_weights());
-    for m in s.mask_layers() {
-        assert!(lw[m].tensors[0].values.iter().all(|&v| v == 1.0));
+    for m in s.nodes_where(|o| matches!(o, Op::Mask(_))) {
+        assert!(
+            ok(back.tensor(m, "values"))
+                .values
+                .iter()
+                .all(|&v| v == 1.0)
+        );
     }
+    let conv1 = node(&s, "conv1");
     assert_ne!(
-        ok(pruned.net.layer_weights())[1],
-        lw[1],
+        ok(pruned.net.tensor(conv1, "weight")),
+        ok(back.tensor(conv1, "weight")),
         "weights were fine-tuned"
     );
+}
+
+#[test]
+fn baselines_plan_and_cut_a_residual_graph() {
+    let dev = Device::flex();
+    let g = crate::surgery::tests::residual_sized(32);
+    dev.seed(5);
+    let net = Net::new(&g, &dev);
+    let calib = images(8, 3);
+    let ctx = PlanContext {
+        spec: &g,
+        amount: Amount::PerLayer(2),
+        round_to: 1,
+        calib: Some(&calib),
+        device: &dev,
+    };
+    let w = widths(&g);
+    let plan = ok(FirstK.keep_plan(&net, &ctx));
+    assert_eq!(plan.kept(), w.iter().map(|&w| w - 2).collect::<Vec<_>>());
+    for (k, &w) in plan.groups.iter().zip(&w) {
+        assert_eq!(k.keep, (2..w).collect::<Vec<_>>());
+    }
+    ok(crate::surgery::apply(&g, &net, &plan, &dev));
+    // l1-norm: the Add group's score sums both producers' filter norms.
+    let norms = ok(l1_norm::filter_norms(&g, &net));
+    let (c0, c2) = (node(&g, "conv0"), node(&g, "b1_conv2"));
+    let l1 = |n: usize, c: usize| -> f32 {
+        let t = ok(net.tensor(n, "weight"));
+        let per = t.values.len() / t.shape[0];
+        t.values[c * per..(c + 1) * per]
+            .iter()
+            .map(|v| v.abs())
+            .sum()
+    };
+    assert!((norms[0][3] - (l1(c0, 3) + l1(c2, 3))).abs() < 1e-5);
+    let plan = ok(l1_norm::L1Norm.keep_plan(&net, &ctx));
+    assert_eq!(plan.kept(), w.iter().map(|&w| w - 2).collect::<Vec<_>>());
+    ok(crate::surgery::apply(&g, &net, &plan, &dev));
+    // APoZ watches the ReLU (no mask) or the mask of each group.
+    let watched = ok(apoz::watched(&g));
+    let names: Vec<&str> = watched
+        .iter()
+        .map(|v| g.values[v.0].name.as_str())
+        .collect();
+    assert_eq!(names, vec!["relu0", "b1_relu1", "b2_mask1", "mask_a2"]);
+    let scores = ok(apoz::apoz(&g, &net, &ctx, 8));
+    assert!(scores.iter().flatten().all(|a| (0.0..=1.0).contains(a)));
+    let plan = ok(apoz::Apoz { images: 8 }.keep_plan(&net, &ctx));
+    assert_eq!(plan.kept(), w.iter().map(|&w| w - 2).collect::<Vec<_>>());
+    ok(crate::surgery::apply(&g, &net, &plan, &dev));
+}
+
+#[test]
+fn l0_gates_fold_into_masks_and_batchnorm_exactly() {
+    use crate::nn::{GateMode, NoObserver};
+    let dev = Device::flex();
+    let g = crate::surgery::tests::residual();
+    dev.seed(6);
+    let net = Net::new(&g, &dev);
+    let mut l0 = L0::new(&g, L0Config::default());
+    let mut gated = ok(l0.init(net));
+    let after: Vec<(&str, bool)> = l0
+        .sites
+        .iter()
+        .map(|s| (s.after.as_str(), s.after_mask))
+        .collect();
+    assert_eq!(
+        after,
+        vec![
+            ("relu0", false),
+            ("b1_relu1", false),
+            ("b2_mask1", true),
+            ("mask_a2", true)
+        ]
+    );
+    // Spread log α so the test gates take values in [0, 1].
+    let mut rng = SplitMix64::new(8);
+    for s in &l0.sites {
+        let i = node(&gated.graph, &s.gate);
+        let mut t = ok(gated.tensor(i, "log_alpha"));
+        for v in t.values.iter_mut() {
+            *v = ((rng.next_u64() % 1000) as f32 / 1000.0) * 6.0 - 3.0;
+        }
+        ok(gated.set_tensor(i, &t));
+    }
+    let x = crate::surgery::check::check_batch(&g, 3, 1, &dev);
+    let host = |t: burn::tensor::Tensor<2>| {
+        ok(t.into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}")))
+    };
+    let want = host(gated.run(x.clone(), GateMode::Test, &mut NoObserver));
+    let fixed = ok(l0.finalize(gated));
+    assert_eq!(fixed.graph, g);
+    let got = host(fixed.forward(x));
+    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let diff = want
+        .iter()
+        .zip(&got)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(diff <= 1e-5 * scale, "{diff}");
+    let ctx = PlanContext {
+        spec: &g,
+        amount: Amount::Learned,
+        round_to: 1,
+        calib: None,
+        device: &dev,
+    };
+    let plan = ok(l0.keep_plan(&fixed, &ctx));
+    for (k, la) in plan.groups.iter().zip(&l0.log_alpha) {
+        assert_eq!(
+            k.keep,
+            (0..la.len()).filter(|&c| la[c] >= 0.0).collect::<Vec<_>>()
+        );
+    }
+    ok(crate::surgery::apply(&g, &fixed, &plan, &dev));
+}
+
+#[test]
+fn slimming_penalizes_gamma_and_keeps_the_large_ones() {
+    use super::slimming::{Slimming, SlimmingConfig, gammas};
+    let g = crate::surgery::tests::residual_sized(32);
+    // The penalty is λ·Σ|γ| over every BatchNorm, and training with it shrinks γ.
+    let ad = Device::flex().autodiff();
+    let mut s = Slimming::new(
+        &g,
+        SlimmingConfig {
+            lambda: 10.0,
+            epochs: 1,
+            ..SlimmingConfig::default()
+        },
+    );
+    let m = ok(s.init(model(&g, &ad)));
+    let bn_channels: usize = g
+        .nodes_where(|o| matches!(o, Op::BatchNorm(_)))
+        .iter()
+        .map(|&b| g.shape(g.nodes[b].output).channels())
+        .sum();
+    let p: f32 = s.penalty(&m, 0).map(|t| t.into_scalar()).unwrap_or(0.0);
+    assert!((p - 10.0 * bn_channels as f32).abs() < 1e-3, "{p}");
+    let (m, log) = ok(learn(&mut s, m, &data(16), &cfg(), &ad, &mut |_| {}));
+    assert_eq!(log.len(), 1);
+    for v in ok(gammas(&g, &m)).into_iter().flatten().flatten() {
+        assert!(v < 1.0, "γ {v} did not shrink");
+    }
+    // Keep plan: channels whose |γ| is at most the threshold go (Learned).
+    let dev = Device::flex();
+    let mut net = model(&g, &dev);
+    let bn1 = node(&g, "b1_bn1");
+    let mut t = ok(net.tensor(bn1, "gamma"));
+    t.values[1] = 0.001;
+    t.values[4] = -0.005;
+    ok(net.set_tensor(bn1, &t));
+    let ctx = PlanContext {
+        spec: &g,
+        amount: Amount::Learned,
+        round_to: 1,
+        calib: None,
+        device: &dev,
+    };
+    let plan = ok(s.keep_plan(&net, &ctx));
+    assert_eq!(plan.groups[1].keep, vec![0, 2, 3, 5]);
+    assert_eq!(plan.kept()[0], 8);
+    ok(crate::surgery::apply(&g, &net, &plan, &dev));
 }

@@ -10,7 +10,7 @@ use whittle_shared::{Op, Precision};
 use super::calibrate::Range;
 use super::error::QuantError;
 use super::params::{QParams, activation_qparams, quantize_layer};
-use crate::export::lower::{Graph, Node};
+use crate::export::lower::{Lowered, Node};
 
 /// Left shift applied to both add inputs before rescaling (TFLite's choice for int8).
 pub const ADD_LEFT_SHIFT: u8 = 20;
@@ -29,7 +29,7 @@ pub fn add_quant(a: QParams, b: QParams, out: QParams) -> AddQuant {
 /// The quantization of every tensor of `graph`: the input gets `input`, each node's output
 /// its own (from `ranges[t]`) or its input's.
 pub fn tensor_qparams(
-    graph: &Graph,
+    graph: &Lowered,
     ranges: &[Range],
     input: QParams,
 ) -> Result<Vec<QParams>, QuantError> {
@@ -61,7 +61,7 @@ pub fn tensor_qparams(
 }
 
 /// Encodes `graph` as an int8 blob with tensor quantization `q` (see [`tensor_qparams`]).
-pub fn graph_to_s8_blob(graph: &Graph, q: &[QParams]) -> Result<Vec<u8>, QuantError> {
+pub fn graph_to_s8_blob(graph: &Lowered, q: &[QParams]) -> Result<Vec<u8>, QuantError> {
     if q.len() != graph.tensors.len() {
         return Err(QuantError::RangeCount {
             expected: graph.tensors.len(),

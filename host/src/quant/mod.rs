@@ -10,13 +10,13 @@ pub mod params;
 pub use calibrate::{Calibration, Range, calibrate};
 pub use error::QuantError;
 pub use input::{dequantize_output, quantize_input};
-pub use int8_blob::{graph_to_s8_blob, tensor_qparams};
+pub use int8_blob::{add_quant, graph_to_s8_blob, tensor_qparams};
 pub use params::{INPUT_QPARAMS, QParams, activation_qparams, quantize_layer};
 
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
 
-use crate::export::{FloatNet, Graph, graph_to_f32_blob, lower};
+use crate::export::{Folded, Lowered, graph_to_f32_blob, lower};
 
 /// Settings of [`quantize`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,21 +46,17 @@ pub struct Quantized {
     pub blob: Vec<u8>,
     /// The f32 blob it was calibrated on (same ops and tensor ids).
     pub f32_blob: Vec<u8>,
-    /// The lowered graph both blobs encode.
-    pub graph: Graph,
+    /// The lowered ops both blobs encode.
+    pub graph: Lowered,
     /// Calibrated range of every tensor.
     pub ranges: Vec<Range>,
     /// Quantization of every tensor.
     pub qparams: Vec<QParams>,
 }
 
-/// Lowers `net`, calibrates on the first `cfg.images` CHW images of `images` (concatenated,
-/// normalized like training inputs), and encodes the int8 blob.
-pub fn quantize(
-    net: &FloatNet,
-    images: &[f32],
-    cfg: &QuantConfig,
-) -> Result<Quantized, QuantError> {
+/// Lowers the folded graph `net`, calibrates on the first `cfg.images` CHW images of
+/// `images` (concatenated, normalized like training inputs), and encodes the int8 blob.
+pub fn quantize(net: &Folded, images: &[f32], cfg: &QuantConfig) -> Result<Quantized, QuantError> {
     let graph = lower(net)?;
     let f32_blob = graph_to_f32_blob(&graph)?;
     let n_in = graph.tensors[0].len();

@@ -1,32 +1,32 @@
 //! Errors of surgery: plans that do not fit, tensors that do not fit, and a failed
-//! equivalence check (which names the first layer whose output differs).
+//! equivalence check (which names the first node whose output differs).
 
 /// Why a surgery was refused or failed its check.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SurgeryError {
-    /// The spec is invalid.
+    /// The graph is invalid, or its channel groups cannot be formed.
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     /// Reading or setting the net's tensors failed.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),
-    /// The keep plan or dependency graph does not fit the spec.
+    /// The keep plan does not fit the graph, or the two nets do not match in structure.
     #[error("plan: {0}")]
     Plan(String),
-    /// A layer lacks a tensor surgery needs (e.g. a conv without bias).
-    #[error("layer {layer}: missing tensor `{name}`")]
+    /// A node lacks a tensor surgery needs.
+    #[error("node `{node}`: missing tensor `{name}`")]
     MissingTensor {
-        /// Layer index.
-        layer: usize,
+        /// The node.
+        node: String,
         /// Tensor name.
         name: &'static str,
     },
     /// A mask value that cannot be folded or kept.
-    #[error("layer {layer} (Mask) channel {channel}: value {value} is not finite")]
+    #[error("node `{node}` (Mask) channel {channel}: value {value} is not finite")]
     NonFiniteMask {
-        /// Mask layer index.
-        layer: usize,
+        /// The Mask node.
+        node: String,
         /// Channel.
         channel: usize,
         /// The value.
@@ -34,14 +34,14 @@ pub enum SurgeryError {
     },
     /// The pruned net does not compute what the masked net computes.
     #[error(
-        "surgery check failed at layer {layer} ({kind}): max |masked - pruned| = {max_abs_diff:e} \
+        "surgery check failed at node `{node}` ({op}): max |masked - pruned| = {max_abs_diff:e} \
          > tolerance {tolerance:e}"
     )]
     Mismatch {
-        /// First layer (index in the spec) whose output differs.
-        layer: usize,
-        /// Its kind.
-        kind: &'static str,
+        /// First node (in execution order) whose output differs (`input` for the input).
+        node: String,
+        /// Its op.
+        op: &'static str,
         /// Largest absolute difference over the kept channels of the check batch.
         max_abs_diff: f32,
         /// Allowed difference.

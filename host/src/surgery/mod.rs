@@ -1,71 +1,72 @@
 //! Surgery: cut a trained, masked net down to the channels a [`KeepPlan`] keeps, fold the
-//! mask values into the producers, and check that the result computes what the masked net does.
+//! mask values into the nodes they follow, and check that the result computes what the
+//! masked net does. Generic over the graph IR: residual adds, BatchNorm, strides.
 //!
 //! Semantics. A pruned channel is one whose output is replaced by 0 — exactly what the
-//! masked net computes when that channel's mask is 0 (the *reference* net: the base net with
-//! every dropped channel's mask zeroed, or its producer row zeroed where no mask follows).
-//! For every dependency group ([`crate::prune::graph`]) surgery
-//! - keeps the producer's output rows (Conv weight dim 0, Dense weight dim 1, bias),
-//! - folds each kept mask value m ≥ 0 into them (relu(z)·m = relu(z·m), max-pool commutes
-//!   with m ≥ 0) and sets the mask to 1; a negative m stays in the mask (still exact),
-//! - keeps the consumer's input columns (Conv weight dim 1; Dense weight rows
-//!   `c*H*W..(c+1)*H*W` after a flatten, NCHW).
+//! masked *reference* net computes: the base net with every dropped channel's producer
+//! rows and bias, BatchNorm γ/β and mask values zeroed. For every prunable channel group
+//! ([`crate::graph::Groups`]) surgery
+//! - keeps every producer's output channels (each parameter's `out_axis`),
+//! - keeps every channel-wise node's channels (BatchNorm γ/β/mean/var, mask values, gate
+//!   log α),
+//! - keeps every consumer's input channels (`in_axis`; a dense layer after a flatten sees
+//!   channel c as the block of `h·w` inputs `c·h·w..(c+1)·h·w`, NCHW),
+//! - folds each kept mask value m ≥ 0 into the Conv/Dense or BatchNorm the mask follows
+//!   when only ReLU, pooling and Dropout lie between them ([`fold::fold_path`]) and sets it
+//!   to 1 (relu(z)·m = relu(z·m)); otherwise (a negative m, an Add in between, a second
+//!   reader) the sliced mask value stays (still exact).
 //!
-//! Mask layers stay in the pruned spec (at 1.0), so a pruned model trains and prunes again
-//! like any other.
+//! Mask nodes stay in the pruned graph (at 1.0 where folded), so a pruned model trains and
+//! prunes again like any other.
 //!
-//! Fully pruned layer. Its output is the constant 0, so its consumer's output is its bias
-//! everywhere (zero padding sees the same zeros), a constant that flows on exactly through
-//! ReLU, mask, pool, flatten and dense layers — in a sequential net everything downstream
-//! becomes input-independent. The spec language has no zero-width layer and burn no
-//! zero-size tensors, so the layer is kept as one *dead* channel (weights, bias and the
-//! consumer's column all 0): the consumer's constant stays in its own bias, which is
-//! exact for conv→conv (folding a constant map into a following conv's bias would not be:
-//! 'same' padding makes border sums differ) and for →dense alike.
+//! Fully pruned group. Its output is the constant 0, so the graph keeps it as one *dead*
+//! channel (no zero-size tensors): producer rows and bias 0, BatchNorm γ = β = 0 (variance
+//! 1), mask 1, consumer columns 0 — the consumers' constant stays in their own biases,
+//! which is exact for conv→conv (zero padding sees the same zeros) and →dense alike.
 //!
-//! After every cut [`apply`] runs [`check::compare`]: reference vs pruned on a seeded batch,
-//! every layer's kept channels, tolerance `1e-5 · max(1, max |reference activation|)`.
+//! After every cut [`apply`] runs [`check::compare`]: reference vs pruned on a seeded
+//! batch, every value's kept channels, tolerance `1e-5 · max(1, max |reference value|)`.
 
 pub mod check;
 pub mod error;
+pub mod fold;
 pub mod slice;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use burn::tensor::Device;
 
 pub use check::{CheckReport, DEFAULT_TOLERANCE};
 pub use error::SurgeryError;
 
-use crate::arch::ArchSpec;
-use crate::nn::{LayerWeights, NamedTensor, Net};
-use crate::prune::graph::{self, DepGroup};
+use crate::graph::{Graph, Groups, Op, ParamKind};
+use crate::nn::{NamedTensor, Net};
 use crate::prune::plan::KeepPlan;
 
 /// A pruned model with its check.
 #[derive(Debug)]
 pub struct Pruned {
-    /// The smaller spec (masks kept).
-    pub spec: ArchSpec,
+    /// The smaller graph (masks kept).
+    pub spec: Graph,
     /// Its net, weights cut and masks folded.
     pub net: Net,
     /// What the equivalence check measured.
     pub check: CheckReport,
 }
 
-/// Cut `net` (built from `spec`) to `plan`, then check it against the masked reference.
+/// Cut `net` (built from `g`) to `plan`, then check it against the masked reference.
 /// `device` is where the pruned net is built (a plain, non-autodiff device).
 pub fn apply(
-    spec: &ArchSpec,
+    g: &Graph,
     net: &Net,
     plan: &KeepPlan,
     device: &Device,
 ) -> Result<Pruned, SurgeryError> {
-    let (pruned_spec, pruned) = cut(spec, net, plan, device)?;
-    let reference = reference_net(spec, net, plan)?;
+    let (pruned_spec, pruned) = cut(g, net, plan, device)?;
+    let reference = reference_net(g, net, plan)?;
     let check = check::compare(
-        spec,
+        g,
         &reference,
         &pruned_spec,
         &pruned,
@@ -80,150 +81,186 @@ pub fn apply(
     })
 }
 
-fn tensor<'a>(
-    lw: &'a [LayerWeights],
-    layer: usize,
-    name: &'static str,
-) -> Result<&'a NamedTensor, SurgeryError> {
-    lw.get(layer)
-        .and_then(|l| l.get(name))
-        .ok_or(SurgeryError::MissingTensor { layer, name })
+/// Each prunable group's index in `Groups::all` with the plan's kept channels for it.
+type Pairs<'a> = Vec<(usize, &'a [usize])>;
+
+/// The prunable groups of `g` paired with the plan's entries (checked to fit).
+fn paired<'a>(g: &Graph, plan: &'a KeepPlan) -> Result<(Groups, Pairs<'a>), SurgeryError> {
+    plan.check(g)?;
+    let groups = g.groups()?;
+    let pairs = groups
+        .prunable()
+        .into_iter()
+        .zip(&plan.groups)
+        .map(|(gi, k)| (gi, k.keep.as_slice()))
+        .collect();
+    Ok((groups, pairs))
 }
 
-/// The masked reference: `net` with every dropped channel's mask set to 0 (or, for a
-/// group without a mask, its producer's weight row and bias set to 0).
-pub fn reference_net(spec: &ArchSpec, net: &Net, plan: &KeepPlan) -> Result<Net, SurgeryError> {
-    plan.check(spec)?;
-    let groups = graph::groups(spec)?;
-    let lw = net.layer_weights()?;
-    let mut out = net.clone();
-    for (g, keep) in groups.iter().zip(&plan.groups) {
-        let dropped: Vec<f32> = (0..g.channels)
+/// The Mask nodes among a group's channel-wise nodes.
+pub fn group_masks(g: &Graph, groups: &Groups, gi: usize) -> Vec<usize> {
+    groups.all[gi]
+        .channel_wise
+        .iter()
+        .copied()
+        .filter(|&i| matches!(g.nodes[i].op, Op::Mask(_)))
+        .collect()
+}
+
+/// Node `node`'s tensors with `f` applied to each one `g` declares an axis for: `f(t, kind,
+/// out_axis, in_axis)`.
+fn each_decl(
+    g: &Graph,
+    node: usize,
+    tensors: &mut [NamedTensor],
+    mut f: impl FnMut(&mut NamedTensor, ParamKind, Option<usize>, Option<usize>),
+) {
+    let decls = g.params(node);
+    for t in tensors.iter_mut() {
+        if let Some(d) = decls.iter().find(|d| d.name == t.name) {
+            f(t, d.kind, d.out_axis, d.in_axis);
+        }
+    }
+}
+
+/// The masked reference: `net` with every dropped channel's producer rows and bias,
+/// BatchNorm γ/β and mask values set to 0 (so the channel is exactly 0 everywhere).
+pub fn reference_net(g: &Graph, net: &Net, plan: &KeepPlan) -> Result<Net, SurgeryError> {
+    let (groups, pairs) = paired(g, plan)?;
+    let mut tensors = net.tensors()?;
+    for (gi, keep) in pairs {
+        let grp = &groups.all[gi];
+        let factors: Vec<f32> = (0..grp.channels)
             .map(|c| {
-                if keep.keep.binary_search(&c).is_ok() {
+                if keep.binary_search(&c).is_ok() {
                     1.0
                 } else {
                     0.0
                 }
             })
             .collect();
-        match g.masks.first() {
-            Some(&m) => {
-                let mut t = tensor(&lw, m, "values")?.clone();
-                slice::scale(&mut t, 0, &dropped);
-                out.set_tensor(m, &t)?;
-            }
-            None => {
-                for &p in &g.producers {
-                    let kind = lw[p].kind;
-                    for name in ["weight", "bias"] {
-                        let mut t = tensor(&lw, p, name)?.clone();
-                        slice::scale(&mut t, slice::out_axis(kind, name), &dropped);
-                        out.set_tensor(p, &t)?;
-                    }
+        for &node in grp.producers.iter().chain(&grp.channel_wise) {
+            each_decl(g, node, &mut tensors[node], |t, kind, out, _| {
+                let zeroed = match kind {
+                    ParamKind::Kernel
+                    | ParamKind::Bias
+                    | ParamKind::BnScale
+                    | ParamKind::BnShift
+                    | ParamKind::Mask => true,
+                    ParamKind::Gate | ParamKind::BnMean | ParamKind::BnVar => false,
+                };
+                if let (true, Some(axis)) = (zeroed, out) {
+                    slice::scale(t, axis, &factors);
                 }
-            }
+            });
+        }
+    }
+    let mut out = net.clone();
+    for (i, ts) in tensors.iter().enumerate() {
+        for t in ts {
+            out.set_tensor(i, t)?;
         }
     }
     Ok(out)
 }
 
-/// Kept channels of a group with their fold factors and the values left in the mask.
-struct Fold {
-    keep: Vec<usize>,
-    factor: Vec<f32>,
-    mask_after: Vec<f32>,
-}
-
-fn fold(g: &DepGroup, keep: &[usize], lw: &[LayerWeights]) -> Result<Fold, SurgeryError> {
-    let Some(&m) = g.masks.first() else {
-        return Ok(Fold {
-            keep: keep.to_vec(),
-            factor: vec![1.0; keep.len()],
-            mask_after: vec![1.0; keep.len()],
-        });
-    };
-    let values = &tensor(lw, m, "values")?.values;
-    let mut factor = Vec::with_capacity(keep.len());
-    let mut mask_after = Vec::with_capacity(keep.len());
-    for &c in keep {
-        let v = values[c];
-        if !v.is_finite() {
-            return Err(SurgeryError::NonFiniteMask {
-                layer: m,
-                channel: c,
-                value: v,
-            });
-        }
-        if v >= 0.0 {
-            factor.push(v);
-            mask_after.push(1.0);
-        } else {
-            factor.push(1.0);
-            mask_after.push(v);
-        }
-    }
-    Ok(Fold {
-        keep: keep.to_vec(),
-        factor,
-        mask_after,
-    })
-}
-
-/// Surgery without the check: the pruned spec and net.
+/// Surgery without the check: the pruned graph and net.
 pub fn cut(
-    spec: &ArchSpec,
+    g: &Graph,
     net: &Net,
     plan: &KeepPlan,
     device: &Device,
-) -> Result<(ArchSpec, Net), SurgeryError> {
-    plan.check(spec)?;
-    let groups = graph::groups(spec)?;
-    let pruned_spec = plan.pruned_spec(spec)?;
-    let lw = net.layer_weights()?;
-    // New tensors per layer, starting from the old ones.
-    let mut new: Vec<Vec<NamedTensor>> = lw.iter().map(|l| l.tensors.clone()).collect();
-    for (g, keep) in groups.iter().zip(&plan.groups) {
-        let dead = keep.keep.is_empty();
-        let f = fold(g, &keep.keep, &lw)?;
-        for &p in &g.producers {
-            let kind = lw[p].kind;
-            for t in &mut new[p] {
-                let axis = slice::out_axis(kind, &t.name);
-                *t = if dead {
-                    slice::zeros_like(t, axis, 1)
-                } else {
-                    let mut s = slice::select(t, axis, &f.keep, 1);
-                    slice::scale(&mut s, axis, &f.factor);
-                    s
-                };
-            }
+) -> Result<(Graph, Net), SurgeryError> {
+    let (groups, pairs) = paired(g, plan)?;
+    let pruned_spec = plan.pruned_spec(g)?;
+    let mut new = net.tensors()?;
+    for (gi, keep) in pairs {
+        let grp = &groups.all[gi];
+        let dead = keep.is_empty();
+        for &p in &grp.producers {
+            each_decl(g, p, &mut new[p], |t, _, out, _| {
+                if let Some(axis) = out {
+                    *t = if dead {
+                        slice::zeros_like(t, axis, 1)
+                    } else {
+                        slice::select(t, axis, keep, 1)
+                    };
+                }
+            });
         }
-        for &m in &g.masks {
-            let values = if dead {
-                vec![1.0]
-            } else {
-                f.mask_after.clone()
+        for &c in &grp.channel_wise {
+            each_decl(g, c, &mut new[c], |t, kind, out, _| {
+                let Some(axis) = out else { return };
+                if !dead {
+                    *t = slice::select(t, axis, keep, 1);
+                    return;
+                }
+                let mut z = slice::zeros_like(t, axis, 1);
+                let fill = match kind {
+                    ParamKind::BnVar | ParamKind::Mask => 1.0,
+                    ParamKind::Kernel
+                    | ParamKind::Bias
+                    | ParamKind::Gate
+                    | ParamKind::BnScale
+                    | ParamKind::BnShift
+                    | ParamKind::BnMean => 0.0,
+                };
+                z.values.iter_mut().for_each(|v| *v = fill);
+                *t = z;
+            });
+        }
+        for cons in &grp.consumers {
+            each_decl(g, cons.node, &mut new[cons.node], |t, _, _, inp| {
+                if let Some(axis) = inp {
+                    *t = if dead {
+                        slice::zeros_like(t, axis, cons.block)
+                    } else {
+                        slice::select(t, axis, keep, cons.block)
+                    };
+                }
+            });
+        }
+        if dead {
+            continue;
+        }
+        for m in group_masks(g, &groups, gi) {
+            let values = new[m]
+                .iter_mut()
+                .find(|t| t.name == "values")
+                .ok_or_else(|| SurgeryError::MissingTensor {
+                    node: g.nodes[m].name.clone(),
+                    name: "values",
+                })?;
+            if let Some((k, &v)) = values
+                .values
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !v.is_finite())
+            {
+                return Err(SurgeryError::NonFiniteMask {
+                    node: g.nodes[m].name.clone(),
+                    channel: keep[k],
+                    value: v,
+                });
+            }
+            let Some(path) = fold::fold_path(g, m) else {
+                continue;
             };
-            new[m] = vec![NamedTensor {
-                name: "values".into(),
-                shape: vec![values.len()],
-                values,
-            }];
-        }
-        for c in &g.consumers {
-            let kind = lw[c.layer].kind;
-            let axis = slice::in_axis(kind);
-            for t in new[c.layer].iter_mut().filter(|t| t.name == "weight") {
-                *t = if dead {
-                    slice::zeros_like(t, axis, c.block)
-                } else {
-                    slice::select(t, axis, &f.keep, c.block)
-                };
-            }
+            let factors: Vec<f32> = values
+                .values
+                .iter_mut()
+                .map(|v| {
+                    if *v >= 0.0 {
+                        std::mem::replace(v, 1.0)
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            fold::scale_source(g, path.source, &mut new[path.source], &factors);
         }
     }
-    let mut out = Net::new(&pruned_spec, device)?;
+    let mut out = Net::new(&pruned_spec, device);
     for (index, tensors) in new.iter().enumerate() {
         for t in tensors {
             out.set_tensor(index, t)?;

@@ -1,6 +1,6 @@
-//! Host-side tensor cuts for surgery: keep indices along one axis of a row-major tensor,
-//! scale along an axis, and the layer-specific axes (Conv `[out, in, kh, kw]`, Dense
-//! `[in, out]` with NCHW flatten blocks).
+//! Host-side tensor cuts for surgery: keep indices along one axis of a row-major tensor
+//! (in blocks, for a dense layer after a flatten), scale along an axis, zero-filled shapes.
+//! Which axis to cut comes from the graph's [`ParamDecl`](crate::graph::ParamDecl)s.
 
 use crate::nn::NamedTensor;
 
@@ -45,23 +45,6 @@ pub fn zeros_like(t: &NamedTensor, axis: usize, len: usize) -> NamedTensor {
         name: t.name.clone(),
         values: vec![0.0; shape.iter().product()],
         shape,
-    }
-}
-
-/// Axis of output channels: Conv weight `[out, in, kh, kw]` → 0, Dense weight
-/// `[in, out]` → 1, biases and masks → 0.
-pub fn out_axis(kind: &str, name: &str) -> usize {
-    match (kind, name) {
-        ("Dense", "weight") => 1,
-        _ => 0,
-    }
-}
-
-/// Axis of input channels: Conv weight → 1, Dense weight → 0.
-pub fn in_axis(kind: &str) -> usize {
-    match kind {
-        "Dense" => 0,
-        _ => 1,
     }
 }
 

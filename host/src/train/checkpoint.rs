@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainConfig;
 use super::error::TrainError;
 use super::history::History;
-use super::run_dir::{RunDir, TMP_SUFFIX, read_json, write_json};
-use crate::arch::ArchSpec;
+use super::run_dir::{RunDir, TMP_SUFFIX, read_json, write_atomic, write_json};
+use crate::graph::Graph;
 use crate::nn::Net;
 
 /// Progress saved with a checkpoint.
@@ -31,7 +31,7 @@ pub struct Progress {
 /// A loaded checkpoint.
 pub struct Checkpoint {
     /// The architecture.
-    pub spec: ArchSpec,
+    pub spec: Graph,
     /// The settings.
     pub config: TrainConfig,
     /// The net, on the training device.
@@ -64,7 +64,7 @@ pub fn find(run: &RunDir) -> Option<PathBuf> {
 /// Write a checkpoint: fill `checkpoint.whittle.tmp/`, then swap it in for `checkpoint/`.
 pub fn save(
     run: &RunDir,
-    spec: &ArchSpec,
+    spec: &Graph,
     config: &TrainConfig,
     net: &Net,
     optim: &ModuleOptimizer,
@@ -81,7 +81,7 @@ pub fn save(
         path: opath.clone(),
         source,
     })?;
-    write_json(&tmp.join("spec.json"), spec)?;
+    write_atomic(&tmp.join("spec.json"), spec.to_json().as_bytes())?;
     write_json(&tmp.join("train.json"), config)?;
     // progress.json last: its presence marks a complete checkpoint.
     write_json(&tmp.join("progress.json"), progress)?;
@@ -110,10 +110,10 @@ pub fn load(
     let dir = find(run).ok_or_else(|| TrainError::NoCheckpoint {
         dir: run.root().to_path_buf(),
     })?;
-    let spec = ArchSpec::load(&dir.join("spec.json"))?;
     let config: TrainConfig = read_json(&dir.join("train.json"))?;
     let progress: Progress = read_json(&dir.join("progress.json"))?;
-    let net = Net::load(&spec, &dir.join("model.bpk"), device)?;
+    let (spec, net) =
+        super::run_dir::load_net(&dir.join("spec.json"), &dir.join("model.bpk"), device)?;
     let opath = dir.join("optim.bpk");
     let optim = optim.load(&opath).map_err(|source| TrainError::Optimizer {
         path: opath.clone(),

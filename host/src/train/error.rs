@@ -9,9 +9,9 @@ pub enum TrainError {
     /// Loading data failed.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
-    /// The spec is invalid.
+    /// The graph (spec) is invalid.
     #[error(transparent)]
-    Arch(#[from] crate::arch::ArchError),
+    Graph(#[from] crate::graph::GraphError),
     /// Building or (re)loading the net failed.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),

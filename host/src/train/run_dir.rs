@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::config::TrainConfig;
 use super::error::TrainError;
 use super::history::History;
-use crate::arch::ArchSpec;
+use crate::graph::Graph;
 use crate::nn::Net;
 
 /// Suffix of files being written (git-ignored; a crash leaves at most these behind).
@@ -129,8 +129,8 @@ impl RunDir {
     }
 
     /// The architecture of the run.
-    pub fn spec(&self) -> Result<ArchSpec, TrainError> {
-        Ok(ArchSpec::load(&self.spec_path())?)
+    pub fn spec(&self) -> Result<Graph, TrainError> {
+        Ok(Graph::load(&self.spec_path())?)
     }
 
     /// The settings of the run.
@@ -144,19 +144,29 @@ impl RunDir {
     }
 
     /// Load the spec and the chosen weights onto `device` (a plain device for inference).
-    pub fn load_model(
-        &self,
-        which: Weights,
-        device: &Device,
-    ) -> Result<(ArchSpec, Net), TrainError> {
-        let spec = self.spec()?;
-        let net = Net::load(&spec, &self.weights_path(which), device)?;
-        Ok((spec, net))
+    pub fn load_model(&self, which: Weights, device: &Device) -> Result<(Graph, Net), TrainError> {
+        load_net(&self.spec_path(), &self.weights_path(which), device)
     }
 }
 
+/// Read a spec file and the weights file saved with it. A version-1 spec's weights (the
+/// sequential layer list whittle wrote before the graph IR) are moved onto the graph's
+/// nodes on the way.
+pub fn load_net(spec: &Path, weights: &Path, device: &Device) -> Result<(Graph, Net), TrainError> {
+    let text = fs::read_to_string(spec).map_err(|source| TrainError::Io {
+        path: spec.to_path_buf(),
+        source,
+    })?;
+    let graph = crate::graph::spec::from_json(&text, &spec.display().to_string())?;
+    let net = match crate::graph::legacy::layer_nodes(&text) {
+        Some(map) => crate::nn::legacy::load(&graph, &map, weights, device)?,
+        None => Net::load(&graph, weights, device)?,
+    };
+    Ok((graph, net))
+}
+
 /// Load a trained model from a run directory: its spec and final weights, on `device`.
-/// Read weights per layer with [`Net::layer_weights`].
-pub fn load_model(run_dir: &Path, device: &Device) -> Result<(ArchSpec, Net), TrainError> {
+/// Read weights per node with [`Net::node_tensors`].
+pub fn load_model(run_dir: &Path, device: &Device) -> Result<(Graph, Net), TrainError> {
     RunDir::new(run_dir).load_model(Weights::Final, device)
 }

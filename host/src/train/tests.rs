@@ -4,10 +4,11 @@
 use burn::tensor::Device;
 
 use super::*;
-use crate::arch::{ArchSpec, LayerSpec};
 use crate::data::images::IMAGE_BYTES;
 use crate::data::{Images, Splits};
-use crate::nn::LayerWeights;
+use crate::graph::Graph;
+use crate::graph::legacy::{LayerV1, sequential};
+use crate::nn::NamedTensor;
 use crate::rng::SplitMix64;
 
 /// flex's RNG (init, dropout) is process-global: training tests must not interleave.
@@ -20,33 +21,34 @@ pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Equality without dumping thousands of floats on failure.
-fn same(a: &[LayerWeights], b: &[LayerWeights]) -> bool {
+fn same(a: &[Vec<NamedTensor>], b: &[Vec<NamedTensor>]) -> bool {
     a == b
 }
 
-fn tiny_spec() -> ArchSpec {
-    ArchSpec {
-        name: "tiny".into(),
-        input: [3, 32, 32],
-        num_classes: 10,
-        layers: vec![
-            LayerSpec::Conv {
+fn tiny_spec() -> Graph {
+    sequential(
+        "tiny",
+        [3, 32, 32],
+        10,
+        vec![
+            LayerV1::Conv {
                 out: 4,
                 k: 3,
                 relu: true,
             },
-            LayerSpec::Mask,
-            LayerSpec::Pool { size: 4 },
-            LayerSpec::Flatten,
-            LayerSpec::Dropout { p: 0.5 },
-            LayerSpec::Dense { out: 8, relu: true },
-            LayerSpec::Mask,
-            LayerSpec::Dense {
+            LayerV1::Mask,
+            LayerV1::Pool { size: 4 },
+            LayerV1::Flatten,
+            LayerV1::Dropout { p: 0.5 },
+            LayerV1::Dense { out: 8, relu: true },
+            LayerV1::Mask,
+            LayerV1::Dense {
                 out: 10,
                 relu: false,
             },
         ],
-    }
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn images(n: usize, seed: u64) -> Images {
@@ -77,9 +79,9 @@ fn config(epochs: usize, seed: u64) -> TrainConfig {
     }
 }
 
-fn weights(dir: &std::path::Path) -> Vec<LayerWeights> {
+fn weights(dir: &std::path::Path) -> Vec<Vec<NamedTensor>> {
     let (_, net) = load_model(dir, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
-    net.layer_weights().unwrap_or_else(|e| panic!("{e}"))
+    net.tensors().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -119,7 +121,7 @@ fn same_seed_gives_identical_weights_after_20_steps() {
     );
     // Training moved the weights away from a fresh init with the same seed.
     let init = crate::nn::Net::new(&tiny_spec(), &Device::flex())
-        .and_then(|n| n.layer_weights())
+        .tensors()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(wa[0] != init[0]);
 }
@@ -213,8 +215,9 @@ fn training_only_weights_leaves_masks_at_one_and_vice_versa() {
     let w = weights(a.path());
     let masks: Vec<f32> = w
         .iter()
-        .filter(|l| l.kind == "Mask")
-        .flat_map(|l| l.tensors[0].values.clone())
+        .flatten()
+        .filter(|t| t.name == "values")
+        .flat_map(|t| t.values.clone())
         .collect();
     assert!(masks.iter().all(|&m| m == 1.0), "masks moved: {masks:?}");
 
@@ -226,14 +229,17 @@ fn training_only_weights_leaves_masks_at_one_and_vice_versa() {
     let init = {
         let dev = Device::flex();
         dev.seed(SplitMix64::derive(4, &[1]).next_u64());
-        let net = crate::nn::Net::new(&tiny_spec(), &dev).unwrap_or_else(|e| panic!("{e}"));
+        let net = crate::nn::Net::new(&tiny_spec(), &dev);
         net.init_now();
-        net.layer_weights().unwrap_or_else(|e| panic!("{e}"))
+        net.tensors().unwrap_or_else(|e| panic!("{e}"))
     };
     let wb = weights(b.path());
     assert!(
         same(&wb[0..1], &init[0..1]),
         "conv weights moved while training masks only"
     );
-    assert!(wb[1] != init[1], "masks did not train");
+    let mask = tiny_spec()
+        .node_index("mask1")
+        .unwrap_or_else(|| panic!("mask1"));
+    assert!(wb[mask] != init[mask], "masks did not train");
 }

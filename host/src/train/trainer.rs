@@ -14,9 +14,9 @@ use super::config::TrainConfig;
 use super::error::TrainError;
 use super::evaluate::{evaluate, hits};
 use super::history::{EpochRecord, History};
-use super::run_dir::{RunDir, Weights, save_net_atomic, write_json};
-use crate::arch::ArchSpec;
+use super::run_dir::{RunDir, Weights, save_net_atomic, write_atomic, write_json};
 use crate::data::{Batch, Splits, make_batch};
+use crate::graph::Graph;
 use crate::nn::Net;
 use crate::rng::SplitMix64;
 
@@ -48,7 +48,7 @@ pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
 /// `config.epochs` epochs on `device` (made autodiff here). `on_epoch` sees each record.
 pub fn train(
     run: &RunDir,
-    spec: &ArchSpec,
+    spec: &Graph,
     config: &TrainConfig,
     data: &Splits,
     device: &Device,
@@ -56,18 +56,17 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<History, TrainError> {
     config.check()?;
-    spec.layer_info()?;
     if checkpoint::find(run).is_some() {
         return Err(TrainError::RunExists {
             dir: run.root().to_path_buf(),
         });
     }
     run.create()?;
-    write_json(&run.spec_path(), spec)?;
+    write_atomic(&run.spec_path(), spec.to_json().as_bytes())?;
     write_json(&run.config_path(), config)?;
     let device = device.clone().autodiff();
     device.seed(SplitMix64::derive(config.seed, &[stream::INIT]).next_u64());
-    let net = Net::new(spec, &device)?;
+    let net = Net::new(spec, &device);
     net.init_now();
     let progress = Progress {
         epochs_done: 0,
@@ -188,7 +187,7 @@ fn bar(steps: usize, epoch: usize, epochs: usize, show: bool) -> ProgressBar {
 #[allow(clippy::too_many_arguments)]
 fn run_epochs(
     run: &RunDir,
-    spec: &ArchSpec,
+    spec: &Graph,
     config: &TrainConfig,
     mut net: Net,
     mut optim: ModuleOptimizer,
@@ -245,10 +244,10 @@ fn run_epochs(
 
         // Never checkpoint bad weights.
         let eval_net = net.valid();
-        let weights = eval_net.layer_weights()?;
+        let weights = eval_net.tensors()?;
         if let Some(bad) = weights
             .iter()
-            .flat_map(|l| &l.tensors)
+            .flatten()
             .flat_map(|t| &t.values)
             .find(|v| !v.is_finite())
         {

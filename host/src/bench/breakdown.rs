@@ -230,7 +230,7 @@ mod tests {
         let dev = Device::flex();
         let t = conv_ops(&seed_c10(), 2, 1, &dev).unwrap_or_else(|e| panic!("{e}"));
         let layers: Vec<usize> = t.iter().map(|o| o.layer).collect();
-        assert_eq!(layers, vec![0, 2, 5, 7]);
+        assert_eq!(layers, vec![0, 3, 7, 10]); // conv nodes (ReLU and mask nodes between)
         assert_eq!(t[1].input, [2, 16, 32, 32]);
         assert_eq!(t[3].out, 32);
         assert!(conv_ops(&seed_c10(), 0, 1, &dev).is_err());

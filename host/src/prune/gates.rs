@@ -32,13 +32,35 @@ pub fn sites(g: &Graph) -> Result<Vec<GateSite>, PruneError> {
         .map(|gi| {
             let grp = &groups.all[gi];
             let mask = group_masks(g, &groups, gi).first().copied();
+            let in_group = |i: usize| groups.of_value[g.nodes[i].inputs[0].0].0 == gi;
+            // A ReLU whose input comes straight from a Conv/Dense/BatchNorm read by it
+            // alone: the gate after it folds into that node.
             let relu = || {
                 (0..g.nodes.len()).find(|&i| {
+                    let v = g.nodes[i].inputs[0];
                     matches!(g.nodes[i].op, Op::Relu(_))
-                        && groups.of_value[g.nodes[i].inputs[0].0].0 == gi
+                        && in_group(i)
+                        && g.values[v.0].producer.is_some_and(|p| {
+                            matches!(
+                                g.nodes[p].op,
+                                Op::Conv2d(_) | Op::Dense(_) | Op::BatchNorm(_)
+                            ) && g.readers(v).len() == 1
+                        })
                 })
             };
-            let after = mask.or_else(relu).ok_or_else(|| {
+            // Otherwise (a group whose ReLU follows a residual Add): right after the
+            // group's first BatchNorm, or its first producer — one branch of the group,
+            // so learning there is approximate, while the cut stays exact.
+            let branch = || {
+                let first = |pred: fn(&Op) -> bool| {
+                    (0..g.nodes.len()).find(|&i| {
+                        pred(&g.nodes[i].op) && groups.of_value[g.nodes[i].output.0].0 == gi
+                    })
+                };
+                first(|o| matches!(o, Op::BatchNorm(_)))
+                    .or_else(|| first(|o| matches!(o, Op::Conv2d(_) | Op::Dense(_))))
+            };
+            let after = mask.or_else(relu).or_else(branch).ok_or_else(|| {
                 PruneError::Config(format!(
                     "l0: group `{}` has neither a Mask nor a ReLU to put a gate after",
                     grp.name

@@ -193,11 +193,13 @@ impl PruneMethod for L1 {
     }
 
     fn init(&mut self, model: Net) -> Result<Net, PruneError> {
-        if self.config.spherical {
-            self.project_unit_norm(model)
+        let model = if self.config.spherical {
+            self.project_unit_norm(model)?
         } else {
-            Ok(model)
-        }
+            model
+        };
+        // Masks already below the snap threshold are snapped before the first step.
+        self.snap(model)
     }
 
     fn trainable(&self, epoch: usize) -> Trainable {

@@ -1,11 +1,13 @@
-//! whittle on Cortex-M: validates the baked-in blob, runs every test image through the
-//! `shared` kernels, and reports predictions, checksums, SysTick ticks and stack over defmt.
+//! whittle on Cortex-M: validates the baked-in blob, runs every test image (baked in, or
+//! streamed from the host) through the `shared` kernels, and reports over defmt.
 #![no_std]
 #![no_main]
 
 mod clock;
 mod model;
 mod stack;
+#[cfg(transport = "semihosting")]
+mod stream;
 #[cfg(transport = "rtt")]
 #[path = "transport_rtt.rs"]
 mod transport;
@@ -51,6 +53,23 @@ fn run() -> i32 {
         calib
     );
 
+    #[cfg(transport = "semihosting")]
+    let mut stream = if model::STREAM {
+        match stream::open() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                defmt::error!("images_error {}", e);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    #[cfg(transport = "semihosting")]
+    let n_images = stream.as_ref().map_or(N_IMAGES as u32, |s| s.count);
+    #[cfg(not(transport = "semihosting"))]
+    let n_images = N_IMAGES as u32;
+
     let t0 = clock::now();
     let model = match Model::from_bytes(&model::WHITTLE_BLOB.0) {
         Ok(m) => m,
@@ -67,7 +86,7 @@ fn run() -> i32 {
         model.arena_bytes() as u32,
         model.scratch_bytes() as u32,
         model.ram_bytes() as u32,
-        N_IMAGES as u32,
+        n_images,
         validate
     );
 
@@ -75,7 +94,7 @@ fn run() -> i32 {
     let ram: &mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(RAM)).0 };
     let mut layer_ticks = [0u64; N_OPS];
     let mut correct = 0u32;
-    for (i, img) in model::images().enumerate() {
+    let mut infer = |i: u32, label: u8, pixels: &[i8]| -> bool {
         let start = clock::now();
         let mut last = start;
         let mut observe = |op: u16, _: &whittle_shared::Op, _: &[i8]| {
@@ -85,24 +104,47 @@ fn run() -> i32 {
             }
             last = t;
         };
-        let out = match exec::run_s8_observed(&model, img.pixels, ram, &mut observe) {
+        let out = match exec::run_s8_observed(&model, pixels, ram, &mut observe) {
             Ok(out) => out,
             Err(e) => {
-                defmt::error!("run_error image={=u32} {}", i as u32, e);
-                return 1;
+                defmt::error!("run_error image={=u32} {}", i, e);
+                return false;
             }
         };
         let ticks = clock::now() - start;
         let pred = argmax(out);
-        correct += (pred == img.label as u32) as u32;
+        correct += (pred == label as u32) as u32;
         defmt::info!(
             "image index={=u32} label={=u8} pred={=u32} crc={=u32:#010x} ticks={=u64}",
-            i as u32,
-            img.label,
+            i,
+            label,
             pred,
             crc32(bytemuck::cast_slice(out)),
             ticks
         );
+        true
+    };
+    #[cfg(transport = "semihosting")]
+    if let Some(s) = stream.as_mut() {
+        for i in 0..n_images {
+            let ok = match s.next(i) {
+                Ok((label, pixels)) => infer(i, label, pixels),
+                Err(e) => {
+                    defmt::error!("images_error {}", e);
+                    false
+                }
+            };
+            if !ok {
+                return 1;
+            }
+        }
+    }
+    if !model::STREAM {
+        for (i, img) in model::images().enumerate() {
+            if !infer(i as u32, img.label, img.pixels) {
+                return 1;
+            }
+        }
     }
     for (i, op) in model.ops().enumerate() {
         let name = op.map(|o| o.name()).unwrap_or("?");
@@ -116,11 +158,7 @@ fn run() -> i32 {
     }
     let (peak, size) = stack::usage();
     defmt::info!("stack peak_bytes={=u32} size_bytes={=u32}", peak, size);
-    defmt::info!(
-        "done images={=u32} correct={=u32}",
-        N_IMAGES as u32,
-        correct
-    );
+    defmt::info!("done images={=u32} correct={=u32}", n_images, correct);
     0
 }
 

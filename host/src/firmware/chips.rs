@@ -164,7 +164,7 @@ pub const NRF52840: Chip = Chip {
 
 pub const NRF5340: Chip = Chip {
     name: "nRF5340",
-    part: "nRF5340 (application core)",
+    part: "nRF5340",
     core: Core::CortexM33,
     flash_bytes: MIB,
     ram_bytes: 512 * KIB,
@@ -175,13 +175,13 @@ pub const NRF5340: Chip = Chip {
 
 pub const RP2350: Chip = Chip {
     name: "RP2350",
-    part: "RP2350 (Raspberry Pi Pico 2)",
+    part: "RP2350",
     core: Core::CortexM33,
     flash_bytes: 4 * MIB,
     ram_bytes: 520 * KIB,
     clock_hz: 150 * MHZ,
     machine: Machine::Mps2An505,
-    note: "no on-chip flash: the Pico 2's 4 MiB external QSPI flash, run in place",
+    note: "no on-chip flash: the Raspberry Pi Pico 2's 4 MiB external QSPI flash, run in place",
 };
 
 /// Every chip, by family.

@@ -219,7 +219,7 @@ mod tests {
         let m = Machine::Mps2An505.info();
         assert_eq!(
             m.memory_x(&chips::NRF5340),
-            "/* nRF5340 (application core) on mps2-an505: written by whittle for `--chip nRF5340` */
+            "/* nRF5340 on mps2-an505: written by whittle for `--chip nRF5340` */
 MEMORY
 {
   FLASH : ORIGIN = 0x10000000, LENGTH = 1024K

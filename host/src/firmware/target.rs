@@ -116,7 +116,7 @@ mod tests {
     fn a_chip_runs_on_its_core_only() {
         let t = Target::chip("nrf5340", None).unwrap();
         assert_eq!((t.machine, t.named), (Machine::Mps2An505, true));
-        assert_eq!(t.holder(), "nRF5340 (application core)");
+        assert_eq!(t.holder(), "nRF5340");
         let e = Target::chip("STM32U585", Some(Machine::Mps2An386)).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -185,7 +185,7 @@ fn main() {
     let _ = writeln!(code, "pub const STREAM: bool = {stream};");
     let _ = writeln!(
         code,
-        "pub const INPUT_LEN: usize = {};",
+        "#[cfg_attr(not(transport = \"semihosting\"), allow(dead_code))] // the stream buffer\npub const INPUT_LEN: usize = {};",
         facts.input_len.unwrap_or(0)
     );
     let _ = writeln!(

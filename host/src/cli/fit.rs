@@ -90,6 +90,12 @@ fn print_report(r: &FitReport, t: &Target) {
     println!("chip   {} on QEMU {}", r.chip, t.machine);
     println!("{}", row("flash", &r.flash));
     println!("{}", row("RAM", &r.ram));
+    println!(
+        "       arena {} + scratch {} + firmware statics and stack {}",
+        human(r.arena_bytes),
+        human(r.scratch_bytes),
+        human(r.ram.need.saturating_sub(r.arena_bytes + r.scratch_bytes))
+    );
     match (r.instructions, r.ms) {
         (Some(n), Some(ms)) => {
             let budget = r.max_ms.map_or(String::new(), |max| {

@@ -68,6 +68,10 @@ pub struct FitReport {
     pub flash: Budget,
     pub ram: Budget,
     pub macs: u64,
+    /// The model's share of RAM: activation arena and kernel scratch (the rest of `ram` is
+    /// the firmware's statics and stack).
+    pub arena_bytes: u64,
+    pub scratch_bytes: u64,
     /// Per inference; `None` when neither measured nor predicted.
     pub instructions: Option<u64>,
     /// "measured on QEMU mps2-an386 (10 images)", "predicted", or "unknown".
@@ -156,6 +160,8 @@ pub fn assess(
         flash,
         ram,
         macs: totals.macs,
+        arena_bytes: totals.arena_bytes,
+        scratch_bytes: totals.scratch_bytes,
         instructions,
         instructions_source,
         ms,

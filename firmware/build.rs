@@ -182,7 +182,10 @@ fn main() {
     let _ = writeln!(code, "pub const BLOB_LEN: usize = {};", blob.len());
     let _ = writeln!(code, "pub const N_IMAGES: usize = {count};");
     let _ = writeln!(code, "pub const IMAGE_LEN: usize = {image_len};");
-    let _ = writeln!(code, "pub const STREAM: bool = {stream};");
+    let _ = writeln!(
+        code,
+        "#[cfg_attr(not(transport = \"semihosting\"), allow(dead_code))]\npub const STREAM: bool = {stream};"
+    );
     let _ = writeln!(
         code,
         "#[cfg_attr(not(transport = \"semihosting\"), allow(dead_code))] // the stream buffer\npub const INPUT_LEN: usize = {};",

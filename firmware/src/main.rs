@@ -94,7 +94,18 @@ fn run() -> i32 {
     let ram: &mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(RAM)).0 };
     let mut layer_ticks = [0u64; N_OPS];
     let mut correct = 0u32;
-    let mut infer = |i: u32, label: u8, pixels: &[i8]| -> bool {
+    for i in 0..n_images {
+        #[cfg(transport = "semihosting")]
+        let next = next_image(i, stream.as_mut());
+        #[cfg(not(transport = "semihosting"))]
+        let next = model::image(i as usize).ok_or(());
+        let (label, pixels) = match next {
+            Ok(img) => img,
+            Err(e) => {
+                defmt::error!("images_error {}", e);
+                return 1;
+            }
+        };
         let start = clock::now();
         let mut last = start;
         let mut observe = |op: u16, _: &whittle_shared::Op, _: &[i8]| {
@@ -108,7 +119,7 @@ fn run() -> i32 {
             Ok(out) => out,
             Err(e) => {
                 defmt::error!("run_error image={=u32} {}", i, e);
-                return false;
+                return 1;
             }
         };
         let ticks = clock::now() - start;
@@ -122,29 +133,6 @@ fn run() -> i32 {
             crc32(bytemuck::cast_slice(out)),
             ticks
         );
-        true
-    };
-    #[cfg(transport = "semihosting")]
-    if let Some(s) = stream.as_mut() {
-        for i in 0..n_images {
-            let ok = match s.next(i) {
-                Ok((label, pixels)) => infer(i, label, pixels),
-                Err(e) => {
-                    defmt::error!("images_error {}", e);
-                    false
-                }
-            };
-            if !ok {
-                return 1;
-            }
-        }
-    }
-    if !model::STREAM {
-        for (i, img) in model::images().enumerate() {
-            if !infer(i as u32, img.label, img.pixels) {
-                return 1;
-            }
-        }
     }
     for (i, op) in model.ops().enumerate() {
         let name = op.map(|o| o.name()).unwrap_or("?");
@@ -160,6 +148,18 @@ fn run() -> i32 {
     defmt::info!("stack peak_bytes={=u32} size_bytes={=u32}", peak, size);
     defmt::info!("done images={=u32} correct={=u32}", n_images, correct);
     0
+}
+
+/// Test image `i`: read from the host when streaming, else the baked-in one.
+#[cfg(transport = "semihosting")]
+fn next_image(
+    i: u32,
+    stream: Option<&mut stream::Stream>,
+) -> Result<(u8, &[i8]), stream::StreamError> {
+    match stream {
+        Some(s) => s.next(i),
+        None => model::image(i as usize).ok_or(stream::StreamError::Truncated { image: i }),
+    }
 }
 
 #[panic_handler]

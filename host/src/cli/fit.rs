@@ -138,12 +138,20 @@ fn print_report(r: &FitReport, t: &Target) {
         "",
         r.flash.need.saturating_sub(weights)
     );
-    println!(
-        "verdict: {}",
-        if r.fits {
-            format!("fits {}", r.chip_name)
-        } else {
-            format!("does NOT fit {}", r.chip_name)
+    let mut why = Vec::new();
+    for (what, b) in [("flash", &r.flash), ("RAM", &r.ram)] {
+        if !b.fits() {
+            why.push(format!("{} {what} short", human(b.margin().unsigned_abs())));
         }
-    );
+    }
+    if let (Some(ms), Some(max)) = (r.ms, r.max_ms)
+        && ms > max
+    {
+        why.push(format!("{:.2} ms over the {max} ms budget", ms - max));
+    }
+    if why.is_empty() {
+        println!("verdict: fits {}", r.chip_name);
+    } else {
+        println!("verdict: does NOT fit {}: {}", r.chip_name, why.join(", "));
+    }
 }

@@ -1,5 +1,6 @@
-//! Bakes the model into the firmware: picks the machine's memory.x and log transport, reads
-//! the blob (`WHITTLE_BLOB`) and test images (`WHITTLE_IMAGES`) and generates `model.rs`.
+//! Bakes the model into the firmware: picks the machine's memory.x (or `WHITTLE_MEMORY_X`) and
+//! log transport, reads the blob (`WHITTLE_BLOB`) and test images (`WHITTLE_IMAGES`, or
+//! `WHITTLE_STREAM=1`: read at run time over semihosting) and generates `model.rs`.
 
 use std::env;
 use std::fmt::Write as _;
@@ -10,7 +11,13 @@ use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
 
 /// Machines selectable by cargo feature; the first is the default.
-const MACHINES: [&str; 4] = ["mps2-an386", "mps2-an500", "netduinoplus2", "stm32f4-board"];
+const MACHINES: [&str; 5] = [
+    "mps2-an386",
+    "mps2-an500",
+    "netduinoplus2",
+    "mps2-an505",
+    "stm32f4-board",
+];
 
 /// Header of a `WHITTLE_IMAGES` file (see docs/FIRMWARE.md): magic, version, reserved,
 /// image count, bytes per image; then count × (label byte, image bytes).
@@ -105,13 +112,20 @@ fn images_facts(bytes: &[u8], input_len: Option<usize>) -> (usize, usize) {
 fn main() {
     println!("cargo::rerun-if-env-changed=WHITTLE_BLOB");
     println!("cargo::rerun-if-env-changed=WHITTLE_IMAGES");
+    println!("cargo::rerun-if-env-changed=WHITTLE_STREAM");
+    println!("cargo::rerun-if-env-changed=WHITTLE_MEMORY_X");
     println!("cargo::rerun-if-changed=memory");
     println!("cargo::rustc-check-cfg=cfg(transport, values(\"semihosting\", \"rtt\"))");
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR unset")));
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
 
     let machine = machine();
-    let memory = root.join("memory").join(format!("{machine}.x"));
+    // The host writes its own memory.x when a chip caps the machine (`whittle run --chip`).
+    let memory = match env::var_os("WHITTLE_MEMORY_X") {
+        Some(p) => absolute(Path::new(&p)),
+        None => root.join("memory").join(format!("{machine}.x")),
+    };
+    println!("cargo::rerun-if-changed={}", memory.display());
     let mem = fs::read(&memory).unwrap_or_else(|e| fail(&format!("{}: {e}", memory.display())));
     fs::write(out.join("memory.x"), mem).unwrap_or_else(|e| fail(&format!("memory.x: {e}")));
     println!("cargo::rustc-link-search={}", out.display());
@@ -151,6 +165,10 @@ fn main() {
     let images = fs::read(&images_path)
         .unwrap_or_else(|e| fail(&format!("WHITTLE_IMAGES {}: {e}", images_path.display())));
     let (count, image_len) = images_facts(&images, facts.input_len);
+    let stream = env::var_os("WHITTLE_STREAM").is_some_and(|v| v == "1");
+    if stream && (transport != "semihosting" || count > 0) {
+        fail("WHITTLE_STREAM=1 needs a QEMU machine (semihosting) and no WHITTLE_IMAGES");
+    }
 
     let mut code = String::new();
     let _ = writeln!(
@@ -164,6 +182,15 @@ fn main() {
     let _ = writeln!(code, "pub const BLOB_LEN: usize = {};", blob.len());
     let _ = writeln!(code, "pub const N_IMAGES: usize = {count};");
     let _ = writeln!(code, "pub const IMAGE_LEN: usize = {image_len};");
+    let _ = writeln!(
+        code,
+        "#[cfg_attr(not(transport = \"semihosting\"), allow(dead_code))]\npub const STREAM: bool = {stream};"
+    );
+    let _ = writeln!(
+        code,
+        "#[cfg_attr(not(transport = \"semihosting\"), allow(dead_code))] // the stream buffer\npub const INPUT_LEN: usize = {};",
+        facts.input_len.unwrap_or(0)
+    );
     let _ = writeln!(
         code,
         "pub const IMAGES_LEN: usize = {};",

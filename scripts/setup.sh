@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything whittle needs on a fresh Debian machine with rustup: the Cortex-M
-# target, llvm-tools, QEMU for Arm, and defmt-print. Idempotent; safe to run every time.
+# targets (M4F/M7 and M33), llvm-tools, QEMU for Arm, and defmt-print. Idempotent; safe to
+# run every time.
 set -euo pipefail
 
 need_root() { if [ "$(id -u)" -ne 0 ]; then sudo "$@"; else "$@"; fi; }
 
-rustup target add thumbv7em-none-eabihf >/dev/null
+rustup target add thumbv7em-none-eabihf thumbv8m.main-none-eabihf >/dev/null
 rustup component add llvm-tools clippy rustfmt >/dev/null
 
 if ! command -v qemu-system-arm >/dev/null 2>&1; then

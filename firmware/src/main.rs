@@ -1,11 +1,13 @@
-//! whittle on Cortex-M: validates the baked-in blob, runs every test image through the
-//! `shared` kernels, and reports predictions, checksums, SysTick ticks and stack over defmt.
+//! whittle on Cortex-M: validates the baked-in blob, runs every test image (baked in, or
+//! streamed from the host) through the `shared` kernels, and reports over defmt.
 #![no_std]
 #![no_main]
 
 mod clock;
 mod model;
 mod stack;
+#[cfg(transport = "semihosting")]
+mod stream;
 #[cfg(transport = "rtt")]
 #[path = "transport_rtt.rs"]
 mod transport;
@@ -51,6 +53,23 @@ fn run() -> i32 {
         calib
     );
 
+    #[cfg(transport = "semihosting")]
+    let mut stream = if model::STREAM {
+        match stream::open() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                defmt::error!("images_error {}", e);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    #[cfg(transport = "semihosting")]
+    let n_images = stream.as_ref().map_or(N_IMAGES as u32, |s| s.count);
+    #[cfg(not(transport = "semihosting"))]
+    let n_images = N_IMAGES as u32;
+
     let t0 = clock::now();
     let model = match Model::from_bytes(&model::WHITTLE_BLOB.0) {
         Ok(m) => m,
@@ -67,7 +86,7 @@ fn run() -> i32 {
         model.arena_bytes() as u32,
         model.scratch_bytes() as u32,
         model.ram_bytes() as u32,
-        N_IMAGES as u32,
+        n_images,
         validate
     );
 
@@ -75,7 +94,18 @@ fn run() -> i32 {
     let ram: &mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(RAM)).0 };
     let mut layer_ticks = [0u64; N_OPS];
     let mut correct = 0u32;
-    for (i, img) in model::images().enumerate() {
+    for i in 0..n_images {
+        #[cfg(transport = "semihosting")]
+        let next = next_image(i, stream.as_mut());
+        #[cfg(not(transport = "semihosting"))]
+        let next = model::image(i as usize).ok_or(());
+        let (label, pixels) = match next {
+            Ok(img) => img,
+            Err(e) => {
+                defmt::error!("images_error {}", e);
+                return 1;
+            }
+        };
         let start = clock::now();
         let mut last = start;
         let mut observe = |op: u16, _: &whittle_shared::Op, _: &[i8]| {
@@ -85,20 +115,20 @@ fn run() -> i32 {
             }
             last = t;
         };
-        let out = match exec::run_s8_observed(&model, img.pixels, ram, &mut observe) {
+        let out = match exec::run_s8_observed(&model, pixels, ram, &mut observe) {
             Ok(out) => out,
             Err(e) => {
-                defmt::error!("run_error image={=u32} {}", i as u32, e);
+                defmt::error!("run_error image={=u32} {}", i, e);
                 return 1;
             }
         };
         let ticks = clock::now() - start;
         let pred = argmax(out);
-        correct += (pred == img.label as u32) as u32;
+        correct += (pred == label as u32) as u32;
         defmt::info!(
             "image index={=u32} label={=u8} pred={=u32} crc={=u32:#010x} ticks={=u64}",
-            i as u32,
-            img.label,
+            i,
+            label,
             pred,
             crc32(bytemuck::cast_slice(out)),
             ticks
@@ -116,12 +146,20 @@ fn run() -> i32 {
     }
     let (peak, size) = stack::usage();
     defmt::info!("stack peak_bytes={=u32} size_bytes={=u32}", peak, size);
-    defmt::info!(
-        "done images={=u32} correct={=u32}",
-        N_IMAGES as u32,
-        correct
-    );
+    defmt::info!("done images={=u32} correct={=u32}", n_images, correct);
     0
+}
+
+/// Test image `i`: read from the host when streaming, else the baked-in one.
+#[cfg(transport = "semihosting")]
+fn next_image(
+    i: u32,
+    stream: Option<&mut stream::Stream>,
+) -> Result<(u8, &[i8]), stream::StreamError> {
+    match stream {
+        Some(s) => s.next(i),
+        None => model::image(i as usize).ok_or(stream::StreamError::Truncated { image: i }),
+    }
 }
 
 #[panic_handler]

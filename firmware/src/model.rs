@@ -7,16 +7,8 @@ pub struct Aligned<T: ?Sized>(pub T);
 
 include!(concat!(env!("OUT_DIR"), "/model.rs"));
 
-/// One test image: its label and its int8 HWC pixels, quantized as the model input wants.
-pub struct Image {
-    pub label: u8,
-    pub pixels: &'static [i8],
-}
-
-/// The [`N_IMAGES`] test images in order.
-pub fn images() -> impl Iterator<Item = Image> {
-    WHITTLE_IMAGES.chunks_exact(IMAGE_LEN + 1).map(|rec| Image {
-        label: rec[0],
-        pixels: bytemuck::cast_slice(&rec[1..]),
-    })
+/// Baked-in test image `i` of [`N_IMAGES`]: (label, pixels).
+pub fn image(i: usize) -> Option<(u8, &'static [i8])> {
+    let rec = WHITTLE_IMAGES.chunks_exact(IMAGE_LEN + 1).nth(i)?;
+    Some((rec[0], bytemuck::cast_slice(&rec[1..])))
 }

@@ -232,3 +232,79 @@ fn too_big_a_model_is_refused_before_building() {
         "{err}"
     );
 }
+
+#[test]
+fn seed_net_runs_bit_exact_on_the_cortex_m33() {
+    require_tools();
+    let r = run(Machine::Mps2An505, 1.0, 3);
+    assert!(r.host_matches, "mps2-an505: firmware and host differ");
+    assert_eq!(r.chip, "STM32U585AI (Cortex-M33)");
+    // SysTick runs at 20 MHz there: 50 instructions per tick, as the loop measures
+    assert!((r.calib_instructions_per_tick / 50.0 - 1.0).abs() < 0.001);
+    // The same kernels (DSP asm included) run on the M4F: within 0.5 % of its count (other images)
+    let m4 = an386(1.0, 10);
+    let ratio = r.instructions_per_inference as f64 / m4.instructions_per_inference as f64;
+    assert!(
+        (ratio - 1.0).abs() < 0.005,
+        "M33 / M4F instructions {ratio}"
+    );
+    // linked into the STM32U585's 768 KiB of RAM: statics, then the stack up to the top
+    let ram = r.static_ram_bytes + r.stack_size_bytes;
+    assert!(ram <= 768 * 1024 && ram > 760 * 1024, "{ram}");
+}
+
+#[test]
+fn a_model_too_big_for_a_named_chip_names_it_and_the_shortfall() {
+    let layers = [
+        Layer::Flatten,
+        Layer::Dense {
+            out: 400,
+            relu: false,
+        },
+    ];
+    let blob = synth::build(Shape::new(3, 32, 32), &layers, 1).expect("big blob");
+    let mut opts = RunOptions::new(Machine::Mps2An505);
+    opts.chip = Some(&whittle::firmware::chips::NRF5340);
+    let err = whittle::firmware::run(&blob, &[], &opts).expect_err("1.2 MiB in 1 MiB");
+    assert_eq!(
+        err.to_string(),
+        "the model needs 1.2 MiB flash; nRF5340 has 1 MiB (Cortex-M33, on QEMU mps2-an505): 242.8 KiB short"
+    );
+    opts.machine = Machine::Mps2An386;
+    let err = whittle::firmware::run(&blob, &[], &opts).expect_err("wrong core");
+    assert!(err.to_string().contains("nRF5340 is a Cortex-M33"), "{err}");
+}
+
+#[test]
+fn images_beyond_flash_are_streamed_with_the_same_results() {
+    require_tools();
+    let blob = blob(0.5);
+    let imgs = images(&blob, 300);
+    let mut opts = RunOptions::new(Machine::Mps2An386);
+    opts.streaming = whittle::firmware::Streaming::Never;
+    let baked = whittle::firmware::run(&blob, &imgs, &opts);
+    assert!(
+        matches!(
+            baked,
+            Err(RunError::Build(BuildError::DoesNotFit {
+                what: "flash",
+                ..
+            }))
+        ),
+        "300 images (900 KiB) cannot be baked into 512 KiB: {baked:?}"
+    );
+    opts.streaming = whittle::firmware::Streaming::Auto;
+    let streamed = whittle::firmware::run(&blob, &imgs, &opts).expect("streamed run");
+    assert!(streamed.streamed && streamed.host_matches);
+    assert_eq!((streamed.images, streamed.mismatches), (300, 0));
+    assert_eq!(streamed.test_images_bytes, 0);
+    // The first 10 baked in give the same classes and checksums
+    let first = an386(0.5, 10);
+    for (s, b) in streamed.per_image.iter().zip(&first.per_image) {
+        assert_eq!((s.pred, &s.crc), (b.pred, &b.crc), "image {}", s.index);
+    }
+    // and the same RAM: the streaming buffer is left out, as baked images are of flash
+    assert_eq!(streamed.static_ram_bytes, first.static_ram_bytes);
+    assert!(streamed.flash_bytes > first.flash_bytes);
+    assert!(streamed.flash_bytes - first.flash_bytes <= builder::STREAM_FLASH_ESTIMATE);
+}

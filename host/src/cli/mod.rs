@@ -1,9 +1,11 @@
 //! The clap command tree; one file per subcommand.
 
 mod bench;
+mod check;
 mod demo;
 mod eval;
 mod export;
+mod fit;
 mod inspect;
 mod prune;
 mod run;
@@ -31,6 +33,11 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run an int8 blob on Cortex-M in QEMU: accuracy, instructions, flash, RAM, stack.
     Run(run::RunArgs),
+    /// CI gate: run a blob in QEMU and fail when it got slower or bigger than a baseline
+    /// report, or any output changed (`--update` records the baseline).
+    Check(check::CheckArgs),
+    /// Does a blob fit a chip (STM32F405, nRF5340, RP2350, ...): flash, RAM, time; per layer.
+    Fit(fit::FitArgs),
     /// Prune a trained run (l1, l0, first-k, apoz, l1-norm, scratch), cut, fine-tune.
     Prune(prune::PruneArgs),
     /// Write a random-weight int8 blob of a named architecture (tests, benchmarks).
@@ -51,6 +58,8 @@ impl Cli {
             Command::Train(a) => train::run(a),
             Command::Eval(a) => eval::run(a),
             Command::Run(a) => run::run(a),
+            Command::Check(a) => check::run(a),
+            Command::Fit(a) => fit::run(a),
             Command::Synth(a) => synth::run(a),
             Command::Prune(a) => prune::run(a),
             Command::Export(a) => export::run(a),

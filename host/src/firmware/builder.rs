@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::machine::Machine;
+use super::target::Target;
 
 /// Flash the firmware's own code and constants take besides the blob and the images
 /// (measured: 57.6 KiB of text, vector table and constants on thumbv7em with the DSP
@@ -14,15 +15,21 @@ pub const CODE_FLASH_ESTIMATE: u64 = 60 * 1024;
 /// RAM the firmware needs besides the model's buffer: statics plus a stack reserve
 /// (measured peak ~2–3 KiB).
 pub const RAM_OVERHEAD_ESTIMATE: u64 = 8 * 1024;
+/// Flash for reading streamed images over semihosting instead of baking them in
+/// (`WHITTLE_STREAM=1`; measured 605 B on thumbv7em, rounded up).
+pub const STREAM_FLASH_ESTIMATE: u64 = 2 * 1024;
 
 /// Why the firmware could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The model is too large for the machine's chip (found before building).
-    #[error("the model needs {need} {what}; {machine} has {have} ({chip})", need = human(*.need), have = human(*.have))]
+    /// The model is too large for the machine's chip, or the chip named (found before
+    /// building): who has too little, how much is needed and how much is missing.
+    #[error("the model needs {need} {what}; {holder} has {have} ({detail}): {short} short",
+        need = human(*.need), have = human(*.have), short = human(.need.saturating_sub(*.have)))]
     DoesNotFit {
-        machine: Machine,
-        chip: &'static str,
+        /// The chip's part number when named with `--chip`, else the machine.
+        holder: String,
+        detail: String,
         what: &'static str,
         need: u64,
         have: u64,
@@ -69,33 +76,29 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// Checks before building that a blob of `blob_bytes` needing `model_ram_bytes` of RAM,
-/// plus `images_bytes` of test images, fits `machine` (code and stack estimated).
+/// plus `images_bytes` of baked-in test images (0 when streamed), fits `target`'s chip
+/// (code and stack estimated).
 pub fn check_fit(
-    machine: Machine,
+    target: &Target,
     blob_bytes: u64,
     model_ram_bytes: u64,
     images_bytes: u64,
 ) -> Result<(), BuildError> {
-    let info = machine.info();
+    let chip = target.chip;
+    let misfit = |what, need, have| BuildError::DoesNotFit {
+        holder: target.holder(),
+        detail: target.detail(),
+        what,
+        need,
+        have,
+    };
     let flash = blob_bytes + images_bytes + CODE_FLASH_ESTIMATE;
-    if flash > info.flash_bytes {
-        return Err(BuildError::DoesNotFit {
-            machine,
-            chip: info.chip,
-            what: "flash",
-            need: flash,
-            have: info.flash_bytes,
-        });
+    if flash > chip.flash_bytes {
+        return Err(misfit("flash", flash, chip.flash_bytes));
     }
     let ram = model_ram_bytes + RAM_OVERHEAD_ESTIMATE;
-    if ram > info.ram_bytes {
-        return Err(BuildError::DoesNotFit {
-            machine,
-            chip: info.chip,
-            what: "RAM",
-            need: ram,
-            have: info.ram_bytes,
-        });
+    if ram > chip.ram_bytes {
+        return Err(misfit("RAM", ram, chip.ram_bytes));
     }
     Ok(())
 }
@@ -123,7 +126,7 @@ pub fn firmware_dir() -> PathBuf {
         .join("firmware")
 }
 
-/// What to build.
+/// What to build (the machine's own memory.x, baked-in images; [`build_with`] for more).
 #[derive(Debug, Clone)]
 pub struct BuildRequest<'a> {
     pub firmware_dir: &'a Path,
@@ -154,7 +157,7 @@ const SCRUB: [&str; 9] = [
 /// parent) and cargo's home to the firmware's rustflags (cargo joins it to the array in
 /// `firmware/.cargo/config.toml`): panic locations then read `/whittle/shared/src/…`, so the
 /// ELF — its flash size included — does not depend on where the repository is checked out.
-fn remap_flags(firmware_dir: &Path) -> String {
+fn remap_flags(firmware_dir: &Path, rust_target: &str) -> String {
     // Canonical, as cargo passes the path dependency `../shared` to rustc.
     let dir = std::fs::canonicalize(firmware_dir).unwrap_or_else(|_| absolute(firmware_dir));
     let root = dir.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
@@ -176,16 +179,28 @@ fn remap_flags(firmware_dir: &Path) -> String {
             format!("\"--remap-path-prefix={from}={to}\"")
         })
         .collect();
-    format!(
-        "target.thumbv7em-none-eabihf.rustflags=[{}]",
-        flags.join(", ")
-    )
+    format!("target.{rust_target}.rustflags=[{}]", flags.join(", "))
 }
 
-/// Runs `cargo build --release --features <machine>` in the firmware crate (its own
-/// `target/`), holding a lock so concurrent builds do not overwrite each other's ELF, and
-/// copies the result to `req.out_elf`.
+/// How a build departs from the machine's defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    /// A memory.x to link with instead of `firmware/memory/<machine>.x` (a named chip).
+    pub memory_x: Option<&'a Path>,
+    /// Read the images at run time over semihosting (`WHITTLE_STREAM=1`); `req.images`
+    /// must then hold none.
+    pub stream: bool,
+}
+
+/// [`build_with`] the machine's defaults.
 pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
+    build_with(req, &BuildOptions::default())
+}
+
+/// Runs `cargo build --release --target <triple> --features <machine>` in the firmware crate
+/// (its own `target/`), holding a lock so concurrent builds do not overwrite each other's
+/// ELF, and copies the result to `req.out_elf`.
+pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildError> {
     let dir = req.firmware_dir;
     if !dir.join("Cargo.toml").is_file() {
         return Err(BuildError::NoFirmware(dir.display().to_string()));
@@ -198,24 +213,32 @@ pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
     lock.lock()
         .map_err(io(format!("locking {}", lock_path.display())))?;
 
+    let rust_target = req.machine.info().target;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
         .args([
             "build",
             "--release",
+            "--target",
+            rust_target,
             "--features",
             req.machine.feature(),
             "--target-dir",
         ])
         .arg(&target)
-        .args(["--config", &remap_flags(dir)])
+        .args(["--config", &remap_flags(dir, rust_target)])
         .env("WHITTLE_BLOB", absolute(req.blob))
         .env("WHITTLE_IMAGES", absolute(req.images))
+        .env("WHITTLE_STREAM", if opts.stream { "1" } else { "0" })
         .env("DEFMT_LOG", "info");
     for v in SCRUB {
         cmd.env_remove(v);
     }
+    match opts.memory_x {
+        Some(m) => cmd.env("WHITTLE_MEMORY_X", absolute(m)),
+        None => cmd.env_remove("WHITTLE_MEMORY_X"),
+    };
     let out = cmd.output().map_err(io("running cargo".into()))?;
     if !out.status.success() {
         return Err(BuildError::Cargo {
@@ -225,7 +248,7 @@ pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
         });
     }
     let elf = target
-        .join("thumbv7em-none-eabihf")
+        .join(rust_target)
         .join("release")
         .join("whittle-firmware");
     std::fs::copy(&elf, req.out_elf).map_err(io(format!("copying {}", elf.display())))?;
@@ -248,15 +271,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn too_big_a_model_is_refused_with_sizes() {
-        let e = check_fit(Machine::Netduinoplus2, 1_300_000, 40_000, 0).unwrap_err();
+    fn too_big_a_model_is_refused_with_sizes_and_shortfall() {
+        let t = Target::machine(Machine::Netduinoplus2);
+        let e = check_fit(&t, 1_300_000, 40_000, 0).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the model needs 1.3 MiB flash; netduinoplus2 has 1 MiB (STM32F405RG (Cortex-M4F))"
+            "the model needs 1.3 MiB flash; netduinoplus2 has 1 MiB (STM32F405RG, Cortex-M4F): 305.5 KiB short"
         );
-        let e = check_fit(Machine::Mps2An386, 100_000, 200_000, 0).unwrap_err();
+        let t = Target::machine(Machine::Mps2An386);
+        let e = check_fit(&t, 100_000, 200_000, 0).unwrap_err();
         assert!(e.to_string().contains("RAM; mps2-an386 has 128 KiB"), "{e}");
-        assert!(check_fit(Machine::Mps2An386, 121_056, 45_072, 30_730).is_ok());
+        assert!(check_fit(&t, 121_056, 45_072, 30_730).is_ok());
+        let t = Target::chip("nRF52840", None).unwrap();
+        let e = check_fit(&t, 100_000, 300_000, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the model needs 301.0 KiB RAM; nRF52840 has 256 KiB (Cortex-M4F, on QEMU mps2-an386): 45.0 KiB short"
+        );
         assert_eq!(human(900), "900 B");
     }
 }

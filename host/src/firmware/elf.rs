@@ -18,6 +18,9 @@ pub struct ElfSizes {
     pub images_bytes: u64,
     /// Bytes of the `WHITTLE_BLOB` symbol.
     pub blob_bytes: u64,
+    /// Bytes of the `WHITTLE_IMAGE_BUF` symbol: the buffer streamed test images are read
+    /// into (not part of a deployed model's RAM; 0 when the images are baked in).
+    pub image_buffer_bytes: u64,
 }
 
 impl ElfSizes {
@@ -25,9 +28,10 @@ impl ElfSizes {
     pub fn flash_bytes(&self) -> u64 {
         self.text_bytes + self.rodata_bytes + self.data_bytes - self.images_bytes
     }
-    /// Statically allocated RAM: data + bss (the stack comes on top).
+    /// Statically allocated RAM: data + bss without the streamed-image buffer (the stack
+    /// comes on top).
     pub fn static_ram_bytes(&self) -> u64 {
-        self.data_bytes + self.bss_bytes
+        (self.data_bytes + self.bss_bytes).saturating_sub(self.image_buffer_bytes)
     }
 }
 
@@ -135,6 +139,7 @@ pub fn sizes(path: &Path) -> Result<ElfSizes, ElfError> {
             match b.cstr(strtab.offset as usize + name as usize) {
                 Some("WHITTLE_IMAGES") => s.images_bytes = size as u64,
                 Some("WHITTLE_BLOB") => s.blob_bytes = size as u64,
+                Some("WHITTLE_IMAGE_BUF") => s.image_buffer_bytes = size as u64,
                 _ => {}
             }
         }

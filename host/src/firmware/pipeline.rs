@@ -1,5 +1,5 @@
-//! `whittle run` end to end: fit check, firmware build, QEMU run, defmt decode, report
-//! parse, ELF sizes, host simulation and the per-image comparison, as one [`RunReport`].
+//! `whittle run` end to end: fit check, firmware build (images baked in or streamed), QEMU
+//! run, defmt decode, report parse, ELF sizes, host simulation and the per-image comparison.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,13 +7,30 @@ use std::time::Duration;
 use whittle_shared::encode::AlignedBytes;
 use whittle_shared::{Model, cost};
 
-use super::builder::{self, BuildError, BuildRequest};
+use super::builder::{self, BuildError, BuildOptions, BuildRequest};
+use super::chips::Chip;
 use super::elf::{self, ElfError};
 use super::images::{self, ImagesError, LabeledImage};
 use super::machine::Machine;
 use super::qemu::{self, QemuError};
 use super::report::{self, FirmwareReport, ReportError};
 use super::simulate::{self, SimResult};
+use super::target::{Target, TargetError};
+
+/// Name of the streamed images file in QEMU's working directory (the firmware opens it).
+pub const STREAM_FILE: &str = "whittle-images.wimg";
+
+/// Where the test images go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Streaming {
+    /// Baked into flash when they fit beside the model, else streamed.
+    #[default]
+    Auto,
+    /// Always read at run time over semihosting (QEMU machines only).
+    Always,
+    /// Always baked into flash (the real board; fails when they do not fit).
+    Never,
+}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -23,6 +40,13 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// The firmware crate (default: [`builder::firmware_dir`]).
     pub firmware_dir: PathBuf,
+    /// A chip to cap the machine at instead of its own (`--chip`); it must have the
+    /// machine's core.
+    pub chip: Option<&'static Chip>,
+    /// Baked or streamed images.
+    pub streaming: Streaming,
+    /// What the images are, copied into the report (`whittle check` makes them again).
+    pub images_source: String,
 }
 
 impl RunOptions {
@@ -32,6 +56,9 @@ impl RunOptions {
             machine,
             timeout: Duration::from_secs(600),
             firmware_dir: builder::firmware_dir(),
+            chip: None,
+            streaming: Streaming::Auto,
+            images_source: String::new(),
         }
     }
 }
@@ -39,6 +66,8 @@ impl RunOptions {
 /// Why a run produced no report.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
     #[error(transparent)]
     Images(#[from] ImagesError),
     #[error(transparent)]
@@ -51,6 +80,9 @@ pub enum RunError {
     Report(#[from] ReportError),
     #[error("temporary files: {0}")]
     Io(#[from] std::io::Error),
+    /// Streaming needs semihosting, which only the QEMU machines have.
+    #[error("{0} cannot stream images (no semihosting); bake fewer in")]
+    NoStreaming(Machine),
     /// The firmware validated the blob, found it malformed and exited non-zero.
     #[error("firmware on {machine} rejected the blob: FormatError {error} (exit status {status:?}){host}",
         host = host_error.as_ref().map(|e| format!("; the host says: {e}")).unwrap_or_default())]
@@ -76,7 +108,7 @@ pub enum RunError {
 }
 
 /// One image: firmware and host results side by side.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageResult {
     pub index: u64,
     pub label: u8,
@@ -91,7 +123,7 @@ pub struct ImageResult {
 }
 
 /// One op: mean instructions per inference and the MACs it does.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerResult {
     pub index: u64,
     pub op: String,
@@ -101,14 +133,36 @@ pub struct LayerResult {
     pub instructions_per_mac: Option<f64>,
 }
 
-/// Everything `whittle run` reports (the JSON it writes).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// Everything `whittle run` reports (the JSON it writes, and `whittle check` reads back).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunReport {
     pub machine: Machine,
-    pub chip: &'static str,
+    /// The chip the build was capped at: "STM32F446RE (Cortex-M4F)".
+    pub chip: String,
+    /// The chip table's name of it (`--chip` takes it).
+    #[serde(default)]
+    pub chip_name: String,
+    /// The chip's clock, and the mean inference at it at one instruction per cycle.
+    #[serde(default)]
+    pub chip_clock_hz: u64,
+    #[serde(default)]
+    pub ms_at_one_per_cycle: f64,
+    /// What the images are ("cifar10-test", "synthetic-12345"; empty if not said).
+    #[serde(default)]
+    pub images_source: String,
+    /// CRC-32 of the images file (labels and quantized pixels, as hex): same images, same CRC.
+    #[serde(default)]
+    pub images_crc: String,
+    /// The images were read at run time over semihosting instead of baked into flash.
+    #[serde(default)]
+    pub streamed: bool,
     pub images: usize,
     pub correct: usize,
     pub accuracy: f64,
+    /// Correct predictions of the host simulation (equal to `correct` when every image
+    /// matches).
+    #[serde(default)]
+    pub host_correct: usize,
     pub params: u64,
     pub macs: u64,
     /// Mean over the images; instructions executed (QEMU -icount), not CPU cycles.
@@ -142,20 +196,38 @@ pub struct RunReport {
     pub per_layer: Vec<LayerResult>,
     /// Seconds QEMU ran (wall clock, not a performance figure).
     pub qemu_wall_s: f64,
+    /// Seconds the whole run took: build, QEMU, host simulation (wall clock).
+    #[serde(default)]
+    pub total_wall_s: f64,
 }
 
 /// Builds the firmware for `blob` and `images`, runs it, and compares with the host.
 pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<RunReport, RunError> {
+    let started = std::time::Instant::now();
+    let target = match opts.chip {
+        Some(chip) => Target::of(chip, Some(opts.machine))?,
+        None => Target::machine(opts.machine),
+    };
     let aligned = AlignedBytes::new(blob);
     let host_model = Model::from_bytes(&aligned);
     let images_file = images::encode(images)?;
     let model_ram = host_model.as_ref().map_or(0, |m| m.ram_bytes() as u64);
-    builder::check_fit(
-        opts.machine,
-        blob.len() as u64,
-        model_ram,
-        images_file.len() as u64,
-    )?;
+    let emulated = opts.machine.info().qemu.is_some();
+    let fit =
+        |images_bytes| builder::check_fit(&target, blob.len() as u64, model_ram, images_bytes);
+    let stream = match opts.streaming {
+        Streaming::Always => true,
+        Streaming::Never => false,
+        Streaming::Auto => emulated && fit(images_file.len() as u64).is_err(),
+    };
+    if stream && !emulated {
+        return Err(RunError::NoStreaming(opts.machine));
+    }
+    fit(if stream {
+        builder::STREAM_FLASH_ESTIMATE
+    } else {
+        images_file.len() as u64
+    })?;
 
     let work = tempfile::tempdir()?;
     let (blob_path, images_path, elf_path) = (
@@ -164,16 +236,31 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
         work.path().join("whittle-firmware.elf"),
     );
     std::fs::write(&blob_path, blob)?;
-    std::fs::write(&images_path, &images_file)?;
-    builder::build(&BuildRequest {
-        firmware_dir: &opts.firmware_dir,
-        machine: opts.machine,
-        blob: &blob_path,
-        images: &images_path,
-        out_elf: &elf_path,
-    })?;
+    if stream {
+        std::fs::write(work.path().join(STREAM_FILE), &images_file)?;
+        std::fs::write(&images_path, images::encode(&[])?)?;
+    } else {
+        std::fs::write(&images_path, &images_file)?;
+    }
+    let memory_x = work.path().join("memory.x");
+    if target.named {
+        std::fs::write(&memory_x, opts.machine.info().memory_x(target.chip))?;
+    }
+    builder::build_with(
+        &BuildRequest {
+            firmware_dir: &opts.firmware_dir,
+            machine: opts.machine,
+            blob: &blob_path,
+            images: &images_path,
+            out_elf: &elf_path,
+        },
+        &BuildOptions {
+            memory_x: target.named.then_some(memory_x.as_path()),
+            stream,
+        },
+    )?;
     qemu::check_tools()?;
-    let run = qemu::run(opts.machine, &elf_path, opts.timeout)?;
+    let run = qemu::run_in(opts.machine, &elf_path, opts.timeout, Some(work.path()))?;
     let log = qemu::decode(&elf_path, &run.frames)?;
     let fw = report::parse(&log)?;
 
@@ -189,7 +276,7 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
         machine: opts.machine,
         status: run.status,
         timed_out: run.timed_out,
-        log: format!("{log}{}", run.stderr),
+        log: format!("{}{}", tail(&log, 40), run.stderr),
     };
     if run.status != Some(0) || !fw.done || fw.images.len() != images.len() {
         return Err(failed());
@@ -197,18 +284,38 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
     let model = host_model.map_err(RunError::HostOnlyRejects)?;
     let host = simulate::simulate(blob, images).map_err(RunError::HostOnlyRejects)?;
     let sizes = elf::sizes(&elf_path)?;
-    Ok(assemble(opts.machine, &model, &fw, &host, &sizes, run.wall))
+    let mut r = assemble(&target, &model, &fw, &host, &sizes, run.wall);
+    r.streamed = stream;
+    r.images_source = opts.images_source.clone();
+    r.images_crc = format!("{:08x}", whittle_shared::crc32::crc32(&images_file));
+    r.host_correct = host
+        .iter()
+        .zip(images)
+        .filter(|(h, i)| h.pred == i.label as u32)
+        .count();
+    r.total_wall_s = started.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+/// The last `n` lines of `s` (a 10,000-image log is too long for an error message).
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let mut t = lines[lines.len().saturating_sub(n)..].join("\n");
+    t.push('\n');
+    t
 }
 
 fn assemble(
-    machine: Machine,
+    target: &Target,
     model: &Model,
     fw: &FirmwareReport,
     host: &[SimResult],
     sizes: &elf::ElfSizes,
     wall: Duration,
 ) -> RunReport {
+    let machine = target.machine;
     let info = machine.info();
+    let chip = target.chip;
     let totals = cost::totals(model).unwrap_or_default();
     let n = fw.images.len();
     let per_image: Vec<ImageResult> = fw
@@ -255,9 +362,16 @@ fn assemble(
     let fw_model = fw.model.unwrap_or_default();
     RunReport {
         machine,
-        chip: info.chip,
+        chip: format!("{} ({})", chip.part, chip.core),
+        chip_name: chip.name.to_string(),
+        chip_clock_hz: chip.clock_hz,
+        ms_at_one_per_cycle: chip.ms_at_one_per_cycle(per_inf),
+        images_source: String::new(),
+        images_crc: String::new(),
+        streamed: false,
         images: n,
         correct,
+        host_correct: 0,
         accuracy: if n == 0 {
             0.0
         } else {
@@ -291,5 +405,6 @@ fn assemble(
         per_image,
         per_layer,
         qemu_wall_s: wall.as_secs_f64(),
+        total_wall_s: 0.0,
     }
 }

@@ -113,9 +113,24 @@ pub fn command(machine: Machine, elf: &Path) -> Result<Command, QemuError> {
 
 /// Runs `elf` on `machine`, killing QEMU after `timeout` (a HardFault loop never exits).
 pub fn run(machine: Machine, elf: &Path, timeout: Duration) -> Result<QemuRun, QemuError> {
+    run_in(machine, elf, timeout, None)
+}
+
+/// [`run`] with QEMU's working directory set to `dir`: semihosting file reads (streamed
+/// images) open their relative paths there.
+pub fn run_in(
+    machine: Machine,
+    elf: &Path,
+    timeout: Duration,
+    dir: Option<&Path>,
+) -> Result<QemuRun, QemuError> {
     let io = |what| move |source| QemuError::Io { what, source };
     let start = Instant::now();
-    let mut child = command(machine, elf)?
+    let mut cmd = command(machine, elf)?;
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,6 +1,7 @@
 //! The host simulation: the same blob through `whittle_shared::exec::run_s8` with the
 //! portable kernels, giving the predicted class and output CRC the firmware must match.
 
+use rayon::prelude::*;
 use whittle_shared::crc32::crc32;
 use whittle_shared::encode::AlignedBytes;
 use whittle_shared::{Model, exec};
@@ -26,23 +27,27 @@ pub fn argmax(v: &[i8]) -> u32 {
     best as u32
 }
 
-/// Runs every image through `blob` on the host.
+/// Runs every image through `blob` on the host, images in parallel (rayon's pool; one RAM
+/// buffer per worker), results in image order.
 pub fn simulate(
     blob: &[u8],
     images: &[LabeledImage],
 ) -> Result<Vec<SimResult>, whittle_shared::Error> {
     let bytes = AlignedBytes::new(blob);
     let model = Model::from_bytes(&bytes)?;
-    let mut ram = vec![0u128; model.ram_bytes().div_ceil(16)];
+    let words = model.ram_bytes().div_ceil(16);
     images
-        .iter()
-        .map(|img| {
-            let out = exec::run_s8(&model, &img.pixels, bytemuck::cast_slice_mut(&mut ram))?;
-            Ok(SimResult {
-                pred: argmax(out),
-                crc: crc32(bytemuck::cast_slice(out)),
-            })
-        })
+        .par_iter()
+        .map_init(
+            || vec![0u128; words],
+            |ram, img| {
+                let out = exec::run_s8(&model, &img.pixels, bytemuck::cast_slice_mut(ram))?;
+                Ok(SimResult {
+                    pred: argmax(out),
+                    crc: crc32(bytemuck::cast_slice(out)),
+                })
+            },
+        )
         .collect()
 }
 

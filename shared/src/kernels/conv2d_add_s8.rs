@@ -8,7 +8,7 @@ use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_s8};
 use crate::format::{Padding, Requant, Shape};
 
 /// Bytes of conv output a chunk aims at (at least one output row).
-const CHUNK_BYTES: usize = 512;
+const CHUNK_BYTES: usize = 1024;
 
 /// Output rows per chunk.
 const fn chunk_rows(g: &ConvGeom) -> usize {

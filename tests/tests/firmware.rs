@@ -229,3 +229,34 @@ fn too_big_a_model_is_refused_before_building() {
         "{err}"
     );
 }
+
+/// The synthetic ResNet-8 (MLPerf Tiny's topology, random weights): firmware equals the host
+/// bit for bit, and the instruction count may not grow. Its adds run fused with the convs
+/// before them, so the conv ops carry the adds' instructions and the add ops report ~0.
+#[test]
+fn resnet8_matches_host_and_stays_under_its_instruction_ceiling() {
+    require_tools();
+    let blob = synth::build_arch(Arch::Resnet8, 1.0, SEED).expect("synthetic ResNet-8");
+    let r = whittle::firmware::run(&blob, &images(&blob, 4), &RunOptions::new(Machine::Mps2An386))
+        .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
+    for i in &r.per_image {
+        assert_eq!(
+            (i.pred, &i.crc),
+            (i.host_pred, &i.host_crc),
+            "image {}: firmware vs host",
+            i.index
+        );
+    }
+    assert!(r.host_matches && r.mismatches == 0);
+    assert_eq!(r.macs, 12_501_632);
+    assert_eq!(r.arena_bytes, 32_768, "the fused adds keep two 16 KiB tensors live at most");
+    let ops: Vec<&str> = r.per_layer.iter().map(|l| l.op.as_str()).collect();
+    assert_eq!(ops.len(), 15, "{ops:?}");
+    // Regression guard (exact under -icount; the larger count of the two image sets).
+    eprintln!("ResNet-8: {} instructions", r.instructions_per_inference);
+    assert!(
+        r.instructions_per_inference <= 14_897_100,
+        "{}",
+        r.instructions_per_inference
+    );
+}

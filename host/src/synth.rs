@@ -159,7 +159,10 @@ fn resnet8(c1: u16, c2: u16, c3: u16) -> Vec<Layer> {
         Layer::Conv(c1),
         Layer::Conv(c1),
         Layer::ConvEx(ConvLayer::new(c1, 3, 1, same, false)),
-        Layer::Add { skip: 0, relu: true },
+        Layer::Add {
+            skip: 0,
+            relu: true,
+        },
     ];
     for c in [c2, c3] {
         let input = l.len() - 1;
@@ -305,7 +308,9 @@ fn draw(input: Shape, layers: &[Layer], seed: u64) -> Result<Vec<Drawn>, SynthEr
     let mut rng = SplitMix64::derive(seed, &[0x5359_4e54]); // "SYNT"
     let mut drawn: Vec<Drawn> = Vec::with_capacity(layers.len());
     for (index, &layer) in layers.iter().enumerate() {
-        let (shape, rms) = drawn.last().map_or((input, INPUT_RMS), |d| (d.shape, d.rms));
+        let (shape, rms) = drawn
+            .last()
+            .map_or((input, INPUT_RMS), |d| (d.shape, d.rms));
         let bad = SynthError::BadLayer {
             index,
             layer,

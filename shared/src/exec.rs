@@ -5,7 +5,7 @@
 use core::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::format::{Add, Conv2d, DATA_ALIGN, Op, Precision, TensorInfo};
+use crate::format::{ADD_TAG, Add, Conv2d, DATA_ALIGN, Op, Precision, TensorInfo};
 use crate::fuse::{self, ConvAdd};
 use crate::kernels::{self, AddParams, ConvGeom, OutQuant, PoolGeom};
 use crate::model::Model;
@@ -184,19 +184,26 @@ pub fn run_s8_observed<'b>(
         });
     }
     arena[range(&tin, P)].copy_from_slice(bytemuck::cast_slice(input));
-    let mut ops = model.ops().enumerate().peekable();
-    while let Some((index, op)) = ops.next() {
+    let mut ops = model.ops();
+    let mut index = 0u16;
+    while let Some(op) = ops.next() {
         let op = op?;
-        let index = index as u16;
-        if let (Op::Conv2d(c), Some((_, Ok(next)))) = (op, ops.peek())
-            && let Some(f) = fused(model, &c, next)?
+        // A conv followed by an add may be fused; the tag byte says "add" before any decode.
+        if let Op::Conv2d(c) = op
+            && ops.next_tag() == Some(ADD_TAG)
+            && let Some(Ok(next)) = ops.clone().next()
+            && let Some(f) = fused(model, &c, &next)?
         {
             conv_add_s8(model, &c, &f, arena, scratch)?;
             observe(index, &op, &[]);
-            let add = Op::Add(f.add);
             ops.next();
             let out = model.tensor(f.add.output)?;
-            observe(index + 1, &add, bytemuck::cast_slice(&arena[range(&out, P)]));
+            observe(
+                index + 1,
+                &next,
+                bytemuck::cast_slice(&arena[range(&out, P)]),
+            );
+            index += 2;
             continue;
         }
         match op {
@@ -276,6 +283,7 @@ pub fn run_s8_observed<'b>(
         }
         let out = model.tensor(op.output())?;
         observe(index, &op, bytemuck::cast_slice(&arena[range(&out, P)]));
+        index += 1;
     }
     let tout = model.output()?;
     Ok(bytemuck::cast_slice(&arena[range(&tout, P)]))

@@ -50,3 +50,61 @@ pub fn conv_add(precision: Precision, conv: &Conv2d, next: &Op) -> Option<ConvAd
         skip_is_a,
     })
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::format::{ADD_TAG, DataRef, Padding, Unary};
+
+    fn conv(input: u16, output: u16, pad: u8) -> Conv2d {
+        Conv2d {
+            input,
+            output,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: Padding::same(pad),
+            relu: false,
+            weights: DataRef::default(),
+            bias: DataRef::default(),
+            requant: DataRef::default(),
+        }
+    }
+
+    fn add(a: u16, b: u16) -> Op {
+        Op::Add(Add {
+            a,
+            b,
+            output: 9,
+            relu: true,
+            quant: Default::default(),
+        })
+    }
+
+    #[test]
+    fn an_adds_record_starts_with_its_tag() {
+        let bytes = postcard::to_allocvec(&add(1, 2)).unwrap();
+        assert_eq!(bytes[0], ADD_TAG);
+        let other = postcard::to_allocvec(&Op::Relu(Unary {
+            input: 1,
+            output: 2,
+        }))
+        .unwrap();
+        assert_ne!(other[0], ADD_TAG);
+    }
+
+    #[test]
+    fn fuses_a_conv_with_the_add_of_its_output_and_another_tensor() {
+        let c = conv(1, 2, 1);
+        let f = conv_add(Precision::Int8, &c, &add(0, 2)).unwrap();
+        assert_eq!((f.skip, f.skip_is_a), (0, true));
+        let f = conv_add(Precision::Int8, &c, &add(2, 0)).unwrap();
+        assert_eq!((f.skip, f.skip_is_a), (0, false));
+        // f32, the conv's own input as the skip, an add of something else, x + x, and a
+        // padding as large as the kernel do not fuse.
+        assert_eq!(conv_add(Precision::F32, &c, &add(0, 2)), None);
+        assert_eq!(conv_add(Precision::Int8, &c, &add(1, 2)), None);
+        assert_eq!(conv_add(Precision::Int8, &c, &add(0, 3)), None);
+        assert_eq!(conv_add(Precision::Int8, &c, &add(2, 2)), None);
+        assert_eq!(conv_add(Precision::Int8, &conv(1, 2, 3), &add(0, 2)), None);
+    }
+}

@@ -129,6 +129,18 @@ pub struct Records<'a, T> {
     _t: core::marker::PhantomData<T>,
 }
 
+impl<T> Records<'_, T> {
+    /// The first byte of the next record (for an enum, its variant tag when below 128),
+    /// without decoding it; `None` at the end.
+    pub fn next_tag(&self) -> Option<u8> {
+        if self.left == 0 {
+            None
+        } else {
+            self.rest.first().copied()
+        }
+    }
+}
+
 impl<'a, T: serde::Deserialize<'a>> Iterator for Records<'a, T> {
     type Item = Result<T>;
     fn next(&mut self) -> Option<Result<T>> {

@@ -106,12 +106,12 @@ fn half_width_runs_in_fewer_instructions_in_step_with_its_macs() {
     // The ceilings are the larger count of the two image sets the test can run on (CIFAR-10
     // under WHITTLE_DATA, as in CI, and the synthetic patterns): a few instructions apart.
     assert!(
-        full.instructions_per_inference <= 9_092_488,
+        full.instructions_per_inference <= 9_092_404,
         "{}",
         full.instructions_per_inference
     );
     assert!(
-        half.instructions_per_inference <= 2_643_892,
+        half.instructions_per_inference <= 2_643_816,
         "{}",
         half.instructions_per_inference
     );
@@ -237,8 +237,12 @@ fn too_big_a_model_is_refused_before_building() {
 fn resnet8_matches_host_and_stays_under_its_instruction_ceiling() {
     require_tools();
     let blob = synth::build_arch(Arch::Resnet8, 1.0, SEED).expect("synthetic ResNet-8");
-    let r = whittle::firmware::run(&blob, &images(&blob, 4), &RunOptions::new(Machine::Mps2An386))
-        .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
+    let r = whittle::firmware::run(
+        &blob,
+        &images(&blob, 4),
+        &RunOptions::new(Machine::Mps2An386),
+    )
+    .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
     for i in &r.per_image {
         assert_eq!(
             (i.pred, &i.crc),
@@ -249,13 +253,16 @@ fn resnet8_matches_host_and_stays_under_its_instruction_ceiling() {
     }
     assert!(r.host_matches && r.mismatches == 0);
     assert_eq!(r.macs, 12_501_632);
-    assert_eq!(r.arena_bytes, 32_768, "the fused adds keep two 16 KiB tensors live at most");
+    assert_eq!(
+        r.arena_bytes, 32_768,
+        "the fused adds keep two 16 KiB tensors live at most"
+    );
     let ops: Vec<&str> = r.per_layer.iter().map(|l| l.op.as_str()).collect();
     assert_eq!(ops.len(), 15, "{ops:?}");
     // Regression guard (exact under -icount; the larger count of the two image sets).
     eprintln!("ResNet-8: {} instructions", r.instructions_per_inference);
     assert!(
-        r.instructions_per_inference <= 14_897_100,
+        r.instructions_per_inference <= 14_897_680,
         "{}",
         r.instructions_per_inference
     );

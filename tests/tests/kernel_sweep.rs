@@ -796,7 +796,10 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                     let out = model.tensor(f.add.output).expect("add output");
                     if skip.offset == out.offset {
                         tag("conv fused with its add".into());
-                        tag(format!("fused add skip is {}", if f.skip_is_a { "a" } else { "b" }));
+                        tag(format!(
+                            "fused add skip is {}",
+                            if f.skip_is_a { "a" } else { "b" }
+                        ));
                     }
                 }
                 // `conv2d_band::conv`: stride 1, 3×3, a whole block per row, 3 channels or
@@ -822,7 +825,10 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                         "band folded table".into()
                     });
                     if !c.relu {
-                        tag(format!("band linear zp {}", if zp == -128 { "-128" } else { "other" }));
+                        tag(format!(
+                            "band linear zp {}",
+                            if zp == -128 { "-128" } else { "other" }
+                        ));
                     }
                     continue;
                 }
@@ -920,10 +926,7 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
             }
             Op::Add(a) => {
                 tag("add".into());
-                let (ta, tb) = (
-                    model.tensor(a.a).expect("a"),
-                    model.tensor(a.b).expect("b"),
-                );
+                let (ta, tb) = (model.tensor(a.a).expect("a"), model.tensor(a.b).expect("b"));
                 if ta.scale != tb.scale && ta.zero_point != tb.zero_point {
                     tag("add inputs of other scales and zero points".into());
                 }
@@ -933,11 +936,13 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                 let fused = matches!(ops.get(index.wrapping_sub(1)), Some(Op::Conv2d(c)) if fuse::conv_add(Precision::Int8, c, &op).is_some_and(|f| model.tensor(f.skip).expect("skip").offset == o.offset));
                 if !fused {
                     // `add_s8`: the per-input tables where the scratch holds them.
-                    tag(if model.scratch_bytes() >= kernels::add_s8_scratch_bytes() {
-                        "add unfused, tables".into()
-                    } else {
-                        "add unfused, per element".into()
-                    });
+                    tag(
+                        if model.scratch_bytes() >= kernels::add_s8_scratch_bytes() {
+                            "add unfused, tables".into()
+                        } else {
+                            "add unfused, per element".into()
+                        },
+                    );
                 }
             }
             Op::Flatten(_) => {

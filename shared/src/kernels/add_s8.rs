@@ -91,7 +91,6 @@ impl Prepared {
             out: q.out,
         })
     }
-
 }
 
 /// The reference arithmetic for one pair (the path for parameters [`Prepared`] refuses).
@@ -156,7 +155,11 @@ impl<'a> Luts<'a> {
 
     /// The add of `acc` (input `a` when `acc_is_a`, else `b`) and `other`, into `acc`.
     pub(crate) fn in_place(&self, acc_is_a: bool, acc: &mut [i8], other: &[i8]) {
-        let (la, lb) = if acc_is_a { (self.a, self.b) } else { (self.b, self.a) };
+        let (la, lb) = if acc_is_a {
+            (self.a, self.b)
+        } else {
+            (self.b, self.a)
+        };
         with_out!(self.k, |f| {
             for (o, &y) in acc.iter_mut().zip(other) {
                 *o = f(la[*o as u8 as usize].saturating_add(lb[y as u8 as usize]));
@@ -219,7 +222,11 @@ pub fn add_s8_in_place(
         }),
         None => {
             for (o, &y) in acc.iter_mut().zip(other) {
-                *o = if acc_is_a { slow(p, *o, y) } else { slow(p, y, *o) };
+                *o = if acc_is_a {
+                    slow(p, *o, y)
+                } else {
+                    slow(p, y, *o)
+                };
             }
         }
     }
@@ -236,8 +243,8 @@ pub fn relu_s8(zero_point: i8, input: &[i8], output: &mut [i8]) {
 mod tests {
     use super::*;
     use crate::format::AddQuant;
-    use std::{vec, vec::Vec};
     use crate::kernels::reference;
+    use std::{vec, vec::Vec};
 
     /// Every pair of int8 inputs through [`Prepared`] against the reference, for input
     /// multipliers with shifts 0..=−31 (and left shifts 0..=22) and output multipliers on

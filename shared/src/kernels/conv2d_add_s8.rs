@@ -13,8 +13,10 @@ const CHUNK_BYTES: usize = 1024;
 /// Output rows per chunk.
 const fn chunk_rows(g: &ConvGeom) -> usize {
     let row = g.output.w as usize * g.output.c as usize;
-    let r = if row == 0 { 1 } else { CHUNK_BYTES / row };
-    let r = if r == 0 { 1 } else { r };
+    let r = match CHUNK_BYTES.checked_div(row) {
+        Some(r) if r > 0 => r,
+        _ => 1,
+    };
     if r > g.output.h as usize {
         g.output.h as usize
     } else {
@@ -79,7 +81,10 @@ pub fn conv2d_add_s8(
     scratch: &mut [u8],
     skip: &mut [i8],
 ) {
-    let (oh, row) = (g.output.h as usize, g.output.w as usize * g.output.c as usize);
+    let (oh, row) = (
+        g.output.h as usize,
+        g.output.w as usize * g.output.c as usize,
+    );
     let in_row = g.input.w as usize * g.input.c as usize;
     let n = chunk_rows(g);
     let buf_len = chunk_bytes(g);

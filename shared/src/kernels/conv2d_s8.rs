@@ -107,10 +107,8 @@ pub(crate) fn fold_table<'a>(
 }
 
 /// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
-/// are shorter than the geometry says (a validated model never does that). Not inlined: the
-/// executor and the fused conv + add call the same copy.
+/// are shorter than the geometry says (a validated model never does that).
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
 pub fn conv2d_s8(
     g: &ConvGeom,
     q: &OutQuant,

@@ -7,9 +7,9 @@
 //! (Armv7E-M / Armv8-M Mainline), a DSP path built on the wrappers in `arm`.
 
 mod add_s8;
-mod conv2d_add_s8;
 #[cfg(dsp)]
 mod arm;
+mod conv2d_add_s8;
 mod conv2d_band;
 mod conv2d_f32;
 mod conv2d_s8;

@@ -197,8 +197,8 @@ impl Builder {
         self.ops.push(op);
     }
 
-    /// Scratch bytes the ops need.
-    fn scratch_bytes(&self) -> usize {
+    /// Scratch bytes the ops need (a conv fused with its add, [`plan::fusions`], more).
+    fn scratch_bytes(&self, output: u16) -> usize {
         if self.precision != Precision::Int8 {
             return 0;
         }
@@ -208,16 +208,32 @@ impl Builder {
                 .map(|t| t.shape)
                 .unwrap_or(Shape::new(0, 0, 0))
         };
+        let fused = plan::fusions(
+            self.precision,
+            self.tensors.len(),
+            self.input,
+            output,
+            &self.ops,
+        );
         self.ops
             .iter()
-            .map(|op| match *op {
-                Op::Conv2d(c) => kernels::conv2d_s8_scratch_bytes(&ConvGeom {
-                    input: shape(c.input),
-                    output: shape(c.output),
-                    kernel: c.kernel,
-                    stride: c.stride,
-                    padding: c.padding,
-                }),
+            .enumerate()
+            .map(|(i, op)| match *op {
+                Op::Conv2d(c) => {
+                    let g = ConvGeom {
+                        input: shape(c.input),
+                        output: shape(c.output),
+                        kernel: c.kernel,
+                        stride: c.stride,
+                        padding: c.padding,
+                    };
+                    if fused.iter().any(|&(at, _)| at == i) {
+                        kernels::conv2d_add_s8_scratch_bytes(&g)
+                    } else {
+                        kernels::conv2d_s8_scratch_bytes(&g)
+                    }
+                }
+                Op::Add(_) => kernels::add_s8_scratch_bytes(),
                 Op::Dense(d) => kernels::dense_s8_scratch_bytes(
                     shape(d.input).len(),
                     shape(d.output).c as usize,
@@ -235,13 +251,13 @@ impl Builder {
             .iter()
             .map(|t| t.bytes(self.precision))
             .collect();
-        plan::plan(&sizes, self.input, output, &self.ops)
+        plan::plan(&sizes, self.input, output, &self.ops, self.precision)
     }
 
     /// Plans, encodes and validates; returns the blob bytes.
     pub fn finish(self, output: u16) -> Result<Vec<u8>> {
         let p = self.plan(output);
-        let scratch = plan::align_up(self.scratch_bytes());
+        let scratch = plan::align_up(self.scratch_bytes(output));
         let mut tensors = self.tensors;
         for (t, off) in tensors.iter_mut().zip(&p.offsets) {
             t.offset = *off;

@@ -5,7 +5,8 @@
 use core::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::format::{DATA_ALIGN, Op, Precision, TensorInfo};
+use crate::format::{ADD_TAG, Add, Conv2d, DATA_ALIGN, Op, Precision, TensorInfo};
+use crate::fuse::{self, ConvAdd};
 use crate::kernels::{self, AddParams, ConvGeom, OutQuant, PoolGeom};
 use crate::model::Model;
 
@@ -97,6 +98,64 @@ fn pool_geom(
     ))
 }
 
+/// The fusion of `conv` with `next` if the blob was planned for it: [`fuse::conv_add`] holds
+/// and the add's output shares the skip's arena offset (the validator then guarantees that
+/// nothing reads the conv's output or the skip later).
+fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
+    let Some(f) = fuse::conv_add(model.precision(), conv, next) else {
+        return Ok(None);
+    };
+    let same = model.tensor(f.add.output)?.offset == model.tensor(f.skip)?.offset;
+    Ok(same.then_some(f))
+}
+
+/// The add's parameters for its input and output tensors.
+fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
+    let (ta, tb, o) = (
+        model.tensor(a.a)?,
+        model.tensor(a.b)?,
+        model.tensor(a.output)?,
+    );
+    let q = OutQuant::new(0, o.zero_point as i32, a.relu);
+    Ok(AddParams {
+        quant: a.quant,
+        a_zp: ta.zero_point as i32,
+        b_zp: tb.zero_point as i32,
+        output_zp: q.output_zp,
+        act_min: q.act_min,
+        act_max: q.act_max,
+    })
+}
+
+/// Runs a fused conv + add: the skip's bytes become the add's output.
+fn conv_add_s8(
+    model: &Model,
+    c: &Conv2d,
+    f: &ConvAdd,
+    arena: &mut [u8],
+    scratch: &mut [u8],
+) -> Result<()> {
+    const P: Precision = Precision::Int8;
+    let (g, i, o) = conv_geom(model, c)?;
+    let skip = model.tensor(f.skip)?;
+    let p = add_params(model, &f.add)?;
+    let ([x, _], acc) = io(arena, [range(&i, P), 0..0], range(&skip, P))?;
+    let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, c.relu);
+    kernels::conv2d_add_s8(
+        &g,
+        &q,
+        bytemuck::cast_slice(x),
+        model.data_i8(c.weights)?,
+        model.data_i32(c.bias)?,
+        model.data_requant(c.requant)?,
+        &p,
+        f.skip_is_a,
+        scratch,
+        bytemuck::cast_slice_mut(acc),
+    );
+    Ok(())
+}
+
 /// Runs an int8 model on one input (HWC, quantized as the input tensor says) and returns
 /// the output tensor's int8 values, which live in `ram`.
 pub fn run_s8<'b>(model: &Model, input: &[i8], ram: &'b mut [u8]) -> Result<&'b [i8]> {
@@ -104,7 +163,8 @@ pub fn run_s8<'b>(model: &Model, input: &[i8], ram: &'b mut [u8]) -> Result<&'b 
 }
 
 /// [`run_s8`], calling `observe(op_index, op, output)` after each op with the values it
-/// wrote (per-layer timing, tracing, calibration).
+/// wrote (per-layer timing, tracing, calibration). A conv fused with the add after it
+/// ([`fuse`]) reports no values (its output never exists), then the add its output.
 pub fn run_s8_observed<'b>(
     model: &Model,
     input: &[i8],
@@ -124,9 +184,28 @@ pub fn run_s8_observed<'b>(
         });
     }
     arena[range(&tin, P)].copy_from_slice(bytemuck::cast_slice(input));
-    for (index, op) in model.ops().enumerate() {
+    let mut ops = model.ops();
+    let mut index = 0u16;
+    while let Some(op) = ops.next() {
         let op = op?;
-        let index = index as u16;
+        // A conv followed by an add may be fused; the tag byte says "add" before any decode.
+        if let Op::Conv2d(c) = op
+            && ops.next_tag() == Some(ADD_TAG)
+            && let Some(Ok(next)) = ops.clone().next()
+            && let Some(f) = fused(model, &c, &next)?
+        {
+            conv_add_s8(model, &c, &f, arena, scratch)?;
+            observe(index, &op, &[]);
+            ops.next();
+            let out = model.tensor(f.add.output)?;
+            observe(
+                index + 1,
+                &next,
+                bytemuck::cast_slice(&arena[range(&out, P)]),
+            );
+            index += 2;
+            continue;
+        }
         match op {
             Op::Conv2d(c) => {
                 let (g, i, o) = conv_geom(model, &c)?;
@@ -190,20 +269,13 @@ pub fn run_s8_observed<'b>(
                     model.tensor(a.b)?,
                     model.tensor(a.output)?,
                 );
+                let p = add_params(model, &a)?;
                 let ([xa, xb], y) = io(arena, [range(&ta, P), range(&tb, P)], range(&o, P))?;
-                let q = OutQuant::new(0, o.zero_point as i32, a.relu);
-                let p = AddParams {
-                    quant: a.quant,
-                    a_zp: ta.zero_point as i32,
-                    b_zp: tb.zero_point as i32,
-                    output_zp: q.output_zp,
-                    act_min: q.act_min,
-                    act_max: q.act_max,
-                };
                 kernels::add_s8(
                     &p,
                     bytemuck::cast_slice(xa),
                     bytemuck::cast_slice(xb),
+                    scratch,
                     bytemuck::cast_slice_mut(y),
                 );
             }
@@ -211,6 +283,7 @@ pub fn run_s8_observed<'b>(
         }
         let out = model.tensor(op.output())?;
         observe(index, &op, bytemuck::cast_slice(&arena[range(&out, P)]));
+        index += 1;
     }
     let tout = model.output()?;
     Ok(bytemuck::cast_slice(&arena[range(&tout, P)]))

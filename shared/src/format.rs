@@ -212,6 +212,9 @@ pub struct Add {
     pub quant: AddQuant,
 }
 
+/// The postcard tag of [`Op::Add`] (its variant index), the first byte of an add's record.
+pub const ADD_TAG: u8 = 6;
+
 /// One node of the graph. Ops run in table order; each reads tensors produced earlier.
 /// The variant order is the postcard tag and part of the wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod exec;
 pub mod format;
+pub mod fuse;
 pub mod kernels;
 pub mod model;
 pub mod plan;

@@ -5,8 +5,20 @@
 use crate::crc32::crc32;
 use crate::error::{Error, Result};
 use crate::format::*;
+use crate::fuse;
 use crate::kernels::{self, ConvGeom};
 use crate::requant;
+
+/// The geometry of a conv of `model`.
+fn conv_geom(model: &Model, c: &Conv2d) -> Result<ConvGeom> {
+    Ok(ConvGeom {
+        input: model.tensor(c.input)?.shape,
+        output: model.tensor(c.output)?.shape,
+        kernel: c.kernel,
+        stride: c.stride,
+        padding: c.padding,
+    })
+}
 
 /// A validated model borrowing its bytes (e.g. straight from flash).
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +127,18 @@ pub struct Records<'a, T> {
     rest: &'a [u8],
     left: u16,
     _t: core::marker::PhantomData<T>,
+}
+
+impl<T> Records<'_, T> {
+    /// The first byte of the next record (for an enum, its variant tag when below 128),
+    /// without decoding it; `None` at the end.
+    pub fn next_tag(&self) -> Option<u8> {
+        if self.left == 0 {
+            None
+        } else {
+            self.rest.first().copied()
+        }
+    }
 }
 
 impl<'a, T: serde::Deserialize<'a>> Iterator for Records<'a, T> {
@@ -341,6 +365,11 @@ impl<'a> Model<'a> {
         let mut alias_of = [u16::MAX; MAX_ENTRIES];
         let mut produced = IdSet::default();
         produced.insert(m.input);
+        // Fused conv + add pairs (`fuse`): the conv's output takes no bytes (`virtual_`),
+        // the add's output shares the skip's (`fused_out`, with `alias_of`).
+        let mut virtual_ = IdSet::default();
+        let mut fused_out = IdSet::default();
+        let mut prev: Option<Op> = None;
         let mut ops = self.ops();
         for index in 0..m.n_ops {
             let op = match ops.next() {
@@ -370,6 +399,17 @@ impl<'a> Model<'a> {
                 alias_of[out as usize] = f.input;
             }
             self.check_op(index, &op)?;
+            if let Some(Op::Conv2d(c)) = prev
+                && let Some(f) = fuse::conv_add(m.precision, &c, &op)
+                && self.tensor(f.add.output)?.offset == self.tensor(f.skip)?.offset
+            {
+                virtual_.insert(c.output);
+                fused_out.insert(out);
+                alias_of[out as usize] = f.skip;
+                let g = conv_geom(self, &c)?;
+                self.check_scratch(index - 1, kernels::conv2d_add_s8_min_scratch_bytes(&g))?;
+            }
+            prev = Some(op);
         }
         if !ops.rest.is_empty() {
             return Err(Error::BadOpTable { index: m.n_ops });
@@ -381,6 +421,24 @@ impl<'a> Model<'a> {
             });
         }
         last[m.output as usize] = m.n_ops;
+        // A fused conv's output is read by its add alone, and a fused add's skip by nothing
+        // after it: their bytes are gone once the add has run.
+        for t in 0..m.n_tensors {
+            let i = t as usize;
+            let bad = Error::BadTensorRef {
+                op: first[i].saturating_add(1),
+                tensor: t,
+            };
+            if virtual_.contains(t) && (t == m.output || last[i] != first[i] + 1) {
+                return Err(bad);
+            }
+            if fused_out.contains(t) {
+                let s = alias_of[i];
+                if s == m.output || last[s as usize] != first[i] {
+                    return Err(Error::ArenaOverlap { a: s, b: t });
+                }
+            }
+        }
 
         // Arena: tensors alive at the same time must not share bytes (a flatten's output
         // is a view of its input and shares them by design).
@@ -403,6 +461,9 @@ impl<'a> Model<'a> {
                 }
                 if alias_of[a] == b as u16 || alias_of[b] == a as u16 {
                     continue;
+                }
+                if virtual_.contains(a as u16) || virtual_.contains(b as u16) {
+                    continue; // a fused conv's output takes no bytes
                 }
                 let live = first[a] <= last[b] && first[b] <= last[a];
                 let (sa, sb) = (ta.bytes(m.precision) as u64, tb.bytes(m.precision) as u64);

@@ -1,10 +1,12 @@
 //! The activation memory planner: tensor lifetimes from the op list, then arena offsets.
 //! Several strategies are tried (TFLM's greedy-by-size, greedy by first use, and ping-pong
 //! for chains) and the smallest arena wins; the live-set lower bound says how close it is.
+//! A conv and the add reading its output are fused where nothing else reads them
+//! ([`crate::fuse`]): the conv's output takes no bytes, the add's output takes its skip's.
 
 use crate::format::DATA_ALIGN;
 #[cfg(feature = "alloc")]
-use crate::format::Op;
+use crate::format::{Op, Precision};
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
@@ -89,20 +91,63 @@ struct Buffer {
     life: Lifetime,
 }
 
-/// Plans arena offsets for tensors of `sizes` bytes. Flatten outputs share their input's
-/// buffer. Returns the smallest plan among the strategies.
+/// The conv + add pairs of `ops` to fuse: for op `i` a conv and op `i + 1` an add with
+/// [`crate::fuse::conv_add`], where the conv's output and the add's skip are read by nothing
+/// later (nor are the model output). Returns `(i, fusion)` per pair.
 #[cfg(feature = "alloc")]
-pub fn plan(sizes: &[usize], input: u16, output: u16, ops: &[Op]) -> Plan {
+pub fn fusions(
+    precision: Precision,
+    n_tensors: usize,
+    input: u16,
+    output: u16,
+    ops: &[Op],
+) -> Vec<(usize, crate::fuse::ConvAdd)> {
+    let life = lifetimes(n_tensors, input, output, ops);
+    let ends_at = |t: u16, at: usize| {
+        t != output && life.get(t as usize).copied().flatten().map(|l| l.last) == Some(at)
+    };
+    ops.windows(2)
+        .enumerate()
+        .filter_map(|(i, w)| match w[0] {
+            Op::Conv2d(c) => crate::fuse::conv_add(precision, &c, &w[1])
+                .filter(|f| ends_at(c.output, i + 1) && ends_at(f.skip, i + 1))
+                .map(|f| (i, f)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Plans arena offsets for tensors of `sizes` bytes. Flatten outputs share their input's
+/// buffer, and so do a fused add's output and its conv's output with the skip
+/// ([`fusions`]). Returns the smallest plan among the strategies.
+#[cfg(feature = "alloc")]
+pub fn plan(sizes: &[usize], input: u16, output: u16, ops: &[Op], precision: Precision) -> Plan {
     let n = sizes.len();
     let life = lifetimes(n, input, output, ops);
-    // Union flatten outputs into their input's buffer.
+    // Union flatten outputs into their input's buffer, fused adds into their skip's.
     let mut root: Vec<usize> = (0..n).collect();
-    for op in ops {
+    let fused = fusions(precision, n, input, output, ops);
+    let mut fi = fused.iter().peekable();
+    for (i, op) in ops.iter().enumerate() {
         if let Op::Flatten(f) = op {
             let (i, o) = (f.input as usize, f.output as usize);
             if i < n && o < n {
                 root[o] = root[i];
             }
+        }
+        if let Some((at, f)) = fi.peek()
+            && *at + 1 == i
+        {
+            let (s, z) = (f.skip as usize, f.add.output as usize);
+            let c = match ops[*at] {
+                Op::Conv2d(c) => c.output as usize,
+                _ => z,
+            };
+            if s < n && z < n && c < n {
+                root[z] = root[s];
+                root[c] = root[s];
+            }
+            fi.next();
         }
     }
     let mut buffers: Vec<Option<Buffer>> = alloc::vec![None; n];
@@ -267,7 +312,7 @@ mod tests {
         // Sizes where greedy-by-size is not optimal on its own.
         let sizes = [160, 32, 144, 48, 16, 128];
         let ops: Vec<Op> = (0..5).map(|i| dense(i, i + 1)).collect();
-        let p = plan(&sizes, 0, 5, &ops);
+        let p = plan(&sizes, 0, 5, &ops, Precision::Int8);
         let pair = sizes.windows(2).map(|w| w[0] + w[1]).max().unwrap();
         assert_eq!(p.arena_bytes, pair);
         assert_eq!(p.lower_bound, pair);
@@ -290,7 +335,7 @@ mod tests {
             }),
             dense(3, 4),
         ];
-        let p = plan(&sizes, 0, 4, &ops);
+        let p = plan(&sizes, 0, 4, &ops, Precision::Int8);
         check_valid(&sizes, &ops, &p, 0, 4);
         assert!(p.arena_bytes >= p.lower_bound);
         assert!(p.arena_bytes <= sizes.iter().sum());
@@ -309,7 +354,7 @@ mod tests {
             }),
             dense(2, 3),
         ];
-        let p = plan(&sizes, 0, 3, &ops);
+        let p = plan(&sizes, 0, 3, &ops, Precision::Int8);
         assert_eq!(p.offsets[1], p.offsets[2]);
         check_valid(&sizes, &ops, &p, 0, 3);
         assert_eq!(p.arena_bytes, 48 + 64);

@@ -220,9 +220,16 @@ proptest! {
             act_max: q.act_max,
         };
         let (mut got, mut want) = (vec![0i8; n], vec![0i8; n]);
-        kernels::add_s8(&p, &a, &b, &mut got);
         reference::add_s8(&p, &a, &b, &mut want);
+        // Without scratch (rescaling per element) and with the per-input tables.
+        kernels::add_s8(&p, &a, &b, &mut [], &mut got);
         prop_assert_eq!(&got, &want);
+        let mut scratch = vec![0u8; kernels::add_s8_scratch_bytes()];
+        kernels::add_s8(&p, &a, &b, &mut scratch, &mut got);
+        prop_assert_eq!(&got, &want);
+        let mut acc = b.clone();
+        kernels::add_s8_in_place(&p, false, &mut acc, &a, &mut scratch);
+        prop_assert_eq!(&acc, &want);
         let zp = r.range(-128, 127) as i8;
         kernels::relu_s8(zp, &a, &mut got);
         reference::relu_s8(zp, &a, &mut want);

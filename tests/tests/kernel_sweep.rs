@@ -20,7 +20,7 @@ use whittle::rng::SplitMix64;
 use whittle_shared::encode::{AlignedBytes, Builder};
 use whittle_shared::format::{Add, AddQuant, Conv2d, Dense, Padding, Pool2d, Unary};
 use whittle_shared::requant::quantize_multiplier;
-use whittle_shared::{Model, Op, Precision, Requant, Shape, exec};
+use whittle_shared::{Model, Op, Precision, Requant, Shape, exec, fuse, kernels};
 use whittle_tests::require_tools;
 
 /// Test images per model: one of alternating extremes (−128/127), the rest uniform noise.
@@ -143,11 +143,15 @@ enum Layer {
     GlobalAvgPool,
     Flatten,
     Relu,
-    /// Adds the output of layer `back` to the current tensor.
+    /// Adds the output of layer `back` to the current tensor; the output scale is `out`
+    /// times twice the larger input scale (below ~0.3 it saturates).
     AddSkip {
         back: usize,
         act: Act,
+        out: f64,
     },
+    /// A conv reading the output of layer `back` (`None`: the model input).
+    ConvFrom(Option<usize>, ConvSpec),
 }
 
 /// One model of the sweep.
@@ -272,6 +276,7 @@ fn staging_residual_maxpools() -> Case {
             Layer::AddSkip {
                 back: 0,
                 act: relu(-128),
+                out: 0.75,
             },
             Layer::MaxPool([3, 3], [2, 2]),
             Layer::Conv(conv(13, [1, 1], [1, 1], VALID, linear(0)).sat()),
@@ -341,7 +346,73 @@ fn band_channel_groups() -> Case {
     }
 }
 
-const CASES: [fn() -> Case; 9] = [
+/// A ResNet stack as the synthetic ResNet-8 has it, at 16 channels on 8×8: conv + ReLU,
+/// a linear conv (band path, folded requantization) at zero point 7 fused with the add of
+/// the stack's input (zero point −128, another scale), ReLU, saturating at 127; then the
+/// same with 64 channels (band Q 16) after a 1×1, the add linear at zero point 3.
+fn resnet_stacks_fused_adds() -> Case {
+    Case {
+        name: "resnet_stacks_fused_adds",
+        input: Shape::new(16, 8, 8),
+        input_zp: -128,
+        layers: vec![
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), linear(7)).gain(40.0)),
+            Layer::AddSkip {
+                back: 0,
+                act: relu(-128),
+                out: 0.2,
+            },
+            Layer::Conv(conv(64, [1, 1], [1, 1], VALID, relu(-128)).gain(60.0)),
+            Layer::Conv(conv(64, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(64, [3, 3], [1, 1], same(3), linear(-4)).gain(50.0)),
+            Layer::AddSkip {
+                back: 4,
+                act: linear(3),
+                out: 0.75,
+            },
+        ],
+        seed: 10,
+    }
+}
+
+/// A ResNet-8 downsampling stack on an 8-channel 12×12 input: the 1×1 stride-2
+/// projection shortcut first, then a 3×3 stride 2 with TensorFlow's asymmetric padding
+/// (bottom/right), a 3×3 linear conv fused with the add of the shortcut (two scales, zero
+/// points −3 and 9), ReLU at zero point −20; a 3×3 stride 2 with padding 'same' on the
+/// add's output; a 1×1 and an add of its output to its own input, which cannot fuse (the
+/// fused op would overwrite the input the conv still reads).
+fn stride2_projection_shortcut() -> Case {
+    Case {
+        name: "stride2_projection_shortcut",
+        input: Shape::new(8, 12, 12),
+        input_zp: 4,
+        layers: vec![
+            Layer::Conv(conv(12, [1, 1], [2, 2], VALID, linear(-3)).gain(40.0)),
+            Layer::ConvFrom(
+                None,
+                conv(12, [3, 3], [2, 2], [0, 0, 1, 1], relu(-128)).gain(60.0),
+            ),
+            Layer::Conv(conv(12, [3, 3], [1, 1], same(3), linear(9)).gain(40.0)),
+            Layer::AddSkip {
+                back: 0,
+                act: relu(-20),
+                out: 0.75,
+            },
+            Layer::Conv(conv(8, [3, 3], [2, 2], same(3), linear(0)).gain(50.0)),
+            Layer::Conv(conv(8, [1, 1], [1, 1], VALID, linear(2)).gain(50.0)),
+            Layer::AddSkip {
+                back: 4,
+                act: linear(0),
+                out: 0.25,
+            },
+        ],
+        seed: 11,
+    }
+}
+
+const CASES: [fn() -> Case; 11] = [
     rgb_first_layer,
     rgb_stride2_dense_head,
     four_channels_5x5_nonsquare,
@@ -351,6 +422,8 @@ const CASES: [fn() -> Case; 9] = [
     five_by_five_avgpool_dense,
     twelve_channels_global_pool,
     band_channel_groups,
+    resnet_stacks_fused_adds,
+    stride2_projection_shortcut,
 ];
 
 /// Image 0 alternates −128 and 127; the others are uniform int8 noise.
@@ -523,7 +596,15 @@ fn build(case: &Case) -> Built {
         let same_quant = |b: &mut Builder, shape: Shape| b.tensor(shape, scale, zp);
         let mut check = None;
         let t = match *layer {
-            Layer::Conv(c) | Layer::Dense(c) => {
+            Layer::Conv(c) | Layer::Dense(c) | Layer::ConvFrom(_, c) => {
+                let (cur, s, scale, zp) = match *layer {
+                    Layer::ConvFrom(from, _) => {
+                        let t = from.map_or(b.input(), |i| outs[i]);
+                        let info = *b.tensor_info(t).expect("conv input");
+                        (t, info.shape, info.scale, info.zero_point)
+                    }
+                    _ => (cur, s, scale, zp),
+                };
                 let is_dense = matches!(layer, Layer::Dense(_));
                 assert!(
                     !is_dense || (s.h, s.w) == (1, 1),
@@ -604,13 +685,13 @@ fn build(case: &Case) -> Built {
                 });
                 t
             }
-            Layer::AddSkip { back, act } => {
+            Layer::AddSkip { back, act, out } => {
                 let a = outs[back];
                 let ia = *b.tensor_info(a).expect("skip tensor");
                 assert_eq!(ia.shape, s, "{}: add shapes", case.name);
                 // TFLite's int8 add: both inputs to twice the larger scale, 20 bits up.
                 let twice_max = 2.0 * (ia.scale as f64).max(scale as f64);
-                let out_scale = 0.75 * twice_max;
+                let out_scale = out * twice_max;
                 let quant = AddQuant {
                     left_shift: 20,
                     a: quantize_multiplier(ia.scale as f64 / twice_max),
@@ -652,8 +733,8 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
     let mut tag = |s: String| {
         tags.insert(s);
     };
-    for op in model.ops() {
-        let op = op.expect("op");
+    let ops: Vec<Op> = model.ops().map(|o| o.expect("op")).collect();
+    for (index, &op) in ops.iter().enumerate() {
         let [input, _] = op.inputs();
         let i = model.tensor(input.expect("input")).expect("tensor");
         let o = model.tensor(op.output()).expect("tensor");
@@ -706,25 +787,48 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                 if rq.iter().any(|m| m.shift > 0) {
                     tag("requant left shift".into());
                 }
+                // `exec`/`fuse`: a conv and the add after it fuse where the add's output
+                // shares the skip's offset; the conv then runs on chunks of output rows.
+                if let Some(next) = ops.get(index + 1)
+                    && let Some(f) = fuse::conv_add(Precision::Int8, &c, next)
+                {
+                    let skip = model.tensor(f.skip).expect("skip");
+                    let out = model.tensor(f.add.output).expect("add output");
+                    if skip.offset == out.offset {
+                        tag("conv fused with its add".into());
+                        tag(format!(
+                            "fused add skip is {}",
+                            if f.skip_is_a { "a" } else { "b" }
+                        ));
+                    }
+                }
                 // `conv2d_band::conv`: stride 1, 3×3, a whole block per row, 3 channels or
-                // 4..=32 in groups of 4, the ReLU table with `act_min = −128`.
+                // 4..=32 in groups of 4 or 64, a folded table and `act_min = −128`.
                 let groups = if ic == 3 {
                     Some(1)
-                } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) {
+                } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) || ic == 64 {
                     Some(ic / 4)
                 } else {
                     None
                 };
                 let band = c.stride == [1, 1] && c.kernel == [3, 3] && ow >= 4;
-                if let (true, Some(q), true, -128) = (band, groups, relu_table, lo) {
+                if let (true, Some(q), true, -128) = (band, groups, folded, lo) {
                     tag(format!("band Q {q}"));
                     tag(format!("band ic {ic}"));
                     tag(format!("band padding {padding}"));
                     if !ow.is_multiple_of(4) {
                         tag("band width not multiple of 4 (last block moved left)".into());
                     }
+                    tag(if relu_table {
+                        "band relu table".into()
+                    } else {
+                        "band folded table".into()
+                    });
                     if !c.relu {
-                        tag("band linear zp -128".into());
+                        tag(format!(
+                            "band linear zp {}",
+                            if zp == -128 { "-128" } else { "other" }
+                        ));
                     }
                     continue;
                 }
@@ -820,8 +924,26 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
             Op::Relu(_) => {
                 tag("relu op".into());
             }
-            Op::Add(_) => {
+            Op::Add(a) => {
                 tag("add".into());
+                let (ta, tb) = (model.tensor(a.a).expect("a"), model.tensor(a.b).expect("b"));
+                if ta.scale != tb.scale && ta.zero_point != tb.zero_point {
+                    tag("add inputs of other scales and zero points".into());
+                }
+                if !a.relu {
+                    tag("add linear".into());
+                }
+                let fused = matches!(ops.get(index.wrapping_sub(1)), Some(Op::Conv2d(c)) if fuse::conv_add(Precision::Int8, c, &op).is_some_and(|f| model.tensor(f.skip).expect("skip").offset == o.offset));
+                if !fused {
+                    // `add_s8`: the per-input tables where the scratch holds them.
+                    tag(
+                        if model.scratch_bytes() >= kernels::add_s8_scratch_bytes() {
+                            "add unfused, tables".into()
+                        } else {
+                            "add unfused, per element".into()
+                        },
+                    );
+                }
             }
             Op::Flatten(_) => {
                 tag("flatten".into());
@@ -856,6 +978,9 @@ fn host_checks(case: &Case, built: &Built) -> BTreeSet<String> {
     let mut tags = BTreeSet::new();
     for (index, (check, y)) in built.checks.iter().zip(&outputs).enumerate() {
         let Some((act, sat)) = *check else { continue };
+        if y.is_empty() {
+            continue; // a conv fused with its add: its output never exists
+        }
         let n = y.len() as f64;
         let share = |v: i8| y.iter().filter(|&&x| x == v).count() as f64 / n;
         let distinct: BTreeSet<i8> = y.iter().copied().collect();
@@ -984,6 +1109,16 @@ fn the_sweep_reaches_every_kernel_path() {
             "band padding asymmetric",
             "band width not multiple of 4 (last block moved left)",
             "band linear zp -128",
+            "band linear zp other",
+            "band relu table",
+            "band folded table",
+            "band Q 16",
+            "band ic 64",
+            "conv fused with its add",
+            "fused add skip is a",
+            "add inputs of other scales and zero points",
+            "add linear",
+            "add unfused, tables",
             "im2col whole groups",
             "im2col rgb 3x3",
             "im2col staging",
@@ -1067,4 +1202,14 @@ fn twelve_channels_global_pool_matches_host() {
 #[test]
 fn band_channel_groups_matches_host() {
     sweep(band_channel_groups);
+}
+
+#[test]
+fn resnet_stacks_fused_adds_matches_host() {
+    sweep(resnet_stacks_fused_adds);
+}
+
+#[test]
+fn stride2_projection_shortcut_matches_host() {
+    sweep(stride2_projection_shortcut);
 }

@@ -452,9 +452,10 @@ macro_rules! band_row_asm {
     };
 }
 
-/// The filter loop of [`mac_requant_band`] for an even or odd group count per kernel row.
+/// The filter loop of [`mac_requant_band`] for an even or odd group count per kernel row,
+/// requantizing with `$rq` ([`relu_asm`] or [`folded_asm`]).
 macro_rules! band_asm {
-    ($parity:ident, $w:expr, $t:expr, $s:expr) => {
+    ($parity:ident, $rq:ident, $w:expr, $t:expr, $s:expr) => {
         // SAFETY: the caller's contract (see `mac_requant_band`). Options: none — it reads
         // memory, writes the outputs and `args.y`, and writes the flags.
         unsafe {
@@ -470,12 +471,12 @@ macro_rules! band_asm {
                 "ldrd   {x0}, {x1}, [{t}, #-12]",
                 "ldr    {n}, [{t}, #-4]",
                 "ldr    {xp}, [{s}, #24]",
-                out_asm!(relu_asm, "r0", "[{xp}]", ""),
+                out_asm!($rq, "r0", "[{xp}]", ""),
                 "ldr    r0, [{s}, #28]",
-                out_asm!(relu_asm, "r1", "[{xp}, r0]", ""),
+                out_asm!($rq, "r1", "[{xp}, r0]", ""),
                 "add    {xp}, {xp}, r0, lsl #1",
-                out_asm!(relu_asm, "r2", "[{xp}]", ""),
-                out_asm!(relu_asm, "r3", "[{xp}, r0]", ""),
+                out_asm!($rq, "r2", "[{xp}]", ""),
+                out_asm!($rq, "r3", "[{xp}, r0]", ""),
                 "ldr    {xp}, [{s}, #24]",
                 "adds   {xp}, {xp}, #1",
                 "str    {xp}, [{s}, #24]",
@@ -520,27 +521,35 @@ pub struct BandArgs {
 
 /// A stride-1 3×3 conv block straight from widened input rows: for each table entry
 /// `t .. args.t_end` (`[bias, multiplier, ka, e | act_min << 8]` of a fused-ReLU layer with
-/// `act_min = −128`, see `requant_s8::ReluRequant`) the MAC loop of its filter over the 3
+/// `act_min = −128`, see `requant_s8::ReluRequant`; with `RELU = false` the
+/// `requant_s8::FoldedRequant` entries `[bias, multiplier, k_hi, (e − 1) | act_min << 8]` of
+/// any layer with `act_min = −128`) the MAC loop of its filter over the 3
 /// kernel rows — per row `3·Q` groups, each 16 MACs in 15 instructions, pixel `j` at
-/// `8·Q·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB) into
+/// `8·Q·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB; the
+/// folded form: AND, ORR, ADD, SMLAL, ASR, SSAT, STRB) into
 /// `y + j·oc`. The filter's weights (`36·Q` bytes, OHWI with `4·Q` channels) follow each
 /// other from `w`.
 ///
 /// # Safety
 /// `t < args.t_end`, 4-byte aligned, entries from a layer that passed
-/// `ReluRequant::layer_ok` with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
+/// `ReluRequant::layer_ok` (`RELU`) or `FoldedRequant::layer_ok`, with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
 /// each row pointer 4-byte aligned and readable for `8·Q·(3 + 3) + …` — every pair up to
 /// pixel `3 + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8`. Not inlined: one copy
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`. Not inlined: one copy
 /// per `Q` (~550 B), called through a pointer chosen once per layer.
 #[inline(never)]
-pub unsafe fn mac_requant_band<const Q: usize>(w: *const i8, t: *const u32, args: *mut BandArgs) {
-    if Q == 1 {
-        band_asm!(three, w, t, args);
-    } else if Q % 2 == 1 {
-        band_asm!(odd, w, t, args);
-    } else {
-        band_asm!(even, w, t, args);
+pub unsafe fn mac_requant_band<const Q: usize, const RELU: bool>(
+    w: *const i8,
+    t: *const u32,
+    args: *mut BandArgs,
+) {
+    match (Q, RELU) {
+        (1, true) => band_asm!(three, relu_asm, w, t, args),
+        (1, false) => band_asm!(three, folded_asm, w, t, args),
+        (_, true) if Q % 2 == 1 => band_asm!(odd, relu_asm, w, t, args),
+        (_, false) if Q % 2 == 1 => band_asm!(odd, folded_asm, w, t, args),
+        (_, true) => band_asm!(even, relu_asm, w, t, args),
+        (_, false) => band_asm!(even, folded_asm, w, t, args),
     }
 }
 

@@ -15,8 +15,8 @@ use super::ConvGeom;
 const BLOCK: usize = 4;
 
 /// The widened channel groups per pixel (`Q`) if the band path can run `g`: stride 1, a
-/// 3×3 kernel, at least one full block per output row, and 3 input channels or a multiple
-/// of 4 up to 32.
+/// 3×3 kernel, at least one full block per output row, and 3 input channels, a multiple
+/// of 4 up to 32, or 64.
 pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
     let ic = g.input.c as usize;
     let ok = g.stride[0] == 1
@@ -29,7 +29,7 @@ pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
         None
     } else if ic == 3 {
         Some(1)
-    } else if ic.is_multiple_of(4) && ic >= 4 && ic <= 32 {
+    } else if ic.is_multiple_of(4) && ic >= 4 && ic <= 32 || ic == 64 {
         Some(ic / 4)
     } else {
         None
@@ -68,9 +68,11 @@ mod dsp {
     use crate::kernels::conv2d_s8::{RQ_WORDS, Table, fold_table};
 
     /// Runs `g` on the band path and returns `true`, or returns `false` having written
-    /// nothing to `output` where the path does not apply: another geometry, a layer that
-    /// is not a fused ReLU with `act_min = −128` and no upper clamp below 127 (the asm's one
-    /// requantization), or too little scratch (a blob sized before this path existed).
+    /// nothing to `output` where the path does not apply: another geometry, a layer whose
+    /// clamp is not `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose
+    /// multipliers take no folded table, or too little scratch (a blob sized before this
+    /// path existed). Fused-ReLU layers take the ReLU table's requantization, others the
+    /// folded one.
     /// Buffers were checked by the caller against the geometry.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::kernels) fn conv(
@@ -102,8 +104,10 @@ mod dsp {
             return false;
         };
         let k = g.filter_len();
-        let Some(Table::Relu(table)) = fold_table(q, requant, bias, k, table_words) else {
-            return false;
+        let (table, relu) = match fold_table(q, requant, bias, k, table_words) {
+            Some(Table::Relu(t)) => (t, true),
+            Some(Table::Folded(t)) => (t, false),
+            None => return false,
         };
         let w: &[i8] = if g.input.c == 3 {
             let p: &mut [i8] = bytemuck::cast_slice_mut(packed);
@@ -125,15 +129,25 @@ mod dsp {
             // SAFETY: `table` holds `oc` entries of `RQ_WORDS` words.
             t_end: unsafe { t.add(RQ_WORDS * oc) },
         };
-        let block: BlockFn = match qg {
-            1 => mac_requant_band::<1>,
-            2 => mac_requant_band::<2>,
-            3 => mac_requant_band::<3>,
-            4 => mac_requant_band::<4>,
-            5 => mac_requant_band::<5>,
-            6 => mac_requant_band::<6>,
-            7 => mac_requant_band::<7>,
-            _ => mac_requant_band::<8>,
+        let block: BlockFn = match (qg, relu) {
+            (1, true) => mac_requant_band::<1, true>,
+            (2, true) => mac_requant_band::<2, true>,
+            (3, true) => mac_requant_band::<3, true>,
+            (4, true) => mac_requant_band::<4, true>,
+            (5, true) => mac_requant_band::<5, true>,
+            (6, true) => mac_requant_band::<6, true>,
+            (7, true) => mac_requant_band::<7, true>,
+            (8, true) => mac_requant_band::<8, true>,
+            (_, true) => mac_requant_band::<16, true>,
+            (1, false) => mac_requant_band::<1, false>,
+            (2, false) => mac_requant_band::<2, false>,
+            (3, false) => mac_requant_band::<3, false>,
+            (4, false) => mac_requant_band::<4, false>,
+            (5, false) => mac_requant_band::<5, false>,
+            (6, false) => mac_requant_band::<6, false>,
+            (7, false) => mac_requant_band::<7, false>,
+            (8, false) => mac_requant_band::<8, false>,
+            (_, false) => mac_requant_band::<16, false>,
         };
         run.rows(qg, block, ring, output);
         true

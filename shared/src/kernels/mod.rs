@@ -9,6 +9,7 @@
 mod add_s8;
 #[cfg(dsp)]
 mod arm;
+mod conv2d_add_s8;
 mod conv2d_band;
 mod conv2d_f32;
 mod conv2d_s8;
@@ -127,6 +128,38 @@ pub fn conv2d_s8(
     conv2d_s8::conv2d_s8(g, q, input, weights, bias, requant, scratch, output)
 }
 
+/// Scratch bytes an encoder declares for [`conv2d_add_s8`]: the conv's
+/// ([`conv2d_s8_scratch_bytes`]) plus a buffer for a chunk of output rows.
+pub const fn conv2d_add_s8_scratch_bytes(g: &ConvGeom) -> usize {
+    conv2d_add_s8::scratch_bytes(g)
+}
+
+/// Scratch bytes [`conv2d_add_s8`] needs at least (what validation checks).
+pub const fn conv2d_add_s8_min_scratch_bytes(g: &ConvGeom) -> usize {
+    conv2d_add_s8::min_scratch_bytes(g)
+}
+
+/// int8 convolution fused with the residual add that reads its output:
+/// `skip ← add(skip, conv(input))`, the skip being the add's `a` when `skip_is_a`. Equal to
+/// [`conv2d_s8`] then [`add_s8`] bit for bit, without the conv's output tensor.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_add_s8(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    add: &AddParams,
+    skip_is_a: bool,
+    scratch: &mut [u8],
+    skip: &mut [i8],
+) {
+    conv2d_add_s8::conv2d_add_s8(
+        g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
+    )
+}
+
 /// int8 fully connected layer; lengths come from `input` and `output`.
 pub fn dense_s8(
     q: &OutQuant,
@@ -155,9 +188,26 @@ pub fn global_avgpool_s8(input_shape: Shape, input: &[i8], output: &mut [i8]) {
     pool_s8::global_avgpool_s8(input_shape, input, output)
 }
 
+/// Scratch bytes an encoder declares for [`add_s8`] (its per-input tables; with less it
+/// rescales every element, with the same results).
+pub const fn add_s8_scratch_bytes() -> usize {
+    add_s8::LUT_BYTES + 4
+}
+
 /// int8 elementwise add (TFLite scheme).
-pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
-    add_s8::add_s8(p, a, b, output)
+pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], scratch: &mut [u8], output: &mut [i8]) {
+    add_s8::add_s8(p, a, b, scratch, output)
+}
+
+/// [`add_s8`] writing over one input: `acc` is input `a` when `acc_is_a`, else `b`.
+pub fn add_s8_in_place(
+    p: &AddParams,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other: &[i8],
+    scratch: &mut [u8],
+) {
+    add_s8::add_s8_in_place(p, acc_is_a, acc, other, scratch)
 }
 
 /// int8 ReLU with unchanged quantization: `max(x, zero_point)`.

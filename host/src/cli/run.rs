@@ -25,8 +25,9 @@ pub struct RunArgs {
     /// Number of CIFAR-10 test images (the first N).
     #[arg(long, default_value_t = 10)]
     images: usize,
-    /// Folder holding `cifar-10-batches-bin/` (or that folder itself).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Folder holding `cifar-10-batches-bin/` (or that folder itself; default: WHITTLE_DATA,
+    /// else the per-user cache).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Use seeded synthetic patterns instead of CIFAR-10 (no data needed; labels are 0).
     #[arg(long, conflicts_with = "data")]
@@ -86,11 +87,7 @@ fn load_images(a: &RunArgs, model: &Model) -> anyhow::Result<Vec<LabeledImage>> 
             .map(|pixels| LabeledImage { label: 0, pixels })
             .collect());
     }
-    let Some(dir) = &a.data else {
-        bail!(
-            "no images: give --data DIR (holding cifar-10-batches-bin/), set WHITTLE_DATA, or pass --synthetic"
-        );
-    };
+    let dir = &super::data::data_dir(a.data.as_deref(), None, DatasetKind::Cifar10)?;
     let test = load_test(dir, DatasetKind::Cifar10)
         .with_context(|| format!("reading the CIFAR-10 test set under {}", dir.display()))?;
     let n = a.images.min(test.len());

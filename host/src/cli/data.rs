@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 
+use whittle::data::DatasetKind;
+use whittle::data::cifar::{find_file, locate as dataset_folder};
 use whittle::data::fetch::{self, Archive, FetchOptions, Fetched};
 use whittle::data::locate::{self, Lookup};
 use whittle::data::verify;
-use whittle::data::DatasetKind;
-use whittle::data::cifar::{find_file, locate as dataset_folder};
 use whittle::train::RunDir;
 
 /// Arguments of `whittle data`.
@@ -155,7 +155,9 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
             println!("  {c}");
         }
         if kind == DatasetKind::Cifar100 {
-            println!("  (no published checksums of the extracted CIFAR-100 files: size and records only)");
+            println!(
+                "  (no published checksums of the extracted CIFAR-100 files: size and records only)"
+            );
         }
         failed += checks.iter().filter(|c| !c.ok()).count();
     }

@@ -129,7 +129,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         let config = run
             .config()
             .context("--resume needs the run's train.json")?;
-        let base = data_base(a.data.as_deref(), config.data_dir.as_deref(), config.dataset)?;
+        let base = data_base(
+            a.data.as_deref(),
+            config.data_dir.as_deref(),
+            config.dataset,
+        )?;
         let splits = data::load_splits(&base, config.dataset, &config.split)?;
         let total = a.epochs.unwrap_or(config.epochs);
         eprintln!(

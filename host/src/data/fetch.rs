@@ -617,7 +617,10 @@ mod tests {
             c10.url,
             "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
         );
-        assert_eq!((c10.size, c10.md5.as_str()), (170_052_171, "c32a1d4ab5d03f1284b67883e8d87530"));
+        assert_eq!(
+            (c10.size, c10.md5.as_str()),
+            (170_052_171, "c32a1d4ab5d03f1284b67883e8d87530")
+        );
         assert_eq!(
             c10.members(),
             [
@@ -633,7 +636,10 @@ mod tests {
             .map(|m| format!("cifar-10-batches-bin/{m}"))
         );
         let c100 = Archive::official(DatasetKind::Cifar100);
-        assert_eq!((c100.size, c100.md5.as_str()), (168_513_733, "03b5dce01913d631647c71ecec9e9cb8"));
+        assert_eq!(
+            (c100.size, c100.md5.as_str()),
+            (168_513_733, "03b5dce01913d631647c71ecec9e9cb8")
+        );
         assert_eq!(
             c100.members(),
             [
@@ -676,7 +682,10 @@ mod tests {
             unsafe_path(Path::new("cifar-10-batches-bin/../../a.bin")),
             Some("a `..` component")
         );
-        assert_eq!(unsafe_path(Path::new("/etc/passwd")), Some("an absolute path"));
+        assert_eq!(
+            unsafe_path(Path::new("/etc/passwd")),
+            Some("an absolute path")
+        );
         assert_eq!(clean(Path::new("./a/./b.bin")), "a/b.bin");
     }
 

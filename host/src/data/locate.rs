@@ -41,7 +41,11 @@ pub struct Lookup {
 impl Lookup {
     /// From `WHITTLE_DATA`, `XDG_CACHE_HOME` and `HOME`.
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         Self {
             env_data: var(ENV_DATA),
             cache: cache_dir(var("XDG_CACHE_HOME"), var("HOME")),
@@ -220,8 +224,14 @@ mod tests {
     #[test]
     fn cache_dir_prefers_an_absolute_xdg_cache_home() {
         let p = |s: &str| Some(PathBuf::from(s));
-        assert_eq!(cache_dir(p("/x/cache"), p("/home/u")), p("/x/cache/whittle"));
-        assert_eq!(cache_dir(p("rel"), p("/home/u")), p("/home/u/.cache/whittle"));
+        assert_eq!(
+            cache_dir(p("/x/cache"), p("/home/u")),
+            p("/x/cache/whittle")
+        );
+        assert_eq!(
+            cache_dir(p("rel"), p("/home/u")),
+            p("/home/u/.cache/whittle")
+        );
         assert_eq!(cache_dir(None, p("/home/u")), p("/home/u/.cache/whittle"));
         assert_eq!(cache_dir(None, None), None);
     }

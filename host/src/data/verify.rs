@@ -56,7 +56,10 @@ pub fn expected_files(kind: DatasetKind) -> Vec<Expected> {
 pub fn label_files(kind: DatasetKind) -> &'static [(&'static str, usize)] {
     match kind {
         DatasetKind::Cifar10 => &[("batches.meta.txt", 10)],
-        DatasetKind::Cifar100 => &[("coarse_label_names.txt", 20), ("fine_label_names.txt", 100)],
+        DatasetKind::Cifar100 => &[
+            ("coarse_label_names.txt", 20),
+            ("fine_label_names.txt", 100),
+        ],
     }
 }
 
@@ -474,7 +477,10 @@ mod tests {
     fn known_checksums_cover_every_cifar10_file_and_no_cifar100_file() {
         let c10 = expected_files(DatasetKind::Cifar10);
         assert_eq!(c10.len(), 6);
-        assert!(c10.iter().all(|e| e.md5.as_ref().is_some_and(|m| m.len() == 32)));
+        assert!(
+            c10.iter()
+                .all(|e| e.md5.as_ref().is_some_and(|m| m.len() == 32))
+        );
         assert_eq!(
             c10[5].md5.as_deref(),
             Some("803d5f7f4d78ea53de84dbe85f74fb6d")
@@ -482,7 +488,10 @@ mod tests {
         let c100 = expected_files(DatasetKind::Cifar100);
         assert_eq!(
             c100,
-            vec![expected("train", 50_000, None), expected("test", 10_000, None)]
+            vec![
+                expected("train", 50_000, None),
+                expected("test", 10_000, None)
+            ]
         );
     }
 

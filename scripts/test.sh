@@ -4,7 +4,16 @@
 # burn is too slow unoptimized). Run `scripts/setup.sh` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export WHITTLE_DATA="${WHITTLE_DATA:-$(cd .. && pwd)/shared/data}"
+# CIFAR-10 for the end-to-end tests: WHITTLE_DATA, else CI's copy beside the checkout, else
+# the per-user cache that `whittle data fetch cifar10` fills. The tests never download.
+if [ -z "${WHITTLE_DATA:-}" ]; then
+  if [ -d ../shared/data ]; then
+    WHITTLE_DATA="$(cd .. && pwd)/shared/data"
+  else
+    WHITTLE_DATA="${XDG_CACHE_HOME:-$HOME/.cache}/whittle"
+  fi
+fi
+export WHITTLE_DATA
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -257,7 +257,13 @@ fn seed_net_runs_bit_exact_on_the_cortex_m33() {
 fn a_model_too_big_for_a_named_chip_names_it_and_the_shortfall() {
     let mut b = Builder::new("big", [3, 32, 32], 400);
     b.then("flat", Op::Flatten(Flatten {}));
-    b.then("fc", Op::Dense(Dense { out: 400, bias: true }));
+    b.then(
+        "fc",
+        Op::Dense(Dense {
+            out: 400,
+            bias: true,
+        }),
+    );
     let blob = synth::build(&b.finish().expect("graph"), 1).expect("big blob");
     let mut opts = RunOptions::new(Machine::Mps2An505);
     opts.chip = Some(&whittle::firmware::chips::NRF5340);

@@ -17,7 +17,7 @@ pub struct BenchArgs {
     arch: String,
     /// Data directory (as for `whittle train`); training batches come from the training
     /// split, inference batches from the validation split.
-    #[arg(long, env = "WHITTLE_DATA")]
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Random images and labels instead of CIFAR (no data needed).
     #[arg(long)]
@@ -84,9 +84,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     } else {
         let kind = DatasetKind::for_classes(spec.classes)
             .with_context(|| format!("no CIFAR dataset has {} classes", spec.classes))?;
-        let base = a.data.as_deref().ok_or(data::DataError::NoDataDir {
-            subdir: kind.subdir(),
-        })?;
+        let base = &super::data::data_dir(a.data.as_deref(), None, kind)?;
         let splits = data::load_splits(base, kind, &SplitOptions::default())?;
         let label = match kind {
             DatasetKind::Cifar10 => "cifar-10",

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use whittle::data::{DatasetKind, locate};
 use whittle::demo::{self, DemoOptions};
 use whittle::firmware::Machine;
 
 /// Arguments of `whittle demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Directory holding `cifar-10-batches-bin/` (default: `../shared/data`).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Directory holding `cifar-10-batches-bin/` (default: WHITTLE_DATA, else the per-user
+    /// cache, fetched there when missing unless WHITTLE_FETCH=0).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// The trained base run to prune (shipped with the repository).
     #[arg(long, default_value = "models/seed-c10")]
@@ -41,7 +43,7 @@ pub struct DemoArgs {
 
 /// Run `whittle demo`.
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let data = a.data.unwrap_or_else(|| PathBuf::from("../shared/data"));
+    let data = locate::data_dir(a.data.as_deref(), None, DatasetKind::Cifar10, true)?;
     let mut opts = DemoOptions::new(data, a.base, a.out, a.quick);
     opts.machine = a.machine;
     if let Some(n) = a.images {

@@ -29,8 +29,8 @@ pub struct EvalArgs {
     /// Which weights: after the last epoch or at the best validation accuracy.
     #[arg(long, value_enum, default_value = "final")]
     weights: WeightsArg,
-    /// Data directory (default: the one stored in train.json).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Data directory (default: WHITTLE_DATA, the one stored in train.json, the cache).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Compute backend.
     #[arg(long, default_value = "flex")]
@@ -51,7 +51,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         WeightsArg::Final => Weights::Final,
         WeightsArg::Best => Weights::Best,
     };
-    let e = train::evaluate_run(&a.run, weights, split, a.data.as_deref(), &device)?;
+    let data = super::data::run_data_dir(a.data.as_deref(), &a.run)?;
+    let e = train::evaluate_run(&a.run, weights, split, Some(&data), &device)?;
     if a.json {
         println!("{}", serde_json::to_string(&e)?);
     } else {

@@ -53,8 +53,8 @@ pub struct ExportArgs {
     /// Score the f32 and the written blob on the first N test images (host, exact kernels).
     #[arg(long, default_value_t = 0)]
     eval: usize,
-    /// Data directory (default: the one stored in train.json).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Data directory (default: WHITTLE_DATA, the one stored in train.json, the cache).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Print the written blob's summary as JSON.
     #[arg(long)]
@@ -72,9 +72,7 @@ fn to_f32(images: &Images, n: usize) -> (Vec<f32>, Vec<u8>) {
 
 fn data_base(run: &RunDir, arg: Option<&Path>) -> anyhow::Result<PathBuf> {
     let config = run.config()?;
-    arg.map(Path::to_path_buf)
-        .or(config.data_dir)
-        .context("no data directory: pass --data or set WHITTLE_DATA")
+    super::data::data_dir(arg, config.data_dir.as_deref(), config.dataset)
 }
 
 /// Run `whittle export`.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod data;
 mod demo;
 mod eval;
 mod export;
@@ -48,6 +49,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Training and inference images/s (compare with bench/pytorch_seed_c10.py).
     Bench(bench::BenchArgs),
+    /// Fetch CIFAR-10/100 from the dataset authors (resumable, checked) or verify a copy.
+    Data(data::DataArgs),
 }
 
 impl Cli {
@@ -65,6 +68,7 @@ impl Cli {
             Command::Export(a) => export::run(a),
             Command::Inspect(a) => inspect::run(a),
             Command::Bench(a) => bench::run(a),
+            Command::Data(a) => data::run(a),
         }
     }
 }

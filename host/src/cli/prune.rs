@@ -80,8 +80,8 @@ pub struct PruneArgs {
     /// Train on the first N training images only.
     #[arg(long)]
     limit: Option<usize>,
-    /// Data directory (default: the base run's).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Data directory (default: WHITTLE_DATA, the base run's, the cache).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Learning-phase and fine-tuning learning rate.
     #[arg(long, default_value_t = 1e-3)]
@@ -216,7 +216,7 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         round_to: a.round_to,
         finetune_epochs: a.finetune_epochs,
         limit: a.limit,
-        data_dir: a.data.clone(),
+        data_dir: Some(super::data::run_data_dir(a.data.as_deref(), &a.from)?),
         learn: LearnConfig {
             batch_size: a.batch,
             lr: a.lr,

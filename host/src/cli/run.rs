@@ -59,8 +59,9 @@ pub struct ImageArgs {
     /// Number of CIFAR-10 test images (the first N; up to all 10,000).
     #[arg(long, default_value_t = 10)]
     pub images: usize,
-    /// Folder holding `cifar-10-batches-bin/` (or that folder itself).
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Folder holding `cifar-10-batches-bin/` (or that folder itself; default: WHITTLE_DATA,
+    /// else the per-user cache).
+    #[arg(long)]
     pub data: Option<PathBuf>,
     /// Use seeded synthetic patterns instead of CIFAR-10 (no data needed; labels are 0).
     #[arg(long, conflicts_with = "data")]
@@ -149,11 +150,7 @@ pub fn load_images(i: &ImageArgs, model: &Model) -> anyhow::Result<(Vec<LabeledI
             .collect();
         return Ok((images, format!("synthetic-{SYNTHETIC_SEED}")));
     }
-    let Some(dir) = &i.data else {
-        bail!(
-            "no images: give --data DIR (holding cifar-10-batches-bin/), set WHITTLE_DATA, or pass --synthetic"
-        );
-    };
+    let dir = &super::data::data_dir(i.data.as_deref(), None, DatasetKind::Cifar10)?;
     let test = load_test(dir, DatasetKind::Cifar10)
         .with_context(|| format!("reading the CIFAR-10 test set under {}", dir.display()))?;
     let n = i.images.min(test.len());

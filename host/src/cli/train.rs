@@ -23,8 +23,9 @@ pub struct TrainArgs {
     /// Run directory (spec.json, train.json, history.json, model.bpk, checkpoint/).
     #[arg(long)]
     out: PathBuf,
-    /// Data directory: contains cifar-10-batches-bin/ (or cifar-100-binary/), or is it.
-    #[arg(long, env = "WHITTLE_DATA")]
+    /// Data directory: contains cifar-10-batches-bin/ (or cifar-100-binary/), or is it
+    /// (default: WHITTLE_DATA, else the per-user cache; see `whittle data fetch`).
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Train on the first N training images only (smoke runs).
     #[arg(long)]
@@ -106,11 +107,13 @@ fn print_epoch(total: usize) -> impl FnMut(&EpochRecord) {
     }
 }
 
-fn data_base(given: Option<&Path>, kind: DatasetKind) -> anyhow::Result<PathBuf> {
-    let base = given.ok_or(data::DataError::NoDataDir {
-        subdir: kind.subdir(),
-    })?;
-    Ok(std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf()))
+fn data_base(
+    given: Option<&Path>,
+    stored: Option<&Path>,
+    kind: DatasetKind,
+) -> anyhow::Result<PathBuf> {
+    let base = super::data::data_dir(given, stored, kind)?;
+    Ok(std::fs::canonicalize(&base).unwrap_or(base))
 }
 
 /// Run `whittle train`.
@@ -122,10 +125,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         let config = run
             .config()
             .context("--resume needs the run's train.json")?;
-        let base = match a.data.as_deref() {
-            Some(d) => data_base(Some(d), config.dataset)?,
-            None => data_base(config.data_dir.as_deref(), config.dataset)?,
-        };
+        let base = data_base(
+            a.data.as_deref(),
+            config.data_dir.as_deref(),
+            config.dataset,
+        )?;
         let splits = data::load_splits(&base, config.dataset, &config.split)?;
         let total = a.epochs.unwrap_or(config.epochs);
         eprintln!(
@@ -160,7 +164,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
     let kind = DatasetKind::for_classes(spec.classes)
         .with_context(|| format!("no CIFAR dataset has {} classes", spec.classes))?;
-    let base = data_base(a.data.as_deref(), kind)?;
+    let base = data_base(a.data.as_deref(), None, kind)?;
     let split = SplitOptions {
         val: a.val,
         split_seed: a.split_seed,

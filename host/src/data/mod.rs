@@ -1,12 +1,15 @@
-//! CIFAR data: readers for the official binary files, the validation split, augmentation
-//! and batching into burn tensors.
+//! CIFAR data: where it is and how to fetch and check it, readers for the official binary
+//! files, the validation split, augmentation and batching into burn tensors.
 
 pub mod augment;
 pub mod batch;
 pub mod cifar;
 pub mod error;
+pub mod fetch;
 pub mod images;
+pub mod locate;
 pub mod split;
+pub mod verify;
 
 use std::path::Path;
 

@@ -28,6 +28,7 @@ step "clippy (host workspace, shared on the target, firmware)"
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo clippy --release -p whittle-shared --target thumbv7em-none-eabihf -- -D warnings
 (cd firmware && cargo clippy --release -- -D warnings)
+(cd firmware && cargo clippy --release --features mps2-an505 --target thumbv8m.main-none-eabihf -- -D warnings)
 
 step "firmware: real-board (probe-rs, STM32F4) build"
 (cd firmware && cargo build --release --features stm32f4-board)

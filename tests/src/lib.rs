@@ -1,11 +1,27 @@
 //! Helpers shared by the end-to-end tests in `tests/tests/`: test images (CIFAR-10 when
 //! `WHITTLE_DATA` is set, seeded synthetic patterns otherwise) and the tool check.
 
-use whittle::data::{DatasetKind, load_test};
+use std::path::PathBuf;
+
+use whittle::data::{self, DatasetKind, load_test};
 use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, qemu};
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
+
+/// CIFAR-10 for the end-to-end tests: `WHITTLE_DATA`, or the project's `../shared/data`
+/// beside the repository. Panics (fails the test, never skips it) when it holds none.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("WHITTLE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    assert!(
+        data::locate(&dir, DatasetKind::Cifar10).exists(),
+        "this test needs CIFAR-10 in {} (set WHITTLE_DATA)",
+        dir.display()
+    );
+    dir
+}
 
 /// Panics (fails the test, never skips it) when QEMU or defmt-print is missing, saying
 /// how to install it.

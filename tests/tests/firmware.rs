@@ -205,8 +205,8 @@ fn corrupt_blob_is_rejected_by_the_firmware_with_its_format_error() {
     );
 }
 
-#[test]
-fn too_big_a_model_is_refused_before_building() {
+/// A dense layer of 3,072 × 400 int8 weights: 1.2 MiB, more than 1 MiB of flash.
+fn big_blob() -> Vec<u8> {
     let mut b = Builder::new("big", [3, 32, 32], 400);
     b.then("flat", Op::Flatten(Flatten {}));
     b.then(
@@ -216,7 +216,12 @@ fn too_big_a_model_is_refused_before_building() {
             bias: true,
         }),
     );
-    let blob = synth::build(&b.finish().expect("graph"), 1).expect("big blob");
+    synth::build(&b.finish().expect("graph"), 1).expect("big blob")
+}
+
+#[test]
+fn too_big_a_model_is_refused_before_building() {
+    let blob = big_blob();
     let err = whittle::firmware::run(&blob, &[], &RunOptions::new(Machine::Netduinoplus2))
         .expect_err("1.2 MiB of weights cannot fit 1 MiB of flash");
     assert!(
@@ -255,16 +260,7 @@ fn seed_net_runs_bit_exact_on_the_cortex_m33() {
 
 #[test]
 fn a_model_too_big_for_a_named_chip_names_it_and_the_shortfall() {
-    let mut b = Builder::new("big", [3, 32, 32], 400);
-    b.then("flat", Op::Flatten(Flatten {}));
-    b.then(
-        "fc",
-        Op::Dense(Dense {
-            out: 400,
-            bias: true,
-        }),
-    );
-    let blob = synth::build(&b.finish().expect("graph"), 1).expect("big blob");
+    let blob = big_blob();
     let mut opts = RunOptions::new(Machine::Mps2An505);
     opts.chip = Some(&whittle::firmware::chips::NRF5340);
     let err = whittle::firmware::run(&blob, &[], &opts).expect_err("1.2 MiB in 1 MiB");

@@ -3,27 +3,12 @@
 //! QEMU → every firmware result equals the host simulation, and the pruned model is smaller
 //! and faster on the chip.
 
-use std::path::PathBuf;
-
 use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::demo::{self, DemoOptions};
 use whittle::graph;
 use whittle::prune::{PruneSummary, Target};
 use whittle::train::{self, RunDir, RunOptions, TrainConfig};
-use whittle_tests::require_tools;
-
-/// `WHITTLE_DATA`, or the project's `../shared/data` beside the repository.
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("WHITTLE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    assert!(
-        data::locate(&dir, DatasetKind::Cifar10).exists(),
-        "the pipeline test needs CIFAR-10 in {} (set WHITTLE_DATA)",
-        dir.display()
-    );
-    dir
-}
+use whittle_tests::{data_dir, require_tools};
 
 #[test]
 fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {

@@ -5,7 +5,7 @@
 //! together (surgery's masked ≡ pruned check), folds BatchNorm exactly, exports int8, and
 //! runs in QEMU bit-exact with the host simulation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::graph::op::{Add, BatchNorm, Conv2d, Dense, Flatten, GlobalAvgPool, Mask, Relu};
@@ -17,19 +17,7 @@ use whittle::prune::l1::{L1, L1Config};
 use whittle::prune::l1_norm::L1Norm;
 use whittle::prune::{Amount, PruneMethod, PruneOptions, PruneSummary, Target, prune_run};
 use whittle::train::{self, RunDir, RunOptions, TrainConfig, Weights};
-use whittle_tests::require_tools;
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("WHITTLE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    assert!(
-        data::locate(&dir, DatasetKind::Cifar10).exists(),
-        "the residual test needs CIFAR-10 in {} (set WHITTLE_DATA)",
-        dir.display()
-    );
-    dir
-}
+use whittle_tests::{data_dir, require_tools};
 
 fn conv(out: usize, k: usize, stride: usize, pad: Pad) -> Op {
     Op::Conv2d(Conv2d {

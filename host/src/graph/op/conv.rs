@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cost, CostArgs, OpKind, ParamDecl, ParamKind, Role, int8_flash};
+use super::{Cost, CostArgs, OpKind, ParamDecl, ParamKind, Role, bias_decl, int8_flash};
 use crate::graph::shape::{Pad, Shape, window};
 
 fn one() -> [usize; 2] {
@@ -105,13 +105,7 @@ impl OpKind for Conv2d {
             kind: ParamKind::Kernel,
         }];
         if self.bias {
-            v.push(ParamDecl {
-                name: "bias",
-                shape: vec![self.out],
-                out_axis: Some(0),
-                in_axis: None,
-                kind: ParamKind::Bias,
-            });
+            v.push(bias_decl(self.out));
         }
         v
     }

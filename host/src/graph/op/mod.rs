@@ -220,6 +220,17 @@ impl Op {
     }
 }
 
+/// The bias tensor of a producer with `out` output channels.
+pub(crate) fn bias_decl(out: usize) -> ParamDecl {
+    ParamDecl {
+        name: "bias",
+        shape: vec![out],
+        out_axis: Some(0),
+        in_axis: None,
+        kind: ParamKind::Bias,
+    }
+}
+
 /// int8 flash bytes of a conv or dense op with `cout` output channels and `taps` weights per
 /// output channel: one byte per weight plus the per-channel bias and requantization that
 /// `shared`'s format stores.

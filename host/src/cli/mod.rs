@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod eval;
+mod experiment;
 mod export;
 mod inspect;
 mod prune;
@@ -31,6 +32,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run an int8 blob on Cortex-M in QEMU: accuracy, instructions, flash, RAM, stack.
     Run(run::RunArgs),
+    /// The article's chart as one command: methods × budgets × seeds, one run directory
+    /// per point (`--point K`), resumable; results JSON, CSV and SVG.
+    Experiment(experiment::ExperimentArgs),
     /// Prune a trained run (l1, l0, first-k, apoz, l1-norm, scratch), cut, fine-tune.
     Prune(prune::PruneArgs),
     /// Write a random-weight int8 blob of a named architecture (tests, benchmarks).
@@ -53,6 +57,7 @@ impl Cli {
             Command::Run(a) => run::run(a),
             Command::Synth(a) => synth::run(a),
             Command::Prune(a) => prune::run(a),
+            Command::Experiment(a) => experiment::run(a),
             Command::Export(a) => export::run(a),
             Command::Inspect(a) => inspect::run(a),
             Command::Bench(a) => bench::run(a),

@@ -236,7 +236,7 @@ pub fn load(
         .cost_of(&spec, &min_w)
         .map_err(|e| bad("base", e.to_string()))?;
     let check_r = |field: String, v: f64| -> Result<(), ExperimentError> {
-        if !(v > 0.0 && v < 1.0) {
+        if v.is_nan() || v <= 0.0 || v >= 1.0 {
             return Err(bad(&field, format!("{v} is not a fraction in (0, 1)")));
         }
         let t = config.budget.target(cost, 1.0 - v).value();

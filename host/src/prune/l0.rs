@@ -235,7 +235,7 @@ impl PruneMethod for L0 {
 
     fn init(&mut self, model: Net) -> Result<Net, PruneError> {
         self.config.control.check()?;
-        if !(self.config.clamp > 0.0) {
+        if self.config.clamp.is_nan() || self.config.clamp <= 0.0 {
             return Err(PruneError::Config(format!(
                 "l0: log α clamp {} must be > 0",
                 self.config.clamp

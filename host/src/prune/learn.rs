@@ -106,7 +106,8 @@ pub fn learn(
     device: &Device,
     on_epoch: &mut dyn FnMut(&LearnEpoch),
 ) -> Result<(Net, Vec<LearnEpoch>), PruneError> {
-    if config.batch_size == 0 || !(config.lr > 0.0) || !(config.mask_lr > 0.0) {
+    let bad = |v: f64| v.is_nan() || v <= 0.0;
+    if config.batch_size == 0 || bad(config.lr) || bad(config.mask_lr) {
         return Err(PruneError::Config(
             "batch size, lr and mask lr must be > 0".into(),
         ));

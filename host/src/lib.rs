@@ -5,6 +5,7 @@ pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod device;
+pub mod experiment;
 pub mod export;
 pub mod firmware;
 pub mod graph;

@@ -5,6 +5,7 @@ mod check;
 mod data;
 mod demo;
 mod eval;
+mod experiment;
 mod export;
 mod fit;
 mod inspect;
@@ -39,6 +40,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Does a blob fit a chip (STM32F405, nRF5340, RP2350, ...): flash, RAM, time; per layer.
     Fit(fit::FitArgs),
+    /// The article's chart as one command: methods × budgets × seeds, one run directory
+    /// per point (`--point K`), resumable; results JSON, CSV and SVG.
+    Experiment(experiment::ExperimentArgs),
     /// Prune a trained run (l1, l0, first-k, apoz, l1-norm, scratch), cut, fine-tune.
     Prune(prune::PruneArgs),
     /// Write a random-weight int8 blob of a named architecture (tests, benchmarks).
@@ -65,6 +69,7 @@ impl Cli {
             Command::Fit(a) => fit::run(a),
             Command::Synth(a) => synth::run(a),
             Command::Prune(a) => prune::run(a),
+            Command::Experiment(a) => experiment::run(a),
             Command::Export(a) => export::run(a),
             Command::Inspect(a) => inspect::run(a),
             Command::Bench(a) => bench::run(a),

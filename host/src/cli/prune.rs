@@ -8,9 +8,10 @@ use clap::{Args, ValueEnum};
 
 use whittle::nn::hard_concrete::Temperature;
 use whittle::prune::apoz::Apoz;
+use whittle::prune::control::Control;
 use whittle::prune::first_k::FirstK;
 use whittle::prune::l0::{L0, L0Config};
-use whittle::prune::l1::{L1, L1Config, PushPull};
+use whittle::prune::l1::{L1, L1Config, PushPull, Score};
 use whittle::prune::l1_norm::L1Norm;
 use whittle::prune::learn::LearnConfig;
 use whittle::prune::scratch::Scratch;
@@ -28,6 +29,14 @@ enum MethodArg {
     /// Network Slimming: L1 on BatchNorm γ, channels ranked by |γ|.
     Slimming,
     Scratch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScoreArg {
+    /// |m|.
+    Mask,
+    /// |m|·‖W_c‖₂ (invariant to scale moving between mask and filter).
+    MaskNorm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,9 +92,27 @@ pub struct PruneArgs {
     /// Data directory (default: WHITTLE_DATA, the base run's, the cache).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Learning-phase and fine-tuning learning rate.
+    /// Learning rate of the weights (learning phase and fine-tuning).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// l1/l0: learning rate of the masks / gates (their own Adam).
+    #[arg(long, default_value_t = 1e-2)]
+    mask_lr: f64,
+    /// Learning phase: L1 on the conv/dense kernels.
+    #[arg(long, default_value_t = 1.25e-6)]
+    learn_l1: f64,
+    /// Learning phase: L2 on the conv/dense kernels.
+    #[arg(long, default_value_t = 2.5e-6)]
+    learn_l2: f64,
+    /// l1/l0 under a budget: adapt λ every this many mask/gate steps.
+    #[arg(long, default_value_t = 10)]
+    control_every: usize,
+    /// l1/l0 under a budget: λ ×/÷ this per control step.
+    #[arg(long, default_value_t = 1.5)]
+    lambda_factor: f64,
+    /// l1/l0: the penalty ramps from 0 to λ over this many mask/gate steps.
+    #[arg(long, default_value_t = 50)]
+    ramp_steps: usize,
     /// Batch size.
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -98,12 +125,15 @@ pub struct PruneArgs {
     /// l1: snap |m| below this to 0 and freeze it (0: off).
     #[arg(long, default_value_t = 0.075)]
     snap: f32,
-    /// l1 push-pull: epochs training only masks per cycle (0: no push-pull).
-    #[arg(long, default_value_t = 0)]
+    /// l1 push-pull: epochs training only masks per cycle (0: masks and weights together).
+    #[arg(long, default_value_t = 1)]
     mask_epochs: usize,
     /// l1 push-pull: epochs training only weights per cycle.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 1)]
     weight_epochs: usize,
+    /// l1: cross-layer score of a budget's final re-rank.
+    #[arg(long, value_enum, default_value = "mask-norm")]
+    score: ScoreArg,
     /// l1: unit-norm filters (scale moved into the mask).
     #[arg(long)]
     spherical: bool,
@@ -116,6 +146,9 @@ pub struct PruneArgs {
     /// l0: initial log α.
     #[arg(long, default_value_t = 2.5)]
     log_alpha_init: f32,
+    /// l0: log α is clamped to [−C, C] on the parameter after every step.
+    #[arg(long, default_value_t = 4.0)]
+    clamp: f32,
     /// scratch: widths from this keep plan (default: a uniform cut).
     #[arg(long)]
     plan: Option<PathBuf>,
@@ -161,11 +194,17 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
     if !learned && amount == Amount::Learned && a.plan.is_none() {
         bail!("--method {:?} needs --target-*, --ratio or --k", a.method);
     }
+    let control = Control {
+        every: a.control_every,
+        factor: a.lambda_factor,
+        ramp_steps: a.ramp_steps,
+        ..Control::default()
+    };
     let mut method: Box<dyn PruneMethod> = match a.method {
         MethodArg::L1 => Box::new(L1::new(
             &spec,
             L1Config {
-                lambda: a.lambda.unwrap_or(1e-4),
+                lambda: a.lambda.unwrap_or(1e-3),
                 layer_lambda: a.layer_lambda.clone(),
                 threshold: a.threshold,
                 snap: (a.snap > 0.0).then_some(a.snap),
@@ -176,7 +215,11 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
                 spherical: a.spherical,
                 epochs: a.epochs,
                 target,
-                ..L1Config::default()
+                control,
+                score: match a.score {
+                    ScoreArg::Mask => Score::Mask,
+                    ScoreArg::MaskNorm => Score::MaskNorm,
+                },
             },
         )),
         MethodArg::L0 => Box::new(L0::new(
@@ -190,7 +233,8 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
                 },
                 epochs: a.epochs,
                 target,
-                ..L0Config::default()
+                control,
+                clamp: a.clamp,
             },
         )),
         MethodArg::FirstK => Box::new(FirstK),
@@ -220,6 +264,9 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         learn: LearnConfig {
             batch_size: a.batch,
             lr: a.lr,
+            mask_lr: a.mask_lr,
+            l1: a.learn_l1,
+            l2: a.learn_l2,
             seed: a.seed,
             ..LearnConfig::default()
         },
@@ -240,8 +287,11 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         &opts,
         &device,
         &mut |e| {
+            for r in &e.reports {
+                eprintln!("  {}", report_line(r));
+            }
             eprintln!(
-                "learn {} ({}{}{}): loss {:.4} penalty {:.4} val {:.2}% | λ {:.3e} channels {:?} expected MACs {:.0}{} | {:.0} s",
+                "learn {} ({}{}{}): loss {:.4} penalty {:.4} val {:.2}% | λ {:.3e} live {:?} MACs {:.0}{} | {:.0} s",
                 e.epoch,
                 if e.trained.weights { "W" } else { "" },
                 if e.trained.masks { "M" } else { "" },
@@ -250,11 +300,7 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
                 e.penalty,
                 100.0 * e.val_acc,
                 e.method.lambda,
-                e.method
-                    .channels
-                    .iter()
-                    .map(|c| (c * 10.0).round() / 10.0)
-                    .collect::<Vec<_>>(),
+                e.method.live,
                 e.method.expected_macs,
                 e.method
                     .expected_cost
@@ -274,11 +320,42 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
             );
         },
     )?;
+    if let Some(l) = &summary.learned {
+        eprintln!(
+            "learned plan alone: widths {:?}, {} MACs{}; the final plan dropped {} more live channels and restored {}",
+            l.widths,
+            l.macs,
+            match (l.cost, l.off_target) {
+                (Some((c, t)), Some(off)) =>
+                    format!(", cost {c} for a budget of {t} ({:+.1}%)", 100.0 * off),
+                _ => String::new(),
+            },
+            l.reranked_dropped,
+            l.reranked_restored
+        );
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&SummaryLine::from(&summary))?
     );
     Ok(())
+}
+
+/// One line of a learning report: step, λ, live cost and channels, snapped/closed.
+fn report_line(r: &whittle::prune::MethodLog) -> String {
+    format!(
+        "step {}: λ {:.3e} (applied {:.3e}) live {:?} MACs {:.0}{} snapped {} closed {}",
+        r.step,
+        r.lambda,
+        r.lambda_effective,
+        r.live,
+        r.expected_macs,
+        r.expected_cost
+            .map(|c| format!(" cost {c:.0}"))
+            .unwrap_or_default(),
+        r.snapped,
+        r.closed
+    )
 }
 
 #[derive(serde::Serialize)]
@@ -293,6 +370,7 @@ struct SummaryLine {
     pruned_val_acc: f64,
     final_val_acc: f64,
     check_max_abs_diff: Option<f32>,
+    learned: Option<whittle::prune::LearnedPlan>,
 }
 
 impl From<&whittle::prune::PruneSummary> for SummaryLine {
@@ -308,6 +386,7 @@ impl From<&whittle::prune::PruneSummary> for SummaryLine {
             pruned_val_acc: s.pruned_val_acc,
             final_val_acc: s.final_val_acc,
             check_max_abs_diff: s.check.map(|c| c.max_abs_diff),
+            learned: s.learned.clone(),
         }
     }
 }

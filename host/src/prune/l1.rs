@@ -1,14 +1,17 @@
-//! `l1`: group-lasso masks (the seed's easy way) — loss + λ·Σ_l w_l·Σ|m|, optional push-pull
-//! phases, snapping (|m| < s → 0, frozen), unit-norm filters, and λ adapted to a budget.
+//! `l1`: group-lasso masks (the seed's easy way) — loss + λ·Σ_c w_c·|m_c| with w_c what
+//! channel c costs in the budget's currency, push-pull phases (default), snapping (|m| < s
+//! → 0, frozen; under a budget only while the live cost is over it), unit-norm filters, and
+//! λ steered every N mask steps until the snapped masks alone meet the budget.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Ranking, Target};
+use super::control::{Control, Controller, budget_picks, channel_weights, live_cost};
 use super::error::PruneError;
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
 use super::plan::{KeepPlan, mask_of, mask_values};
-use crate::graph::{Graph, Op};
+use crate::graph::{Graph, Groups, Op};
 use crate::nn::{NamedTensor, Net, NodeModule, Trainable};
 use crate::surgery::fold::{fold_path, scale_source};
 use crate::surgery::slice;
@@ -22,6 +25,19 @@ pub struct PushPull {
     pub weight_epochs: usize,
 }
 
+/// How a budget's final re-rank (and `--ratio`) compares channels across layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Score {
+    /// |m| (comparable across layers only with strong weight decay or `spherical`).
+    Mask,
+    /// |m|·‖W_c‖₂ / mean_c ‖W_c‖₂ of the producer's filters: moving scale from a mask
+    /// into its filter (through the ReLU) no longer changes the ranking inside a layer
+    /// (the seed's subtlety 1), while the per-layer mean keeps fan-in out of it.
+    #[default]
+    MaskNorm,
+}
+
 /// Settings of the L1 method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct L1Config {
@@ -29,34 +45,41 @@ pub struct L1Config {
     pub lambda: f64,
     /// Per-mask multipliers of λ, Mask nodes in graph order (empty: all 1).
     pub layer_lambda: Vec<f64>,
-    /// Keep channels with |m| above this.
+    /// Without a budget, keep channels with |m| above this.
     pub threshold: f32,
     /// Snap |m| below this to 0 and freeze it (None: no snapping).
     pub snap: Option<f32>,
     /// Push-pull phases (None: masks and weights train together).
     pub push_pull: Option<PushPull>,
-    /// Keep every filter at unit L2 norm, its scale moved into the mask (exact).
+    /// Keep every filter at unit L2 norm (its scale moved into the mask once at the start;
+    /// afterwards weight steps are projected back onto the sphere, the mask untouched).
     pub spherical: bool,
     /// Mask-learning epochs.
     pub epochs: usize,
-    /// Adapt λ each epoch until the kept channels' cost meets this.
+    /// Steer λ until the live (unsnapped) channels meet this.
     pub target: Option<Target>,
-    /// λ is multiplied (over target) or divided (under 95% of it) by this each epoch.
-    pub lambda_step: f64,
+    /// The λ controller (every N mask steps, ramp).
+    pub control: Control,
+    /// Cross-layer score of the final re-rank.
+    pub score: Score,
 }
 
 impl Default for L1Config {
     fn default() -> Self {
         Self {
-            lambda: 1e-4,
+            lambda: 1e-3,
             layer_lambda: Vec::new(),
             threshold: 0.075,
             snap: Some(0.075),
-            push_pull: None,
+            push_pull: Some(PushPull {
+                mask_epochs: 1,
+                weight_epochs: 1,
+            }),
             spherical: false,
             epochs: 4,
             target: None,
-            lambda_step: 1.5,
+            control: Control::default(),
+            score: Score::default(),
         }
     }
 }
@@ -64,13 +87,22 @@ impl Default for L1Config {
 /// The L1 method's state.
 #[derive(Debug, Clone)]
 pub struct L1 {
-    /// Settings (λ changes under a budget).
+    /// Settings (λ lives in the controller).
     pub config: L1Config,
     spec: Graph,
+    groups: Groups,
     /// The Mask nodes of the graph, in order.
     masks: Vec<usize>,
+    /// Prunable group index (position in `Groups::prunable`) of each Mask node.
+    mask_group: Vec<Option<usize>>,
     /// Frozen (snapped) channels per Mask node (in node order).
     pub frozen: Vec<Vec<bool>>,
+    /// λ and its schedule.
+    pub controller: Controller,
+    /// Penalty weight per Mask node: its channel's cost in the budget's currency (1
+    /// without a budget).
+    pub weights: Vec<f64>,
+    report: Option<MethodLog>,
 }
 
 impl L1 {
@@ -81,11 +113,30 @@ impl L1 {
             .iter()
             .map(|&i| vec![false; spec.shape(spec.nodes[i].output).channels()])
             .collect();
+        // A spec without groups has no masks to learn; errors surface in `init`.
+        let groups = spec.groups().unwrap_or_else(|_| Groups {
+            all: Vec::new(),
+            of_value: Vec::new(),
+        });
+        let prunable = groups.prunable();
+        let mask_group = masks
+            .iter()
+            .map(|&i| {
+                let gi = groups.of_value.get(spec.nodes[i].output.0)?.0;
+                prunable.iter().position(|&p| p == gi)
+            })
+            .collect();
+        let controller = Controller::new(config.control, config.lambda, config.target);
         Self {
+            weights: vec![1.0; masks.len()],
             config,
             spec: spec.clone(),
+            groups,
             masks,
+            mask_group,
             frozen,
+            controller,
+            report: None,
         }
     }
 
@@ -93,26 +144,118 @@ impl L1 {
         self.config.layer_lambda.get(i).copied().unwrap_or(1.0)
     }
 
-    /// Snap small masks to 0, keep frozen ones at 0.
+    /// Live channels per prunable group from the Mask nodes' values: under a budget a
+    /// channel lives until every mask on it is snapped (exactly 0); without one, while
+    /// some mask on it is above the threshold.
+    fn live_of(&self, values: &[Vec<f32>]) -> Vec<usize> {
+        let widths = self.groups.widths();
+        let th = self.config.threshold;
+        let budget = self.config.target.is_some();
+        let mut alive: Vec<Vec<bool>> = widths.iter().map(|&w| vec![false; w]).collect();
+        let mut has_mask = vec![false; widths.len()];
+        for (k, v) in values.iter().enumerate() {
+            let Some(gi) = self.mask_group[k] else {
+                continue;
+            };
+            has_mask[gi] = true;
+            for (c, x) in v.iter().enumerate() {
+                let live = if budget { *x != 0.0 } else { x.abs() > th };
+                if live && c < alive[gi].len() {
+                    alive[gi][c] = true;
+                }
+            }
+        }
+        alive
+            .iter()
+            .zip(&has_mask)
+            .zip(&widths)
+            .map(|((a, &m), &w)| {
+                if m {
+                    a.iter().filter(|x| **x).count()
+                } else {
+                    w
+                }
+            })
+            .collect()
+    }
+
+    fn read_masks(&self, model: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
+        self.masks.iter().map(|&i| mask_of(model, i)).collect()
+    }
+
+    /// Snap small masks to 0 and keep frozen ones at 0. Under a budget, candidates are
+    /// snapped smallest first and only while the live cost is over the target.
     fn snap(&mut self, mut model: Net) -> Result<Net, PruneError> {
-        let snap = self.config.snap;
-        for (k, &i) in self.masks.iter().enumerate() {
-            let mut v = mask_of(&model, i)?;
+        let mut values = self.read_masks(&model)?;
+        for (k, v) in values.iter().enumerate() {
+            if let Some((c, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(PruneError::NonFinite {
+                    what: format!("mask `{}` channel {c}", self.spec.nodes[self.masks[k]].name),
+                    value: *x,
+                    epoch: 0,
+                    step: 0,
+                });
+            }
+        }
+        if let Some(s) = self.config.snap {
+            let mut cand: Vec<(usize, usize)> = Vec::new();
+            for (k, v) in values.iter().enumerate() {
+                for (c, x) in v.iter().enumerate() {
+                    if !self.frozen[k][c] && x.abs() < s {
+                        cand.push((k, c));
+                    }
+                }
+            }
+            match self.config.target {
+                None => cand.iter().for_each(|&(k, c)| self.frozen[k][c] = true),
+                Some(t) => {
+                    cand.sort_by(|a, b| {
+                        values[a.0][a.1]
+                            .abs()
+                            .total_cmp(&values[b.0][b.1].abs())
+                            .then(a.cmp(b))
+                    });
+                    let mut now = values.clone();
+                    for (kk, f) in self.frozen.iter().enumerate() {
+                        for (cc, &z) in f.iter().enumerate() {
+                            if z {
+                                now[kk][cc] = 0.0;
+                            }
+                        }
+                    }
+                    let mut live = self.live_of(&now);
+                    // A channel dies with its last unfrozen mask (residual groups have several).
+                    let info: Vec<(usize, bool)> = cand
+                        .iter()
+                        .map(|&(k, c)| {
+                            let gi = self.mask_group[k];
+                            let others_frozen = (0..self.masks.len()).all(|kk| {
+                                kk == k
+                                    || self.mask_group[kk] != gi
+                                    || self.frozen[kk].get(c).copied().unwrap_or(true)
+                            });
+                            (gi.unwrap_or(0), gi.is_some() && others_frozen)
+                        })
+                        .collect();
+                    let picks = budget_picks(
+                        &self.groups,
+                        &self.spec,
+                        t,
+                        self.config.control.tolerance,
+                        &mut live,
+                        &info,
+                    )?;
+                    for (&(k, c), p) in cand.iter().zip(picks) {
+                        if p {
+                            self.frozen[k][c] = true;
+                        }
+                    }
+                }
+            }
+        }
+        for (k, v) in values.iter_mut().enumerate() {
             let mut changed = false;
             for (c, x) in v.iter_mut().enumerate() {
-                if !x.is_finite() {
-                    return Err(PruneError::NonFinite {
-                        what: format!("mask `{}` channel {c}", self.spec.nodes[i].name),
-                        value: *x,
-                        epoch: 0,
-                        step: 0,
-                    });
-                }
-                if let Some(s) = snap
-                    && x.abs() < s
-                {
-                    self.frozen[k][c] = true;
-                }
                 if self.frozen[k][c] && *x != 0.0 {
                     *x = 0.0;
                     changed = true;
@@ -122,64 +265,143 @@ impl L1 {
                 let t = NamedTensor {
                     name: "values".into(),
                     shape: vec![v.len()],
-                    values: v,
+                    values: v.clone(),
                 };
-                model.set_tensor(i, &t)?;
+                model.set_tensor(self.masks[k], &t)?;
             }
         }
         Ok(model)
     }
 
-    /// Move every producer filter's L2 norm into the mask that folds into it (exact:
-    /// relu is positively homogeneous): W/‖W‖, b/‖W‖, m·‖W‖. Masks that follow a
-    /// BatchNorm (which normalizes the scale away) or fold nowhere are left alone.
-    fn project_unit_norm(&self, mut model: Net) -> Result<Net, PruneError> {
+    /// The fold source (Conv/Dense) of Mask node `m` and its weight's output axis.
+    fn source_of(&self, m: usize) -> Option<(usize, usize)> {
+        let path = fold_path(&self.spec, m)?;
+        let p = path.source;
+        if !matches!(self.spec.nodes[p].op, Op::Conv2d(_) | Op::Dense(_)) {
+            return None;
+        }
+        let axis = self
+            .spec
+            .params(p)
+            .iter()
+            .find(|d| d.name == "weight")
+            .and_then(|d| d.out_axis)?;
+        Some((p, axis))
+    }
+
+    /// L2 norm of each output filter of node `p`'s weight along `axis`.
+    fn filter_norms(model: &Net, p: usize, axis: usize) -> Result<Vec<f32>, PruneError> {
+        let w = model.tensor(p, "weight")?;
+        let len = w.shape[axis];
+        let inner: usize = w.shape[axis + 1..].iter().product();
+        let mut sq = vec![0f32; len];
+        for (k, v) in w.values.iter().enumerate() {
+            sq[(k / inner) % len] += v * v;
+        }
+        Ok(sq.iter().map(|s| s.sqrt()).collect())
+    }
+
+    /// Scale every producer filter to unit L2 norm. With `into_mask` the norm moves into
+    /// the mask that folds into it (exact: relu is positively homogeneous — W/‖W‖, b/‖W‖,
+    /// m·‖W‖); without, the filter is just projected back onto the sphere. Masks that follow
+    /// a BatchNorm (which normalizes the scale away) or fold nowhere are left alone.
+    fn project_unit_norm(&self, mut model: Net, into_mask: bool) -> Result<Net, PruneError> {
         for &m in &self.masks {
-            let Some(path) = fold_path(&self.spec, m) else {
+            let Some((p, axis)) = self.source_of(m) else {
                 continue;
             };
-            let p = path.source;
-            if !matches!(self.spec.nodes[p].op, Op::Conv2d(_) | Op::Dense(_)) {
-                continue;
-            }
-            let Some(axis) = self
-                .spec
-                .params(p)
-                .iter()
-                .find(|d| d.name == "weight")
-                .and_then(|d| d.out_axis)
-            else {
-                continue;
-            };
-            let w = model.tensor(p, "weight")?;
-            let len = w.shape[axis];
-            let inner: usize = w.shape[axis + 1..].iter().product();
-            let mut sq = vec![0f32; len];
-            for (k, v) in w.values.iter().enumerate() {
-                sq[(k / inner) % len] += v * v;
-            }
-            let norm: Vec<f32> = sq.iter().map(|s| s.sqrt().max(1e-12)).collect();
+            let norm: Vec<f32> = Self::filter_norms(&model, p, axis)?
+                .into_iter()
+                .map(|n| n.max(1e-12))
+                .collect();
             let inv: Vec<f32> = norm.iter().map(|n| 1.0 / n).collect();
             let mut tensors = model.node_tensors(p)?;
             scale_source(&self.spec, p, &mut tensors, &inv);
             for t in &tensors {
                 model.set_tensor(p, t)?;
             }
-            let mut mv = model.tensor(m, "values")?;
-            slice::scale(&mut mv, 0, &norm);
-            model.set_tensor(m, &mv)?;
+            if into_mask {
+                let mut mv = model.tensor(m, "values")?;
+                slice::scale(&mut mv, 0, &norm);
+                model.set_tensor(m, &mv)?;
+            }
         }
         Ok(model)
     }
 
     /// Mask values per prunable group (1 where a group has no mask).
     fn masks(&self, net: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
-        let widths = self.spec.groups()?.widths();
+        let widths = self.groups.widths();
         Ok(mask_values(&self.spec, net)?
             .into_iter()
             .zip(widths)
             .map(|(m, w)| m.unwrap_or_else(|| vec![1.0; w]))
             .collect())
+    }
+
+    /// Per prunable group, each channel's cross-layer score ([`Score`]).
+    fn scores(&self, net: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
+        let mut s: Vec<Vec<f32>> = self
+            .masks(net)?
+            .into_iter()
+            .map(|m| m.iter().map(|v| v.abs()).collect())
+            .collect();
+        if self.config.score == Score::MaskNorm {
+            for (k, &m) in self.masks.iter().enumerate() {
+                let (Some(gi), Some((p, axis))) = (self.mask_group[k], self.source_of(m)) else {
+                    continue;
+                };
+                let norms = Self::filter_norms(net, p, axis)?;
+                let mean = norms.iter().sum::<f32>() / norms.len().max(1) as f32;
+                for (v, n) in s[gi].iter_mut().zip(norms) {
+                    *v *= n / mean.max(f32::MIN_POSITIVE);
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// A report of the masks now.
+    fn log(&self, model: &Net) -> Result<MethodLog, PruneError> {
+        let values = self.read_masks(model)?;
+        let live = self.live_of(&values);
+        let channels: Vec<f64> = live.iter().map(|&l| l as f64).collect();
+        Ok(MethodLog {
+            step: self.controller.steps,
+            lambda: self.controller.lambda,
+            lambda_effective: self.controller.effective(),
+            expected_macs: live_cost(&self.groups, &self.spec, Target::Macs(0), &live)?,
+            expected_cost: match self.config.target {
+                Some(t) => Some(live_cost(&self.groups, &self.spec, t, &live)?),
+                None => None,
+            },
+            channels,
+            live,
+            snapped: self.frozen.iter().flatten().filter(|f| **f).count(),
+            closed: 0,
+        })
+    }
+
+    /// The controller's step: adapt λ to the live cost, re-weigh the channels by their
+    /// cost at the live widths, and leave a report.
+    fn control(&mut self, model: &Net) -> Result<(), PruneError> {
+        let log = self.log(model)?;
+        if let (Some(t), Some(cost)) = (self.config.target, log.expected_cost) {
+            self.controller.adjust(cost);
+            let live: Vec<f64> = log.live.iter().map(|&l| l as f64).collect();
+            let w = channel_weights(&self.groups, &self.spec, t, &live)?;
+            self.weights = self
+                .mask_group
+                .iter()
+                .map(|g| g.map_or(1.0, |g| w[g]))
+                .collect();
+        }
+        self.report = Some(MethodLog {
+            lambda: self.controller.lambda,
+            lambda_effective: self.controller.effective(),
+            ..log
+        });
+        Ok(())
     }
 }
 
@@ -193,13 +415,22 @@ impl PruneMethod for L1 {
     }
 
     fn init(&mut self, model: Net) -> Result<Net, PruneError> {
-        let model = if self.config.spherical {
-            self.project_unit_norm(model)?
+        self.config.control.check()?;
+        self.spec.groups()?;
+        if let Some(t) = self.config.target {
+            let full: Vec<f64> = self.groups.widths().iter().map(|&w| w as f64).collect();
+            let w = channel_weights(&self.groups, &self.spec, t, &full)?;
+            self.weights = self
+                .mask_group
+                .iter()
+                .map(|g| g.map_or(1.0, |g| w[g]))
+                .collect();
+        }
+        if self.config.spherical {
+            self.project_unit_norm(model, true)
         } else {
-            model
-        };
-        // Masks already below the snap threshold are snapped before the first step.
-        self.snap(model)
+            Ok(model)
+        }
     }
 
     fn trainable(&self, epoch: usize) -> Trainable {
@@ -216,19 +447,21 @@ impl PruneMethod for L1 {
     }
 
     fn penalty(&self, model: &Net, epoch: usize) -> Option<Tensor<1>> {
-        if !self.trainable(epoch).masks || self.config.lambda == 0.0 {
+        let lambda = self.controller.effective();
+        if !self.trainable(epoch).masks || lambda == 0.0 {
             return None;
         }
         let mut total: Option<Tensor<1>> = None;
         let mut k = 0;
         for l in &model.nodes {
             if let NodeModule::Mask(m) = l {
+                let w = self.weights.get(k).copied().unwrap_or(1.0);
                 let term = m
                     .values
                     .val()
                     .abs()
                     .sum()
-                    .mul_scalar(self.config.lambda * self.mult(k));
+                    .mul_scalar(lambda * self.mult(k) * w);
                 total = Some(match total {
                     Some(t) => t + term,
                     None => term,
@@ -242,59 +475,55 @@ impl PruneMethod for L1 {
     fn after_step(&mut self, model: Net, epoch: usize) -> Result<Net, PruneError> {
         let t = self.trainable(epoch);
         let model = if self.config.spherical && t.weights {
-            self.project_unit_norm(model)?
+            self.project_unit_norm(model, false)?
         } else {
             model
         };
-        self.snap(model)
+        let model = self.snap(model)?;
+        if t.masks && self.controller.tick() {
+            self.control(&model)?;
+        }
+        Ok(model)
+    }
+
+    fn take_report(&mut self) -> Option<MethodLog> {
+        self.report.take()
     }
 
     fn on_epoch_end(&mut self, model: &Net, _epoch: usize) -> Result<MethodLog, PruneError> {
-        let masks = self.masks(model)?;
+        self.log(model)
+    }
+
+    fn learned_keep(&self, net: &Net) -> Result<Option<Vec<Vec<usize>>>, PruneError> {
         let th = self.config.threshold;
-        // Kept channels, each counted by min(|m|, 1): a fading mask counts partly.
-        let channels: Vec<f64> = masks
-            .iter()
-            .map(|m| {
-                m.iter()
-                    .filter(|v| v.abs() > th)
-                    .map(|v| f64::from(v.abs().min(1.0)))
-                    .sum()
-            })
-            .collect();
-        let expected_macs = Target::Macs(0).expected_cost(&self.spec, &channels)?;
-        let mut log = MethodLog {
-            lambda: self.config.lambda,
-            channels: channels.clone(),
-            expected_macs,
-            expected_cost: None,
-            snapped: self.frozen.iter().flatten().filter(|f| **f).count(),
-        };
-        if let Some(t) = self.config.target {
-            let cost = t.expected_cost(&self.spec, &channels)?;
-            log.expected_cost = Some(cost);
-            let goal = t.value() as f64;
-            if cost > goal {
-                self.config.lambda *= self.config.lambda_step;
-            } else if cost < 0.95 * goal {
-                self.config.lambda /= self.config.lambda_step;
-            }
-        }
-        Ok(log)
+        let budget = self.config.target.is_some();
+        Ok(Some(
+            self.masks(net)?
+                .into_iter()
+                .map(|m| {
+                    (0..m.len())
+                        .filter(|&c| if budget { m[c] != 0.0 } else { m[c].abs() > th })
+                        .collect()
+                })
+                .collect(),
+        ))
     }
 
     fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
         let th = self.config.threshold;
+        let masks = self.masks(net)?;
         let scores: Vec<Vec<f32>> = self
-            .masks(net)?
+            .scores(net)?
             .into_iter()
-            .map(|m| {
-                m.into_iter()
-                    .map(|v| match ctx.amount {
-                        // Exactly-zero masks compute nothing: never keep them for a budget.
+            .zip(masks)
+            .map(|(s, m)| {
+                s.into_iter()
+                    .zip(m)
+                    .map(|(s, v)| match ctx.amount {
+                        // Snapped masks compute nothing: never keep them for a budget.
                         Amount::Target(_) if v == 0.0 => f32::NEG_INFINITY,
-                        Amount::Target(_) => v.abs(),
-                        _ if v.abs() > th => v.abs(),
+                        Amount::Target(_) => s,
+                        _ if v.abs() > th => s,
                         _ => f32::NEG_INFINITY,
                     })
                     .collect()

@@ -1,5 +1,6 @@
-//! The mask/gate learning loop: Adam on cross-entropy + kernel L1/L2 + the method's
-//! penalty, the method choosing per epoch which parameters train and hooking every step.
+//! The mask/gate learning loop: cross-entropy + kernel L1/L2 + the method's penalty, one
+//! Adam for the weights and another (its own learning rate) for masks and gates; the
+//! method chooses per epoch which parameters train and hooks every step.
 
 use std::time::Instant;
 
@@ -21,8 +22,12 @@ use crate::rng::SplitMix64;
 pub struct LearnConfig {
     /// Images per step.
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Adam learning rate of the weights.
     pub lr: f64,
+    /// Adam learning rate of masks and gates (their own optimizer: at the weights' 1e-3 a
+    /// mask needs ~700 steps to snap and a gate ≥ 2,500 to close).
+    #[serde(default = "default_mask_lr")]
+    pub mask_lr: f64,
     /// L1 on conv/dense kernels (the seed's subtlety 1: keeps weights from compensating).
     pub l1: f64,
     /// L2 on conv/dense kernels.
@@ -33,11 +38,16 @@ pub struct LearnConfig {
     pub eval_batch_size: usize,
 }
 
+fn default_mask_lr() -> f64 {
+    1e-2
+}
+
 impl Default for LearnConfig {
     fn default() -> Self {
         Self {
             batch_size: 32,
             lr: 1e-3,
+            mask_lr: default_mask_lr(),
             l1: 1.25e-6,
             l2: 2.5e-6,
             seed: 1,
@@ -59,8 +69,11 @@ pub struct LearnEpoch {
     pub penalty: f64,
     /// Validation accuracy (gates at their test value).
     pub val_acc: f64,
-    /// The method's report (λ, expected channels / MACs).
+    /// The method's report at the epoch's end (λ, live channels, cost).
     pub method: MethodLog,
+    /// The method's reports during the epoch (every N penalty steps).
+    #[serde(default)]
+    pub reports: Vec<MethodLog>,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -93,11 +106,15 @@ pub fn learn(
     device: &Device,
     on_epoch: &mut dyn FnMut(&LearnEpoch),
 ) -> Result<(Net, Vec<LearnEpoch>), PruneError> {
-    if config.batch_size == 0 || config.lr.is_nan() || config.lr <= 0.0 {
-        return Err(PruneError::Config("batch size and lr must be > 0".into()));
+    let bad = |v: f64| v.is_nan() || v <= 0.0;
+    if config.batch_size == 0 || bad(config.lr) || bad(config.mask_lr) {
+        return Err(PruneError::Config(
+            "batch size, lr and mask lr must be > 0".into(),
+        ));
     }
     let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim_w = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim_m = AdamConfig::new().with_epsilon(1e-7).init();
     let mut log = Vec::new();
     let eval_mode = if model
         .graph
@@ -112,7 +129,16 @@ pub fn learn(
     for epoch in 0..method.learn_epochs() {
         let start = Instant::now();
         let trained = method.trainable(epoch);
-        let ids = model.param_ids(trained);
+        let w_ids = model.param_ids(Trainable {
+            masks: false,
+            gates: false,
+            ..trained
+        });
+        let m_ids = model.param_ids(Trainable {
+            weights: false,
+            ..trained
+        });
+        let mut reports = Vec::new();
         let mode = method.gate_mode(epoch);
         device.seed(SplitMix64::derive(config.seed, &[0x1ea2, epoch as u64]).next_u64());
         let mut order: Vec<usize> = (0..data.train.len()).collect();
@@ -152,9 +178,16 @@ pub fn learn(
                 });
             }
             let mut grads = loss.backward();
-            let grads = GradientsParams::from_params(&mut grads, &model, &ids);
-            model = optim.step(config.lr, model, grads);
+            let g_w = GradientsParams::from_params(&mut grads, &model, &w_ids);
+            let g_m = GradientsParams::from_params(&mut grads, &model, &m_ids);
+            if !w_ids.is_empty() {
+                model = optim_w.step(config.lr, model, g_w);
+            }
+            if !m_ids.is_empty() {
+                model = optim_m.step(config.mask_lr, model, g_m);
+            }
             model = method.after_step(model, epoch)?;
+            reports.extend(method.take_report());
             ce_sum += f64::from(ce_value) * chunk.len() as f64;
             pen_sum += f64::from(pen_value) * chunk.len() as f64;
             seen += chunk.len();
@@ -168,6 +201,7 @@ pub fn learn(
             penalty: pen_sum / seen.max(1) as f64,
             val_acc,
             method: mlog,
+            reports,
             seconds: start.elapsed().as_secs_f64(),
         };
         on_epoch(&rec);

@@ -40,19 +40,33 @@ pub struct PlanContext<'a> {
     pub device: &'a Device,
 }
 
-/// One line of a method's per-epoch log.
+/// One report of a learned method (every N penalty steps and at each epoch's end).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MethodLog {
-    /// Penalty weight now.
+    /// Penalty steps so far (steps of mask/gate phases).
+    #[serde(default)]
+    pub step: usize,
+    /// λ now (before the ramp).
     pub lambda: f64,
-    /// Expected (L0) or currently kept (L1) channels per prunable group.
+    /// λ as the penalty uses it (after the ramp).
+    #[serde(default)]
+    pub lambda_effective: f64,
+    /// Soft channel counts per prunable group: Σ P(gate ≠ 0) (L0) or the live count (L1).
     pub channels: Vec<f64>,
-    /// Expected MACs of those channels.
+    /// Live channels per prunable group: what the learned plan alone would keep (L1: mask
+    /// not snapped / above the threshold; L0: gate not closed and log α ≥ 0). A mask
+    /// that shrinks without reaching zero is still live.
+    #[serde(default)]
+    pub live: Vec<usize>,
+    /// MACs of the live channels.
     pub expected_macs: f64,
-    /// The budget's cost of those channels (MACs, params or bytes), when a target is set.
+    /// The budget's cost (MACs, params or bytes) of the live channels, when a target is set.
     pub expected_cost: Option<f64>,
-    /// Channels snapped to zero so far (L1).
+    /// Mask channels snapped to zero so far (L1).
     pub snapped: usize,
+    /// Gates closed so far (L0).
+    #[serde(default)]
+    pub closed: usize,
 }
 
 /// A pruning method. Baselines only implement [`name`](Self::name) and
@@ -95,6 +109,19 @@ pub trait PruneMethod {
     /// After every learning epoch: adapt λ, report expected channels / cost.
     fn on_epoch_end(&mut self, _model: &Net, _epoch: usize) -> Result<MethodLog, PruneError> {
         Ok(MethodLog::default())
+    }
+
+    /// A report made by the last [`after_step`](Self::after_step) (the λ controller's
+    /// every-N-steps log), taken once.
+    fn take_report(&mut self) -> Option<MethodLog> {
+        None
+    }
+
+    /// The channels that learning itself left alive per prunable group, after
+    /// [`finalize`](Self::finalize) (None: the method learns no sparsity). The pipeline
+    /// compares it with the keep plan to say how much a final re-rank changed.
+    fn learned_keep(&self, _net: &Net) -> Result<Option<Vec<Vec<usize>>>, PruneError> {
+        Ok(None)
     }
 
     /// Fix the masks: the net of the base graph (gates removed again) whose masks the

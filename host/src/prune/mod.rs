@@ -4,6 +4,7 @@
 
 pub mod apoz;
 pub mod budget;
+pub mod control;
 pub mod error;
 pub mod first_k;
 pub mod gates;
@@ -24,5 +25,5 @@ pub use crate::nn::{GateMode, Trainable};
 pub use budget::{Ranking, Target};
 pub use error::PruneError;
 pub use method::{Amount, MethodLog, PlanContext, PruneMethod};
-pub use pipeline::{PruneOptions, PruneSummary, prune_run};
+pub use pipeline::{LearnedPlan, PruneOptions, PruneSummary, prune_run};
 pub use plan::{GroupKeep, KeepPlan};

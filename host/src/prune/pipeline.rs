@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::budget::Target;
 use super::error::PruneError;
 use super::learn::{LearnConfig, LearnEpoch, learn};
-use super::method::{Amount, PlanContext, PruneMethod};
+use super::method::{Amount, MethodLog, PlanContext, PruneMethod};
 use super::plan::KeepPlan;
 use crate::data::{self, Splits};
 use crate::graph::Graph;
 use crate::nn::{Group, Net};
 use crate::surgery::{self, CheckReport};
 use crate::train::checkpoint::{self, Progress};
+use crate::train::history::LearnProgress;
 use crate::train::run_dir::{save_net_atomic, write_atomic, write_json};
 use crate::train::trainer::optimizer;
 use crate::train::{
@@ -90,6 +91,55 @@ pub struct PruneSummary {
     pub check: Option<CheckReport>,
     /// The learning phase, epoch by epoch.
     pub learn: Vec<LearnEpoch>,
+    /// What learning alone decided against the final plan (learned methods only).
+    #[serde(default)]
+    pub learned: Option<LearnedPlan>,
+}
+
+/// The plan that learning alone gives (snapped masks, closed gates), against the final
+/// keep plan: how much the final re-rank had to change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnedPlan {
+    /// Live channels per group at the end of learning.
+    pub widths: Vec<usize>,
+    /// Their MACs.
+    pub macs: u64,
+    /// Their cost in the budget's currency, and the budget (when one is set).
+    pub cost: Option<(u64, u64)>,
+    /// (learned cost − budget) / budget (when a budget is set).
+    pub off_target: Option<f64>,
+    /// Channels the final plan dropped that learning left alive (the re-rank's share).
+    pub reranked_dropped: usize,
+    /// Channels the final plan kept that learning had removed (groups kept at their
+    /// minimum, rounding up to `round_to`).
+    pub reranked_restored: usize,
+}
+
+fn learned_plan(
+    spec: &Graph,
+    learned: &[Vec<usize>],
+    plan: &KeepPlan,
+    amount: Amount,
+) -> Result<LearnedPlan, PruneError> {
+    let widths: Vec<usize> = learned.iter().map(Vec::len).collect();
+    let macs = Target::Macs(0).cost_of(spec, &widths)?;
+    let cost = match amount {
+        Amount::Target(t) => Some((t.cost_of(spec, &widths)?, t.value())),
+        _ => None,
+    };
+    let (mut dropped, mut restored) = (0, 0);
+    for (l, g) in learned.iter().zip(&plan.groups) {
+        dropped += l.iter().filter(|c| !g.keep.contains(c)).count();
+        restored += g.keep.iter().filter(|c| !l.contains(c)).count();
+    }
+    Ok(LearnedPlan {
+        widths,
+        macs,
+        off_target: cost.map(|(c, t)| (c as f64 - t as f64) / (t as f64).max(1.0)),
+        cost,
+        reranked_dropped: dropped,
+        reranked_restored: restored,
+    })
 }
 
 fn costs(spec: &Graph) -> Result<(u64, u64, u64), PruneError> {
@@ -171,6 +221,10 @@ pub fn prune_run(
         device,
     };
     let plan = method.keep_plan(&net, &ctx)?;
+    let learned = match method.learned_keep(&net)? {
+        Some(l) if method.learn_epochs() > 0 => Some(learned_plan(&spec, &l, &plan, opts.amount)?),
+        _ => None,
+    };
     out.create()?;
     plan.save(&out_dir.join("keep_plan.json"))?;
 
@@ -212,6 +266,7 @@ pub fn prune_run(
             &splits,
             device,
             opts_run,
+            progress_of(&learn_log),
             on_finetune,
         )?;
         (Some(pruned.check), acc, h)
@@ -235,14 +290,39 @@ pub fn prune_run(
         final_val_acc,
         check,
         learn: learn_log,
+        learned,
     };
     write_json(&out_dir.join("prune.json"), &summary)?;
     Ok(summary)
 }
 
+/// The learning phase's reports as `history.json` records (every N steps, then each epoch's end).
+pub fn progress_of(log: &[LearnEpoch]) -> Vec<LearnProgress> {
+    let rec = |epoch: usize, m: &MethodLog| LearnProgress {
+        epoch,
+        step: m.step,
+        lambda: m.lambda,
+        lambda_effective: m.lambda_effective,
+        expected_cost: m.expected_cost,
+        expected_macs: m.expected_macs,
+        live: m.live.clone(),
+        snapped: m.snapped,
+        closed: m.closed,
+    };
+    log.iter()
+        .flat_map(|e| {
+            e.reports
+                .iter()
+                .chain(std::iter::once(&e.method))
+                .map(move |m| rec(e.epoch, m))
+        })
+        .collect()
+}
+
 /// Fine-tune `net` (built from graph `spec`) in run directory `out` for `config.epochs` epochs:
 /// it is stored as an epoch-0 checkpoint and resumed by the ordinary trainer, so the result
-/// is a normal run directory. With 0 epochs the net is just saved.
+/// is a normal run directory (its `history.json` starts with `learn`, the learning phase's
+/// progress). With 0 epochs the net is just saved.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     out: &RunDir,
@@ -252,13 +332,17 @@ pub fn finetune(
     splits: &Splits,
     device: &Device,
     opts: RunOptions,
+    learn: Vec<LearnProgress>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<History, PruneError> {
     out.create()?;
     write_atomic(&out.spec_path(), spec.to_json().as_bytes())?;
     write_json(&out.config_path(), config)?;
     save_net_atomic(net, &out.weights_path(Weights::Final))?;
-    let history = History::default();
+    let history = History {
+        learn,
+        ..History::default()
+    };
     if config.epochs == 0 {
         write_json(&out.history_path(), &history)?;
         return Ok(history);

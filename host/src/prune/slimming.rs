@@ -130,10 +130,11 @@ impl PruneMethod for Slimming {
             .collect();
         Ok(MethodLog {
             lambda: self.config.lambda,
+            lambda_effective: self.config.lambda,
             expected_macs: Target::Macs(0).expected_cost(&self.spec, &channels)?,
+            live: channels.iter().map(|&c| c as usize).collect(),
             channels,
-            expected_cost: None,
-            snapped: 0,
+            ..MethodLog::default()
         })
     }
 

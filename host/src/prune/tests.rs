@@ -8,8 +8,8 @@ use super::budget::{self, Ranking, Target};
 use super::first_k::FirstK;
 use super::l0::{L0, L0Config};
 use super::l1::{L1, L1Config, PushPull};
-use super::learn::{LearnConfig, learn};
-use super::method::{Amount, PlanContext, PruneMethod};
+use super::learn::{LearnConfig, LearnEpoch, learn};
+use super::method::{Amount, MethodLog, PlanContext, PruneMethod};
 use super::*;
 use crate::data::images::IMAGE_BYTES;
 use crate::data::{Images, Splits};
@@ -192,6 +192,7 @@ fn snapped_mask_stays_zero_through_later_steps() {
             epochs: 2,
             lambda: 0.0,
             snap: Some(0.075),
+            push_pull: None,
             ..L1Config::default()
         },
     );
@@ -278,58 +279,6 @@ fn budget_select_meets_targets_with_rounding() {
     // The seed net's full costs, as the article gives them.
     assert_eq!(full, 8_208_864);
     assert_eq!(ok(Target::Params(0).cost(&spec)), 118_962);
-}
-
-#[test]
-fn l1_budget_mode_reaches_its_mac_target_within_5_percent() {
-    let dev = Device::flex().autodiff();
-    let spec = tiny_spec();
-    let full = ok(Target::Macs(0).cost(&spec));
-    let target = Target::Macs(full / 2);
-    let mut l1 = L1::new(
-        &spec,
-        L1Config {
-            epochs: 3,
-            lambda: 1e-3,
-            target: Some(target),
-            ..L1Config::default()
-        },
-    );
-    let (m, log) = ok(learn(
-        &mut l1,
-        model(&spec, &dev),
-        &data(32),
-        &cfg(),
-        &dev,
-        &mut |_| {},
-    ));
-    assert!(
-        log.iter()
-            .all(|e| e.method.expected_cost.is_some() && !e.method.channels.is_empty())
-    );
-    assert!(
-        log[2].method.lambda > log[0].method.lambda,
-        "λ must grow while over budget"
-    );
-    let net = ok(l1.finalize(m));
-    use burn::module::Module;
-    let net = net.valid();
-    let plain = Device::flex();
-    let ctx = PlanContext {
-        spec: &spec,
-        amount: Amount::Target(target),
-        round_to: 1,
-        calib: None,
-        device: &plain,
-    };
-    let plan = ok(l1.keep_plan(&net, &ctx));
-    let cost = ok(target.cost_of(&spec, &plan.widths()));
-    let goal = target.value() as f64;
-    assert!(
-        cost as f64 <= goal && cost as f64 >= 0.95 * goal,
-        "{cost} vs {goal}"
-    );
-    ok(crate::surgery::apply(&spec, &net, &plan, &plain));
 }
 
 #[test]
@@ -452,6 +401,7 @@ fn finetune_writes_an_ordinary_run_dir_and_keeps_masks_at_one() {
         &data(16),
         &dev,
         RunOptions { progress: false },
+        Vec::new(),
         &mut |_| {},
     ));
     assert_eq!(h.epochs.len(), 1);
@@ -635,4 +585,290 @@ fn slimming_penalizes_gamma_and_keeps_the_large_ones() {
     assert_eq!(plan.groups[1].keep, vec![0, 2, 3, 5]);
     assert_eq!(plan.kept()[0], 8);
     ok(crate::surgery::apply(&g, &net, &plan, &dev));
+}
+
+/// Learning with the default recipe on the tiny net, the MAC budget at half, enough
+/// images for the controller (every 20 penalty steps, ramp 100) to act.
+fn learn_to_half_macs(method: &mut dyn PruneMethod, spec: &Graph) -> (Net, Vec<LearnEpoch>) {
+    let dev = Device::flex().autodiff();
+    let m = ok(method.init(model(spec, &dev)));
+    let c = LearnConfig {
+        batch_size: 4,
+        eval_batch_size: 20,
+        ..LearnConfig::default()
+    };
+    ok(learn(method, m, &data(240), &c, &dev, &mut |_| {}))
+}
+
+fn half_macs(spec: &Graph) -> Target {
+    Target::Macs(ok(Target::Macs(0).cost(spec)) / 2)
+}
+
+/// The learned keep lists' cost is within 5% of `target`, and the budget plan (round_to
+/// 1) is exactly what learning left alive when it already fits.
+fn assert_learned_plan_meets(method: &dyn PruneMethod, net: &Net, spec: &Graph, target: Target) {
+    let learned = ok(method.learned_keep(net)).unwrap_or_else(|| panic!("no learned plan"));
+    let widths: Vec<usize> = learned.iter().map(Vec::len).collect();
+    let cost = ok(target.cost_of(spec, &widths)) as f64;
+    let goal = target.value() as f64;
+    assert!(
+        (cost - goal).abs() <= 0.05 * goal,
+        "learned widths {widths:?} cost {cost} for a budget of {goal}"
+    );
+    let plain = Device::flex();
+    let ctx = PlanContext {
+        spec,
+        amount: Amount::Target(target),
+        round_to: 1,
+        calib: None,
+        device: &plain,
+    };
+    let plan = ok(method.keep_plan(net, &ctx));
+    if cost <= goal {
+        assert_eq!(
+            plan.groups
+                .iter()
+                .map(|g| g.keep.clone())
+                .collect::<Vec<_>>(),
+            learned
+        );
+    }
+    ok(crate::surgery::apply(spec, net, &plan, &plain));
+}
+
+#[test]
+fn l1_default_recipe_snaps_masks_until_the_learned_plan_meets_the_budget() {
+    use burn::module::Module;
+    let spec = tiny_spec();
+    let target = half_macs(&spec);
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            target: Some(target),
+            ..L1Config::default()
+        },
+    );
+    let (m, log) = learn_to_half_macs(&mut l1, &spec);
+    let last = &log[log.len() - 1].method;
+    assert!(last.snapped > 0, "{last:?}");
+    let net = ok(l1.finalize(m.valid()));
+    assert_learned_plan_meets(&l1, &net, &spec, target);
+}
+
+#[test]
+fn l0_default_recipe_closes_gates_until_the_learned_plan_meets_the_budget() {
+    use burn::module::Module;
+    let spec = tiny_spec();
+    let target = half_macs(&spec);
+    let mut l0 = L0::new(
+        &spec,
+        L0Config {
+            target: Some(target),
+            ..L0Config::default()
+        },
+    );
+    let (m, log) = learn_to_half_macs(&mut l0, &spec);
+    let last = &log[log.len() - 1].method;
+    assert!(last.closed > 0, "{last:?}");
+    let net = ok(l0.finalize(m.valid()));
+    assert_learned_plan_meets(&l0, &net, &spec, target);
+}
+
+#[test]
+fn a_uniform_mask_shrink_is_not_pruning() {
+    let dev = Device::flex();
+    let spec = tiny_spec();
+    let mut net = model(&spec, &dev);
+    for i in spec.nodes_where(|o| matches!(o, Op::Mask(_))) {
+        let mut t = ok(net.tensor(i, "values"));
+        t.values.iter_mut().for_each(|v| *v = 0.5);
+        ok(net.set_tensor(i, &t));
+    }
+    let full = ok(Target::Macs(0).cost(&spec)) as f64;
+    let target = Target::Macs((full / 2.0) as u64);
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            target: Some(target),
+            ..L1Config::default()
+        },
+    );
+    let log = ok(l1.on_epoch_end(&net, 0));
+    assert_eq!(log.live, widths(&spec), "every channel is still live");
+    assert_eq!(log.expected_cost, Some(full));
+    assert_eq!(log.expected_macs, full);
+    assert_eq!(log.snapped, 0);
+    // The controller is not satisfied: λ grows at its next step.
+    let before = l1.controller.lambda;
+    l1.controller.adjust(log.expected_cost.unwrap_or(0.0));
+    assert_eq!(l1.controller.lambda, before * l1.config.control.factor);
+    let learned = ok(l1.learned_keep(&net)).unwrap_or_default();
+    assert_eq!(
+        learned.iter().map(Vec::len).collect::<Vec<_>>(),
+        widths(&spec)
+    );
+}
+
+#[test]
+fn lambda_changes_every_n_mask_steps_after_a_ramp_and_only_in_mask_phases() {
+    let dev = Device::flex().autodiff();
+    let spec = tiny_spec();
+    // An unreachable budget (1 MAC): over it at every control step.
+    let control = control::Control {
+        every: 3,
+        factor: 2.0,
+        ramp_steps: 4,
+        tolerance: 0.0,
+    };
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            lambda: 1e-3,
+            snap: None,
+            target: Some(Target::Macs(1)),
+            control,
+            epochs: 2, // push-pull 1 + 1: masks, then weights
+            ..L1Config::default()
+        },
+    );
+    let d = data(24); // 3 steps of 8 per epoch
+    let m = ok(l1.init(model(&spec, &dev)));
+    let (_, log) = ok(learn(&mut l1, m, &d, &cfg(), &dev, &mut |_| {}));
+    let r = &log[0].reports;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].step, 3);
+    assert_eq!(r[0].lambda, 2e-3);
+    assert_eq!(r[0].lambda_effective, 2e-3 * 0.75, "ramp: 3 of 4 steps");
+    assert!(log[1].reports.is_empty(), "no control in the weight phase");
+    assert_eq!(log[1].method.lambda, 2e-3);
+    // L0 acts at every 3rd step too (gates train in every epoch).
+    let mut l0 = L0::new(
+        &spec,
+        L0Config {
+            lambda: 1e-3,
+            target: Some(Target::Macs(1)),
+            control,
+            epochs: 2,
+            ..L0Config::default()
+        },
+    );
+    let m = ok(l0.init(model(&spec, &dev)));
+    let d = data(48); // 6 steps per epoch
+    let (_, log) = ok(learn(&mut l0, m, &d, &cfg(), &dev, &mut |_| {}));
+    let steps: Vec<usize> = log
+        .iter()
+        .flat_map(|e| e.reports.iter().map(|r| r.step))
+        .collect();
+    assert_eq!(steps, vec![3, 6, 9, 12]);
+    let lambdas: Vec<f64> = log
+        .iter()
+        .flat_map(|e| e.reports.iter().map(|r| r.lambda))
+        .collect();
+    assert_eq!(lambdas, vec![2e-3, 4e-3, 8e-3, 16e-3]);
+}
+
+/// Delegates to L0 and records the extreme log α after every step.
+struct Watch<'a> {
+    inner: &'a mut L0,
+    extreme: f32,
+    steps: usize,
+}
+
+impl PruneMethod for Watch<'_> {
+    fn name(&self) -> &'static str {
+        "watch"
+    }
+    fn learn_epochs(&self) -> usize {
+        self.inner.learn_epochs()
+    }
+    fn trainable(&self, e: usize) -> crate::nn::Trainable {
+        self.inner.trainable(e)
+    }
+    fn gate_mode(&self, e: usize) -> crate::nn::GateMode {
+        self.inner.gate_mode(e)
+    }
+    fn penalty(&self, m: &Net, e: usize) -> Option<burn::tensor::Tensor<1>> {
+        self.inner.penalty(m, e)
+    }
+    fn after_step(&mut self, m: Net, e: usize) -> Result<Net, PruneError> {
+        let m = self.inner.after_step(m, e)?;
+        for i in m.graph.nodes_where(|o| matches!(o, Op::Gate(_))) {
+            let v = m.tensor(i, "log_alpha")?.values;
+            self.extreme = v.iter().fold(self.extreme, |a, x| a.max(x.abs()));
+        }
+        self.steps += 1;
+        Ok(m)
+    }
+    fn on_epoch_end(&mut self, m: &Net, e: usize) -> Result<MethodLog, PruneError> {
+        self.inner.on_epoch_end(m, e)
+    }
+    fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
+        self.inner.keep_plan(net, ctx)
+    }
+}
+
+#[test]
+fn log_alpha_stays_within_its_clamp_after_every_step() {
+    let dev = Device::flex().autodiff();
+    let spec = tiny_spec();
+    // Start at the clamp and push hard both ways: a huge gate lr and λ.
+    let mut l0 = L0::new(
+        &spec,
+        L0Config {
+            lambda: 5.0,
+            log_alpha_init: 3.9,
+            clamp: 4.0,
+            epochs: 2,
+            ..L0Config::default()
+        },
+    );
+    let m = ok(l0.init(model(&spec, &dev)));
+    let c = LearnConfig {
+        mask_lr: 2.0,
+        ..cfg()
+    };
+    let mut w = Watch {
+        inner: &mut l0,
+        extreme: 0.0,
+        steps: 0,
+    };
+    let (_, log) = ok(learn(&mut w, m, &data(32), &c, &dev, &mut |_| {}));
+    assert_eq!(w.steps, 8);
+    assert!(w.extreme <= 4.0, "log α reached {}", w.extreme);
+    assert_eq!(w.extreme, 4.0, "the gates hit the clamp");
+    assert!(log[1].method.channels.iter().sum::<f64>() < 64.0);
+}
+
+#[test]
+fn l0_gates_every_group_of_seed_c100_including_its_maskless_first_conv() {
+    use burn::module::Module;
+    let spec = crate::graph::presets::seed_c100();
+    let dev = Device::flex().autodiff();
+    let mut l0 = L0::new(&spec, L0Config::default());
+    let m = ok(l0.init(model(&spec, &dev)));
+    let n = ok(spec.groups()).prunable().len();
+    assert_eq!(l0.sites.len(), n);
+    assert!(
+        !l0.sites[0].after_mask,
+        "conv1 has no mask: its gate follows the ReLU"
+    );
+    assert_eq!(m.graph.nodes_where(|o| matches!(o, Op::Gate(_))).len(), n);
+    // Close conv1's first four gates and check the cut against the masked reference.
+    let mut m = m;
+    let g0 = node(&m.graph, &l0.sites[0].gate);
+    let mut t = ok(m.tensor(g0, "log_alpha"));
+    t.values[..4].iter_mut().for_each(|v| *v = -4.0);
+    ok(m.set_tensor(g0, &t));
+    let net = ok(l0.finalize(m.valid()));
+    let plain = Device::flex();
+    let ctx = PlanContext {
+        spec: &spec,
+        amount: Amount::Learned,
+        round_to: 1,
+        calib: None,
+        device: &plain,
+    };
+    let plan = ok(l0.keep_plan(&net, &ctx));
+    assert_eq!(plan.groups[0].keep, (4..32).collect::<Vec<_>>());
+    ok(crate::surgery::apply(&spec, &net, &plan, &plain));
 }

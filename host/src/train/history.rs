@@ -1,4 +1,5 @@
-//! Per-epoch records of a run (`history.json`).
+//! Per-epoch records of a run (`history.json`), and for a pruned run the learning phase's
+//! progress (λ, live cost, live channels, snapped / closed counts).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,30 @@ pub struct EpochRecord {
     pub images_per_sec: f64,
 }
 
+/// One report of a pruning method's learning phase (every N penalty steps, and at the end
+/// of each learning epoch).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LearnProgress {
+    /// 1-based learning epoch.
+    pub epoch: usize,
+    /// Penalty steps so far.
+    pub step: usize,
+    /// λ (before the ramp).
+    pub lambda: f64,
+    /// λ as applied (after the ramp).
+    pub lambda_effective: f64,
+    /// The budget's cost of the live channels (None without a budget).
+    pub expected_cost: Option<f64>,
+    /// MACs of the live channels.
+    pub expected_macs: f64,
+    /// Live channels per prunable group.
+    pub live: Vec<usize>,
+    /// Mask channels snapped to zero (L1).
+    pub snapped: usize,
+    /// Gates closed (L0).
+    pub closed: usize,
+}
+
 /// All epochs so far, and the best by validation accuracy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -32,6 +57,9 @@ pub struct History {
     pub best_epoch: Option<usize>,
     /// That accuracy.
     pub best_val_acc: Option<f64>,
+    /// A pruned run's learning phase before these epochs (empty for other runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learn: Vec<LearnProgress>,
 }
 
 impl History {

@@ -8,6 +8,7 @@ pub mod device;
 pub mod export;
 pub mod firmware;
 pub mod graph;
+pub mod import;
 pub mod nn;
 pub mod prune;
 pub mod quant;

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use whittle::Net;
 use burn::tensor::{Device, Tensor, TensorData};
+use whittle::Net;
 use whittle::export::onnx::{OnnxOptions, to_onnx};
 use whittle::graph::{Graph, InputRange, Op};
 use whittle::import::{self, Imported};
@@ -123,7 +123,12 @@ fn export_then_import_gives_the_same_outputs() {
             let got = forward(&back.net, &r.input_shape, &r.input);
             let d = max_rel(&got, &want);
             assert!(d <= 1e-5, "{name} (keep BN {keep}): {d:e}");
-            let bn = |g: &Graph| g.nodes.iter().filter(|n| matches!(n.op, Op::BatchNorm(_))).count();
+            let bn = |g: &Graph| {
+                g.nodes
+                    .iter()
+                    .filter(|n| matches!(n.op, Op::BatchNorm(_)))
+                    .count()
+            };
             let had = bn(&imp.graph);
             assert_eq!(bn(&back.graph), if keep { had } else { 0 }, "{name}");
             if let Some(dir) = export_dir() {
@@ -150,12 +155,25 @@ fn masked_and_pruned_models_round_trip() {
             net.set_tensor(i, &t).unwrap_or_else(|e| panic!("{e}"));
         }
     }
-    let x: Vec<f32> = (0..2 * 3 * 32 * 32).map(|k| ((k * 37 % 255) as f32) / 127.5 - 1.0).collect();
+    let x: Vec<f32> = (0..2 * 3 * 32 * 32)
+        .map(|k| ((k * 37 % 255) as f32) / 127.5 - 1.0)
+        .collect();
     let want = forward(&net, &[2, 3, 32, 32], &x);
     let tensors = net.tensors().unwrap_or_else(|e| panic!("{e}"));
     for keep in [false, true] {
-        let (_, back) = round_trip(&g, &tensors, OnnxOptions { keep_batch_norm: keep });
-        assert!(back.graph.nodes.iter().all(|n| !matches!(n.op, Op::Mask(_))));
+        let (_, back) = round_trip(
+            &g,
+            &tensors,
+            OnnxOptions {
+                keep_batch_norm: keep,
+            },
+        );
+        assert!(
+            back.graph
+                .nodes
+                .iter()
+                .all(|n| !matches!(n.op, Op::Mask(_)))
+        );
         let d = max_rel(&forward(&back.net, &[2, 3, 32, 32], &x), &want);
         assert!(d <= 1e-5, "seed-c10 masked (keep BN {keep}): {d:e}");
     }
@@ -163,7 +181,11 @@ fn masked_and_pruned_models_round_trip() {
     // The residual fixture cut to every other channel of each prunable group.
     let imp = import_file(&fixtures().join("residual.onnx"));
     let groups = imp.graph.groups().unwrap_or_else(|e| panic!("{e}"));
-    let keeps: Vec<Vec<usize>> = groups.widths().iter().map(|&w| (0..w).step_by(2).collect()).collect();
+    let keeps: Vec<Vec<usize>> = groups
+        .widths()
+        .iter()
+        .map(|&w| (0..w).step_by(2).collect())
+        .collect();
     assert!(!keeps.is_empty());
     let plan = KeepPlan::new(&imp.graph, "test", keeps).unwrap_or_else(|e| panic!("{e}"));
     let (spec, pruned) =
@@ -239,9 +261,18 @@ fn bad_files_exit_1_with_one_line() {
             .unwrap_or_else(|e| panic!("{e}"));
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{}: {err}", file.display());
-        assert_eq!(err.trim_end().lines().count(), 1, "{}: {err}", file.display());
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{}: {err}",
+            file.display()
+        );
         assert!(err.contains(want), "{}: {err}", file.display());
-        assert!(!out.exists(), "{}: a run directory was created", file.display());
+        assert!(
+            !out.exists(),
+            "{}: a run directory was created",
+            file.display()
+        );
     }
 }
 
@@ -262,23 +293,34 @@ fn resnet8_inputs() -> Option<(PathBuf, PathBuf)> {
 #[test]
 fn resnet8_matches_onnxruntime_on_the_first_100_test_images() {
     let Some((model, data)) = resnet8_inputs() else {
-        eprintln!("ResNet-8 ONNX or CIFAR-10 not found (WHITTLE_ONNX_RESNET8, WHITTLE_DATA): not checked");
+        eprintln!(
+            "ResNet-8 ONNX or CIFAR-10 not found (WHITTLE_ONNX_RESNET8, WHITTLE_DATA): not checked"
+        );
         return;
     };
     let p = fixtures().join("resnet8_reference.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     let n = r["images"].as_u64().unwrap_or(0) as usize;
-    let imp = import::read_onnx(&model, InputRange::Raw, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(imp.provenance.sha256, r["model_sha256"].as_str().unwrap_or_default());
+    let imp = import::read_onnx(&model, InputRange::Raw, &Device::flex())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        imp.provenance.sha256,
+        r["model_sha256"].as_str().unwrap_or_default()
+    );
     assert_eq!(imp.graph.input_range, InputRange::Raw);
     let test = whittle::data::load_test(&data, whittle::data::DatasetKind::Cifar10)
         .unwrap_or_else(|e| panic!("{e}"));
     let idx: Vec<usize> = (0..n).collect();
-    let batch = whittle::data::make_batch_in(&test, &idx, None, imp.graph.input_range, &Device::flex());
+    let batch =
+        whittle::data::make_batch_in(&test, &idx, None, imp.graph.input_range, &Device::flex());
     let labels = r["labels"].as_array().cloned().unwrap_or_default();
     for (k, l) in labels.iter().enumerate() {
-        assert_eq!(u64::from(test.labels[k]), l.as_u64().unwrap_or(99), "label {k}");
+        assert_eq!(
+            u64::from(test.labels[k]),
+            l.as_u64().unwrap_or(99),
+            "label {k}"
+        );
     }
     let mut cap = Capture::default();
     let probs = imp
@@ -291,11 +333,22 @@ fn resnet8_matches_onnxruntime_on_the_first_100_test_images() {
     let softmax = g.nodes.last().unwrap_or_else(|| panic!("no nodes"));
     assert!(matches!(softmax.op, Op::Softmax(_)));
     let logits_id = softmax.inputs[0];
-    let logits = cap.values[logits_id.0].as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
+    let logits = cap.values[logits_id.0]
+        .as_ref()
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let want_logits = floats(&r, "logits");
     let want_probs = floats(&r, "probabilities");
-    let dl = logits.iter().zip(&want_logits).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    let dp = probs.iter().zip(&want_probs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let dl = logits
+        .iter()
+        .zip(&want_logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let dp = probs
+        .iter()
+        .zip(&want_probs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert_eq!(logits.len(), n * 10);
     assert!(dl <= 1e-4, "logits differ by up to {dl:e}");
     assert!(dp <= 1e-5, "probabilities differ by up to {dp:e}");

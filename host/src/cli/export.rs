@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use whittle::data::{self, Images};
-use whittle::graph::InputRange;
 use whittle::export::{self, compare_blobs, evaluate_blob, summarize, with_model};
+use whittle::graph::InputRange;
 use whittle::quant::{self, Calibration, QuantConfig};
 use whittle::train::{RunDir, Weights};
 use whittle_shared::Model;

@@ -27,30 +27,44 @@ pub struct ImportArgs {
     json: bool,
 }
 
-/// Run `whittle import`. Errors come back as one line (no cause chain).
+/// Run `whittle import`. An import error is printed as one line (no cause chain, no
+/// backtrace whatever `RUST_BACKTRACE` says) and exits with status 1.
 pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     let device = whittle::device::device("flex")?;
-    let imp = whittle::import::import_run(
+    let imp = match whittle::import::import_run(
         &a.model,
         &a.out,
         a.input_range,
         a.data.as_deref(),
         &device,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    ) {
+        Ok(imp) => imp,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
     let p = &imp.provenance;
     if a.json {
         println!("{}", serde_json::to_string_pretty(p)?);
         return Ok(());
     }
-    let ops: Vec<String> = p.op_counts.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    let ops: Vec<String> = p
+        .op_counts
+        .iter()
+        .map(|(k, v)| format!("{k} ×{v}"))
+        .collect();
     println!(
         "{} → {}: {} ONNX nodes (opset {}, {}) → {} whittle nodes, {} parameters; input {} {:?} {}, range {:?}",
         a.model.display(),
         a.out.display(),
         p.onnx_nodes,
         p.opset,
-        if p.producer.is_empty() { "no producer" } else { &p.producer },
+        if p.producer.is_empty() {
+            "no producer"
+        } else {
+            &p.producer
+        },
         p.whittle_nodes,
         p.parameters,
         p.input,

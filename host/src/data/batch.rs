@@ -143,7 +143,11 @@ mod tests {
             assert_eq!(raw[k], f32::from(px[k]), "raw {k}");
             assert_eq!(unit[k], f32::from(px[k]) / 255.0, "unit {k}");
             // whittle's own nets keep the exact bits they were trained on
-            assert_eq!(signed[k].to_bits(), normalize(px[k]).to_bits(), "signed {k}");
+            assert_eq!(
+                signed[k].to_bits(),
+                normalize(px[k]).to_bits(),
+                "signed {k}"
+            );
             assert_eq!(plain[k].to_bits(), signed[k].to_bits(), "default {k}");
         }
     }

@@ -76,7 +76,10 @@ fn fold_masks(
                 return Err(node_err(
                     g,
                     i,
-                    format!("`{}` is read elsewhere too: the mask cannot fold", g.values[v.0].name),
+                    format!(
+                        "`{}` is read elsewhere too: the mask cannot fold",
+                        g.values[v.0].name
+                    ),
                 ));
             }
             let Some(p) = g.values[v.0].producer else {
@@ -84,14 +87,19 @@ fn fold_masks(
             };
             match &g.nodes[p].op {
                 Op::Conv2d(_) | Op::Dense(_) | Op::BatchNorm(_) => break p,
-                Op::Relu(_) | Op::MaxPool(_) | Op::AvgPool(_) | Op::GlobalAvgPool(_) | Op::Dropout(_) => {
-                    cur = p
-                }
+                Op::Relu(_)
+                | Op::MaxPool(_)
+                | Op::AvgPool(_)
+                | Op::GlobalAvgPool(_)
+                | Op::Dropout(_) => cur = p,
                 other => {
                     return Err(node_err(
                         g,
                         i,
-                        format!("a mask folds through ReLU and pools, not through {}", other.name()),
+                        format!(
+                            "a mask folds through ReLU and pools, not through {}",
+                            other.name()
+                        ),
                     ));
                 }
             }
@@ -197,7 +205,9 @@ pub fn to_onnx(
         if let Some(p) = graph.values[graph.output.0].producer
             && matches!(graph.nodes[p].op, Op::Softmax(_))
         {
-            let last = g.node_index(&g.values[g.output.0].name).unwrap_or(g.nodes.len() - 1);
+            let last = g
+                .node_index(&g.values[g.output.0].name)
+                .unwrap_or(g.nodes.len() - 1);
             g = g.insert_after(last, &graph.nodes[p].name, graph.nodes[p].op.clone())?;
         }
         (g, by_name)
@@ -253,7 +263,11 @@ pub fn to_onnx(
                     inputs.push(add_init(k, &t.shape, &t.values));
                 }
                 if !matches!(g.shape(n.inputs[0]), Shape::Chw(..)) {
-                    return Err(node_err(&g, i, "ONNX export writes BatchNorm on [C, H, W] values only"));
+                    return Err(node_err(
+                        &g,
+                        i,
+                        "ONNX export writes BatchNorm on [C, H, W] values only",
+                    ));
                 }
                 node(
                     "BatchNormalization",
@@ -276,13 +290,19 @@ pub fn to_onnx(
                 "MaxPool",
                 &n.name,
                 ins,
-                vec![attr_ints("kernel_shape", &p.kernel), attr_ints("strides", &p.stride)],
+                vec![
+                    attr_ints("kernel_shape", &p.kernel),
+                    attr_ints("strides", &p.stride),
+                ],
             ),
             Op::AvgPool(p) => node(
                 "AveragePool",
                 &n.name,
                 ins,
-                vec![attr_ints("kernel_shape", &p.kernel), attr_ints("strides", &p.stride)],
+                vec![
+                    attr_ints("kernel_shape", &p.kernel),
+                    attr_ints("strides", &p.stride),
+                ],
             ),
             Op::GlobalAvgPool(_) => node("GlobalAveragePool", &n.name, ins, Vec::new()),
             Op::Flatten(_) => node("Flatten", &n.name, ins, vec![attr_int("axis", 1)]),

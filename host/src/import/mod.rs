@@ -109,10 +109,11 @@ pub fn from_bytes(
     let mut net = Net::new(&graph, device);
     for (i, ts) in c.weights.iter().enumerate() {
         for t in ts {
-            net.set_tensor(i, t).map_err(|source| ImportError::Weights {
-                path: path.into(),
-                source,
-            })?;
+            net.set_tensor(i, t)
+                .map_err(|source| ImportError::Weights {
+                    path: path.into(),
+                    source,
+                })?;
         }
     }
     let mut provenance = c.provenance;

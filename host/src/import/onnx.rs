@@ -84,7 +84,10 @@ struct Ctx<'m> {
 /// The display name of an ONNX node: its name, or its index and first output.
 fn label(i: usize, n: &NodeProto) -> String {
     if n.name.is_empty() {
-        format!("#{i} (output {})", n.output.first().map_or("?", |s| s.as_str()))
+        format!(
+            "#{i} (output {})",
+            n.output.first().map_or("?", |s| s.as_str())
+        )
     } else {
         n.name.clone()
     }
@@ -179,7 +182,9 @@ fn ints(t: &TensorProto) -> Result<Vec<i64>, String> {
 fn dims_of(t: &TensorProto) -> Result<Vec<usize>, String> {
     t.dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| format!("tensor `{}` has dims {:?}", t.name, t.dims)))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| format!("tensor `{}` has dims {:?}", t.name, t.dims))
+        })
         .collect()
 }
 
@@ -265,10 +270,19 @@ impl<'m> Ctx<'m> {
                 format!("input `{name}` is a constant where whittle expects an activation"),
             ));
         }
-        Err(self.err(i, n, format!("input `{name}` is not defined before this node")))
+        Err(self.err(
+            i,
+            n,
+            format!("input `{name}` is not defined before this node"),
+        ))
     }
 
-    fn constant(&self, i: usize, n: &NodeProto, name: &str) -> Result<&'m TensorProto, ImportError> {
+    fn constant(
+        &self,
+        i: usize,
+        n: &NodeProto,
+        name: &str,
+    ) -> Result<&'m TensorProto, ImportError> {
         self.consts.get(name).copied().ok_or_else(|| {
             self.err(
                 i,
@@ -334,7 +348,8 @@ impl<'m> Ctx<'m> {
         let src = n.input.first().cloned().unwrap_or_default();
         let v = self.act(i, n, &src)?;
         self.define(n, v);
-        self.removed.push(format!("{} ({}): {why}", label(i, n), n.op_type));
+        self.removed
+            .push(format!("{} ({}): {why}", label(i, n), n.op_type));
         Ok(())
     }
 
@@ -364,10 +379,18 @@ impl<'m> Ctx<'m> {
         let w_name = n.input.get(1).cloned().unwrap_or_default();
         let (wd, wv) = self.const_floats(i, n, &w_name)?;
         let [out, wc, kh, kw] = wd[..] else {
-            return Err(self.err(i, n, format!("weight dims {wd:?}: whittle imports 2-D convs")));
+            return Err(self.err(
+                i,
+                n,
+                format!("weight dims {wd:?}: whittle imports 2-D convs"),
+            ));
         };
         if attr_i(n, "group", 1) != 1 {
-            return Err(self.err(i, n, "group > 1: whittle imports dense convs (group = 1) only"));
+            return Err(self.err(
+                i,
+                n,
+                "group > 1: whittle imports dense convs (group = 1) only",
+            ));
         }
         if wc != cin {
             return Err(self.err(
@@ -384,7 +407,11 @@ impl<'m> Ctx<'m> {
         if let Some(k) = attr_ints(n, "kernel_shape")
             && k != [kh as i64, kw as i64]
         {
-            return Err(self.err(i, n, format!("kernel_shape {k:?} disagrees with the weight")));
+            return Err(self.err(
+                i,
+                n,
+                format!("kernel_shape {k:?} disagrees with the weight"),
+            ));
         }
         let stride = match attr_ints(n, "strides") {
             None => [1, 1],
@@ -398,7 +425,8 @@ impl<'m> Ctx<'m> {
             *p += e;
         }
         if let Some(p) = pad_node {
-            self.folded.push(format!("Pad `{p}` into Conv `{}`", label(i, n)));
+            self.folded
+                .push(format!("Pad `{p}` into Conv `{}`", label(i, n)));
         }
         let bias = match n.input.get(2).filter(|s| !s.is_empty()) {
             Some(b) => {
@@ -483,11 +511,7 @@ impl<'m> Ctx<'m> {
         }
         let pad = self.window_pads(i, n, [h, w], kernel, stride)?;
         if pad != [0; 4] {
-            return Err(self.err(
-                i,
-                n,
-                format!("pads {pad:?}: whittle pools without padding"),
-            ));
+            return Err(self.err(i, n, format!("pads {pad:?}: whittle pools without padding")));
         }
         let op = if max {
             Op::MaxPool(MaxPool { kernel, stride })
@@ -509,7 +533,10 @@ impl<'m> Ctx<'m> {
         }
         let c = x.shape.channels();
         let mut ws = Vec::new();
-        for (k, name) in ["gamma", "beta", "running_mean", "running_var"].iter().enumerate() {
+        for (k, name) in ["gamma", "beta", "running_mean", "running_var"]
+            .iter()
+            .enumerate()
+        {
             let (d, v) = self.const_floats(i, n, &n.input[k + 1].clone())?;
             if v.len() != c {
                 return Err(self.err(i, n, format!("{name} dims {d:?} for {c} channels")));
@@ -564,7 +591,13 @@ impl<'m> Ctx<'m> {
         let (ca, cb) = (self.consts.contains_key(a), self.consts.contains_key(b));
         if !ca && !cb {
             let (va, vb) = (self.act(i, n, a)?, self.act(i, n, b)?);
-            self.push(i, n, Op::Add(crate::graph::op::Add {}), vec![va, vb], Vec::new())?;
+            self.push(
+                i,
+                n,
+                Op::Add(crate::graph::op::Add {}),
+                vec![va, vb],
+                Vec::new(),
+            )?;
             return Ok(());
         }
         // A constant: the bias of the MatMul before it.
@@ -609,7 +642,11 @@ impl<'m> Ctx<'m> {
     fn gemm(&mut self, i: usize, n: &NodeProto) -> Result<(), ImportError> {
         let x = self.act(i, n, &n.input.first().cloned().unwrap_or_default())?;
         let Shape::Flat(k) = x.shape else {
-            return Err(self.err(i, n, format!("needs a flat input (Flatten first), found {}", x.shape)));
+            return Err(self.err(
+                i,
+                n,
+                format!("needs a flat input (Flatten first), found {}", x.shape),
+            ));
         };
         if attr_i(n, "transA", 0) != 0 {
             return Err(self.err(
@@ -692,7 +729,11 @@ impl<'m> Ctx<'m> {
 
     fn flatten(&mut self, i: usize, n: &NodeProto) -> Result<(), ImportError> {
         let x = self.act(i, n, &n.input.first().cloned().unwrap_or_default())?;
-        let rank = if matches!(x.shape, Shape::Chw(..)) { 4 } else { 2 };
+        let rank = if matches!(x.shape, Shape::Chw(..)) {
+            4
+        } else {
+            2
+        };
         let axis = attr_i(n, "axis", 1);
         if axis != 1 && axis + rank != 1 {
             return Err(self.err(i, n, format!("axis {axis}: whittle flattens from axis 1")));
@@ -747,7 +788,10 @@ impl<'m> Ctx<'m> {
             return Err(self.err(
                 i,
                 n,
-                format!("axis {axis} over {}: whittle imports Softmax over features", x.shape),
+                format!(
+                    "axis {axis} over {}: whittle imports Softmax over features",
+                    x.shape
+                ),
             ));
         }
         if n.output.first() != Some(&self.graph_output) {
@@ -765,7 +809,11 @@ impl<'m> Ctx<'m> {
         };
         let mode = attr_s(n, "mode").unwrap_or_else(|| "constant".into());
         if mode != "constant" {
-            return Err(self.err(i, n, format!("mode `{mode}`: whittle folds zero padding only")));
+            return Err(self.err(
+                i,
+                n,
+                format!("mode `{mode}`: whittle folds zero padding only"),
+            ));
         }
         let (pads, value) = if self.opset < 11 {
             (attr_ints(n, "pads").unwrap_or_default(), attr_f(n, "value"))
@@ -775,7 +823,11 @@ impl<'m> Ctx<'m> {
             (p, self.opt_scalar(i, n, 2)?)
         };
         if value.is_some_and(|v| v != 0.0) {
-            return Err(self.err(i, n, format!("value {value:?}: whittle folds zero padding only")));
+            return Err(self.err(
+                i,
+                n,
+                format!("value {value:?}: whittle folds zero padding only"),
+            ));
         }
         // Full rank-4 pads, or per axis when `axes` (opset 18) names them.
         let mut full = [0i64; 8];
@@ -797,12 +849,18 @@ impl<'m> Ctx<'m> {
                 }
             }
         }
-        if full.iter().any(|&p| p < 0) || full[0] != 0 || full[1] != 0 || full[4] != 0 || full[5] != 0
+        if full.iter().any(|&p| p < 0)
+            || full[0] != 0
+            || full[1] != 0
+            || full[4] != 0
+            || full[5] != 0
         {
             return Err(self.err(
                 i,
                 n,
-                format!("pads {full:?}: whittle folds non-negative padding of height and width only"),
+                format!(
+                    "pads {full:?}: whittle folds non-negative padding of height and width only"
+                ),
             ));
         }
         for (a, p) in acc.iter_mut().zip([full[2], full[3], full[6], full[7]]) {
@@ -838,7 +896,11 @@ pub fn convert(bytes: &[u8], path: &str, range: InputRange) -> Result<Converted,
     }
     // The protobuf decoder returns errors on bad wire data (truncation included); it does
     // not panic (see the truncation test).
-    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| parse(e.to_string()))?;
+    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| {
+        parse(format!(
+            "protobuf decoding failed ({e}): the file is truncated or not ONNX"
+        ))
+    })?;
     let Some(g) = model.graph.as_ref() else {
         return Err(parse("no graph".into()));
     };
@@ -878,13 +940,16 @@ pub fn convert(bytes: &[u8], path: &str, range: InputRange) -> Result<Converted,
         g.initializer.iter().map(|t| (t.name.clone(), t)).collect();
     for (i, n) in g.node.iter().enumerate() {
         if n.op_type == "Constant" {
-            let t = attr(n, "value").and_then(|a| a.t.as_ref()).ok_or_else(|| ImportError::Node {
-                path: path.into(),
-                node: label(i, n),
-                op: n.op_type.clone(),
-                opset,
-                message: "whittle reads Constant nodes with a `value` tensor only".into(),
-            })?;
+            let t =
+                attr(n, "value")
+                    .and_then(|a| a.t.as_ref())
+                    .ok_or_else(|| ImportError::Node {
+                        path: path.into(),
+                        node: label(i, n),
+                        op: n.op_type.clone(),
+                        opset,
+                        message: "whittle reads Constant nodes with a `value` tensor only".into(),
+                    })?;
             if let Some(o) = n.output.first() {
                 consts.insert(o.clone(), t);
             }
@@ -966,7 +1031,10 @@ pub fn convert(bytes: &[u8], path: &str, range: InputRange) -> Result<Converted,
         .enumerate()
         .filter(|(_, n)| n.input.iter().any(|x| x == &input.name))
         .collect();
-    let nhwc = input_readers.iter().find(|(_, n)| n.op_type == "Transpose").copied();
+    let nhwc = input_readers
+        .iter()
+        .find(|(_, n)| n.op_type == "Transpose")
+        .copied();
     let chw = match nhwc {
         Some((i, n)) => {
             let perm = attr_ints(n, "perm").unwrap_or_default();
@@ -1025,7 +1093,13 @@ pub fn convert(bytes: &[u8], path: &str, range: InputRange) -> Result<Converted,
             "AveragePool" => ctx.pool(i, n, false)?,
             "GlobalAveragePool" => {
                 let x = ctx.act(i, n, &n.input.first().cloned().unwrap_or_default())?;
-                ctx.push(i, n, Op::GlobalAvgPool(GlobalAvgPool {}), vec![x], Vec::new())?;
+                ctx.push(
+                    i,
+                    n,
+                    Op::GlobalAvgPool(GlobalAvgPool {}),
+                    vec![x],
+                    Vec::new(),
+                )?;
             }
             "Flatten" => ctx.flatten(i, n)?,
             "Reshape" => ctx.reshape(i, n)?,
@@ -1067,11 +1141,10 @@ pub fn convert(bytes: &[u8], path: &str, range: InputRange) -> Result<Converted,
             }
         }
     }
-    let out = ctx
-        .vals
-        .get(graph_output)
-        .cloned()
-        .ok_or_else(|| signature(format!("the output `{graph_output}` is not an activation")))?;
+    let out =
+        ctx.vals.get(graph_output).cloned().ok_or_else(|| {
+            signature(format!("the output `{graph_output}` is not an activation"))
+        })?;
     let Shape::Flat(classes) = out.shape else {
         return Err(signature(format!(
             "the output `{graph_output}` has shape {}; whittle imports classifiers with \

@@ -8,7 +8,9 @@ use burn::tensor::Device;
 use super::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -33,7 +35,11 @@ fn every_truncation_is_an_error_naming_the_file() {
 
 #[test]
 fn other_files_are_not_onnx() {
-    for bytes in [&b""[..], b"hello, this is text\n", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"] {
+    for bytes in [
+        &b""[..],
+        b"hello, this is text\n",
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+    ] {
         match import(bytes) {
             Err(ImportError::Parse { path, .. }) => assert_eq!(path, "m.onnx"),
             other => panic!("{:?}: {:?}", bytes, other.map(|i| i.graph.name)),
@@ -43,7 +49,9 @@ fn other_files_are_not_onnx() {
 
 #[test]
 fn an_unsupported_op_names_node_op_and_opset() {
-    let e = import(&fixture("unsupported.onnx")).err().map(|e| e.to_string());
+    let e = import(&fixture("unsupported.onnx"))
+        .err()
+        .map(|e| e.to_string());
     let m = e.unwrap_or_default();
     assert!(
         m.starts_with("m.onnx: node `squash` is Sigmoid (opset 13), which whittle does not import; supported: Conv,"),
@@ -53,7 +61,10 @@ fn an_unsupported_op_names_node_op_and_opset() {
 
 #[test]
 fn only_the_batch_may_be_dynamic() {
-    let m = import(&fixture("dynamic.onnx")).err().map(|e| e.to_string()).unwrap_or_default();
+    let m = import(&fixture("dynamic.onnx"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert_eq!(
         m,
         "m.onnx: input `input` has a dynamic dimension `H` at axis 2; only the batch dimension \
@@ -76,10 +87,17 @@ fn same_padding_puts_the_odd_pixel_where_onnx_says() {
 fn provenance_counts_ops_and_says_what_was_removed_and_folded() {
     let imp = import(&fixture("sequential.onnx")).unwrap_or_else(|e| panic!("{e}"));
     let p = &imp.provenance;
-    assert_eq!((p.opset, p.onnx_nodes, p.input_layout.as_str()), (13, 12, "NCHW"));
+    assert_eq!(
+        (p.opset, p.onnx_nodes, p.input_layout.as_str()),
+        (13, 12, "NCHW")
+    );
     assert_eq!(p.op_counts.get("Conv"), Some(&2));
     assert_eq!(p.removed.len(), 2, "{:?}", p.removed);
-    assert!(p.removed[0].starts_with("dropout5 (Dropout)"), "{:?}", p.removed);
+    assert!(
+        p.removed[0].starts_with("dropout5 (Dropout)"),
+        "{:?}",
+        p.removed
+    );
     assert_eq!(p.sha256.len(), 64);
     let g = &imp.graph;
     assert_eq!(g.input_dims(), [3, 8, 8]);
@@ -90,5 +108,8 @@ fn provenance_counts_ops_and_says_what_was_removed_and_folded() {
         panic!("{:?}", pad.graph.nodes[0].op)
     };
     assert_eq!(c.padding.0, [1, 2, 1, 0]);
-    assert_eq!(pad.provenance.folded, vec!["Pad `pad` into Conv `conv2`".to_string()]);
+    assert_eq!(
+        pad.provenance.folded,
+        vec!["Pad `pad` into Conv `conv2`".to_string()]
+    );
 }

@@ -565,7 +565,7 @@ impl<'m> Ctx<'m> {
             (self.opt_scalar(i, n, 1)?, self.opt_scalar(i, n, 2)?)
         };
         let op = match (lo, hi) {
-            (Some(l), None) if l == 0.0 => Op::Relu(Relu {}),
+            (Some(0.0), None) => Op::Relu(Relu {}),
             (Some(l), Some(h)) if l.is_finite() && h.is_finite() && l <= h => {
                 Op::Clip(Clip { min: l, max: h })
             }
@@ -738,10 +738,10 @@ impl<'m> Ctx<'m> {
         if axis != 1 && axis + rank != 1 {
             return Err(self.err(i, n, format!("axis {axis}: whittle flattens from axis 1")));
         }
-        self.to_flat(i, n, x)
+        self.flat_value(i, n, x)
     }
 
-    fn to_flat(&mut self, i: usize, n: &NodeProto, x: Val) -> Result<(), ImportError> {
+    fn flat_value(&mut self, i: usize, n: &NodeProto, x: Val) -> Result<(), ImportError> {
         match x.shape {
             Shape::Chw(..) => {
                 self.push(i, n, Op::Flatten(Flatten {}), vec![x], Vec::new())?;
@@ -778,7 +778,7 @@ impl<'m> Ctx<'m> {
                 ),
             ));
         }
-        self.to_flat(i, n, x)
+        self.flat_value(i, n, x)
     }
 
     fn softmax(&mut self, i: usize, n: &NodeProto) -> Result<(), ImportError> {

@@ -9,6 +9,7 @@ pub mod experiment;
 pub mod export;
 pub mod firmware;
 pub mod graph;
+pub mod import;
 pub mod nn;
 pub mod prune;
 pub mod quant;

@@ -1,6 +1,7 @@
 //! `whittle export RUN_DIR --out model.whittle`: a trained run → folded float graph
 //! (BatchNorm and masks folded, Dropout and a final Softmax dropped) → calibrated int8 blob
-//! (or `--f32`), optionally scored on test images on the host.
+//! (or `--f32`), optionally scored on test images on the host; `--onnx FILE` writes the
+//! float model as ONNX instead.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,8 +9,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use whittle::data::{self, Images, normalize};
+use whittle::data::{self, Images};
 use whittle::export::{self, compare_blobs, evaluate_blob, summarize, with_model};
+use whittle::graph::InputRange;
 use whittle::quant::{self, Calibration, QuantConfig};
 use whittle::train::{RunDir, Weights};
 use whittle_shared::Model;
@@ -33,8 +35,15 @@ pub struct ExportArgs {
     /// The run directory (spec.json, train.json, weights).
     run: PathBuf,
     /// Where to write the blob.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "onnx")]
+    out: Option<PathBuf>,
+    /// Write the float model as ONNX (opset 13) here instead of a blob: masks folded,
+    /// Dropout removed, BatchNorm folded (or kept with --keep-bn), a final Softmax kept.
+    #[arg(long, conflicts_with_all = ["out", "f32", "eval"])]
+    onnx: Option<PathBuf>,
+    /// With --onnx: keep BatchNorm nodes instead of folding them into their convs.
+    #[arg(long, requires = "onnx")]
+    keep_bn: bool,
     /// Write the f32 blob instead of the int8 one (no calibration).
     #[arg(long)]
     f32: bool,
@@ -61,13 +70,11 @@ pub struct ExportArgs {
     json: bool,
 }
 
-fn to_f32(images: &Images, n: usize) -> (Vec<f32>, Vec<u8>) {
+/// The first `n` images as model inputs in `range`, and their labels.
+fn to_f32(images: &Images, n: usize, range: InputRange) -> (Vec<f32>, Vec<u8>) {
     let n = n.min(images.len());
     let px = &images.pixels[..n * data::images::IMAGE_BYTES];
-    (
-        px.iter().map(|&b| normalize(b)).collect(),
-        images.labels[..n].to_vec(),
-    )
+    (data::to_inputs(px, range), images.labels[..n].to_vec())
 }
 
 fn data_base(run: &RunDir, arg: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -84,6 +91,26 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         WeightsArg::Best => Weights::Best,
     };
     let (graph, net) = run.load_model(which, &device)?;
+    if let Some(path) = &a.onnx {
+        let opts = export::onnx::OnnxOptions {
+            keep_batch_norm: a.keep_bn,
+        };
+        let m = export::onnx::to_onnx(&graph, &net.tensors()?, opts)?;
+        std::fs::write(path, &m.bytes).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "{}: ONNX opset {}, {} nodes, {} B (BatchNorm {}, masks folded, Dropout removed)",
+            path.display(),
+            export::onnx::OPSET,
+            m.nodes,
+            m.bytes.len(),
+            if a.keep_bn { "kept" } else { "folded" }
+        );
+        return Ok(());
+    }
+    let Some(out) = a.out.clone() else {
+        anyhow::bail!("pass --out FILE (a blob) or --onnx FILE");
+    };
+    let range = graph.input_range;
     let float = export::from_net(&net)?;
     let removed: Vec<String> = graph
         .nodes
@@ -109,14 +136,14 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
             ..config.split
         };
         let splits = data::load_splits(&base, config.dataset, &opts)?;
-        let (images, _) = to_f32(&splits.train, a.calibration_images);
+        let (images, _) = to_f32(&splits.train, a.calibration_images, range);
         let cfg = QuantConfig {
             calibration: match a.calibration {
                 CalibrationArg::Minmax => Calibration::MinMax,
                 CalibrationArg::Percentile => Calibration::Percentile(a.percentile),
             },
             images: a.calibration_images,
-            ..QuantConfig::default()
+            input: quant::input_qparams(range),
         };
         let t = Instant::now();
         let q = quant::quantize(&float, &images, &cfg)?;
@@ -128,14 +155,14 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         );
         q.blob
     };
-    std::fs::write(&a.out, &blob).with_context(|| format!("writing {}", a.out.display()))?;
+    std::fs::write(&out, &blob).with_context(|| format!("writing {}", out.display()))?;
     let s = with_model(&blob, summarize)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
         println!(
             "{}: {} blob, {} B, {} params, {:.2} M MACs, peak RAM {} B",
-            a.out.display(),
+            out.display(),
             s.precision,
             s.flash_bytes,
             s.params,
@@ -146,7 +173,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     if a.eval > 0 {
         let config = run.config()?;
         let test = data::load_test(&data_base(&run, a.data.as_deref())?, config.dataset)?;
-        let (images, labels) = to_f32(&test, a.eval);
+        let (images, labels) = to_f32(&test, a.eval, range);
         let t = Instant::now();
         let acc_f32 = with_model(&f32_blob, |m| evaluate_blob(m, &images, &labels))?;
         let t_f32 = t.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@ mod eval;
 mod experiment;
 mod export;
 mod fit;
+mod import;
 mod inspect;
 mod prune;
 mod run;
@@ -47,8 +48,10 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Write a random-weight int8 blob of a named architecture (tests, benchmarks).
     Synth(synth::SynthArgs),
-    /// Export a trained run as an int8 (calibrated) or f32 blob.
+    /// Export a trained run as an int8 (calibrated) or f32 blob, or as ONNX.
     Export(export::ExportArgs),
+    /// Import an ONNX classifier as a run directory (eval, prune, export read it).
+    Import(import::ImportArgs),
     /// Validate a blob and print its layers, parameters, MACs, flash and RAM.
     Inspect(inspect::InspectArgs),
     /// Training and inference images/s (compare with bench/pytorch_seed_c10.py).
@@ -71,6 +74,7 @@ impl Cli {
             Command::Prune(a) => prune::run(a),
             Command::Experiment(a) => experiment::run(a),
             Command::Export(a) => export::run(a),
+            Command::Import(a) => import::run(a),
             Command::Inspect(a) => inspect::run(a),
             Command::Bench(a) => bench::run(a),
             Command::Data(a) => data::run(a),

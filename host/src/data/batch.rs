@@ -1,31 +1,55 @@
-//! Turning images into burn tensors: NCHW f32 scaled to [-1, 1] (x/127.5 - 1) and
-//! integer labels, optionally augmented.
+//! Turning images into burn tensors: NCHW f32 in the model's input range (whittle's own
+//! nets: [-1, 1], x/127.5 - 1) and integer labels, optionally augmented.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::Crop;
 use super::images::{CHANNELS, IMAGE_BYTES, Images, SIDE};
+use crate::graph::InputRange;
 use crate::rng::SplitMix64;
 
-/// The input scaling used everywhere (training, evaluation, calibration): byte → [-1, 1].
+/// The input scaling of whittle's own nets (training, evaluation, calibration): byte →
+/// [-1, 1], [`InputRange::Signed`].
 pub fn normalize(byte: u8) -> f32 {
     f32::from(byte) / 127.5 - 1.0
+}
+
+/// Pixel bytes as the model inputs of a model trained on `range`.
+pub fn to_inputs(bytes: &[u8], range: InputRange) -> Vec<f32> {
+    match range {
+        // The same expression as `normalize`, so whittle's own nets see identical bits.
+        InputRange::Signed => bytes.iter().map(|&b| normalize(b)).collect(),
+        r => bytes.iter().map(|&b| r.scale(b)).collect(),
+    }
 }
 
 /// One batch on a device.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// `[n, 3, 32, 32]`, values in [-1, 1].
+    /// `[n, 3, 32, 32]`, values in the model's input range.
     pub images: Tensor<4>,
     /// `[n]` class indices.
     pub labels: Tensor<1, Int>,
 }
 
-/// The images at `indices` as a batch; each is augmented when `augment` holds an RNG.
+/// The images at `indices` as a batch in [-1, 1] (whittle's own nets); each is augmented
+/// when `augment` holds an RNG. Models trained on another range: [`make_batch_in`].
 pub fn make_batch(
     images: &Images,
     indices: &[usize],
+    augment: Option<&mut SplitMix64>,
+    device: &Device,
+) -> Batch {
+    make_batch_in(images, indices, augment, InputRange::Signed, device)
+}
+
+/// The images at `indices` as a batch of inputs in `range` (the graph's
+/// [`input_range`](crate::graph::Graph::input_range)); augmented when `augment` holds an RNG.
+pub fn make_batch_in(
+    images: &Images,
+    indices: &[usize],
     mut augment: Option<&mut SplitMix64>,
+    range: InputRange,
     device: &Device,
 ) -> Batch {
     let n = indices.len();
@@ -41,7 +65,7 @@ pub fn make_batch(
             }
             None => src,
         };
-        values.extend(bytes.iter().map(|&b| normalize(b)));
+        values.extend(to_inputs(bytes, range));
         labels.push(i64::from(images.labels[i]));
     }
     Batch {
@@ -91,5 +115,40 @@ mod tests {
         assert_eq!(labels, vec![2, 0]);
         assert_eq!(normalize(0), -1.0);
         assert_eq!(normalize(255), 1.0);
+    }
+
+    #[test]
+    fn batches_follow_the_input_range() {
+        let bytes = records(DatasetKind::Cifar10, 2, |r| r as u8);
+        let im = parse_records(Path::new("mem"), &bytes, DatasetKind::Cifar10, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dev = Device::flex();
+        let values = |range| {
+            make_batch_in(&im, &[1], None, range, &dev)
+                .images
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let px = im.image(1);
+        let raw = values(InputRange::Raw);
+        let unit = values(InputRange::Unit);
+        let signed = values(InputRange::Signed);
+        let plain = make_batch(&im, &[1], None, &dev)
+            .images
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        for k in 0..px.len() {
+            assert_eq!(raw[k], f32::from(px[k]), "raw {k}");
+            assert_eq!(unit[k], f32::from(px[k]) / 255.0, "unit {k}");
+            // whittle's own nets keep the exact bits they were trained on
+            assert_eq!(
+                signed[k].to_bits(),
+                normalize(px[k]).to_bits(),
+                "signed {k}"
+            );
+            assert_eq!(plain[k].to_bits(), signed[k].to_bits(), "default {k}");
+        }
     }
 }

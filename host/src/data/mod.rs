@@ -13,7 +13,7 @@ pub mod verify;
 
 use std::path::Path;
 
-pub use batch::{Batch, make_batch, normalize};
+pub use batch::{Batch, make_batch, make_batch_in, normalize, to_inputs};
 pub use cifar::{DatasetKind, Layout, locate};
 pub use error::DataError;
 pub use images::Images;

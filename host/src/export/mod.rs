@@ -8,6 +8,7 @@ pub mod fold;
 pub mod from_burn;
 pub mod layout;
 pub mod lower;
+pub mod onnx;
 pub mod reference;
 pub mod summary;
 

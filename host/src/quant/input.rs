@@ -58,6 +58,27 @@ mod tests {
     }
 
     #[test]
+    fn raw_and_unit_pixels_quantize_to_byte_minus_128() {
+        use crate::graph::InputRange;
+        use crate::quant::params::input_qparams;
+        let bytes: Vec<u8> = (0..=255).collect();
+        for range in [InputRange::Raw, InputRange::Unit] {
+            let q = input_qparams(range);
+            let t = TensorInfo {
+                shape: Shape::new(1, 16, 16),
+                offset: 0,
+                scale: q.scale,
+                zero_point: q.zero_point,
+            };
+            let x = crate::data::to_inputs(&bytes, range);
+            let got = quantize_input(&x, &t);
+            let want: Vec<i8> = bytes.iter().map(|&b| (b as i32 - 128) as i8).collect();
+            assert_eq!(got, want, "{range:?}");
+        }
+        assert_eq!(input_qparams(InputRange::Signed), INPUT_QPARAMS);
+    }
+
+    #[test]
     fn every_pixel_byte_agrees_with_the_firmware_byte_path() {
         let t = TensorInfo {
             shape: Shape::new(1, 16, 16),

@@ -11,7 +11,7 @@ pub use calibrate::{Calibration, Range, calibrate};
 pub use error::QuantError;
 pub use input::{dequantize_output, quantize_input};
 pub use int8_blob::{add_quant, graph_to_s8_blob, tensor_qparams};
-pub use params::{INPUT_QPARAMS, QParams, activation_qparams, quantize_layer};
+pub use params::{INPUT_QPARAMS, QParams, activation_qparams, input_qparams, quantize_layer};
 
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;

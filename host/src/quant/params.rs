@@ -25,6 +25,25 @@ pub const INPUT_QPARAMS: QParams = QParams {
     zero_point: 0,
 };
 
+/// The model input's quantization for a model fed pixels in `range`: [`INPUT_QPARAMS`]
+/// for whittle's [−1, 1]; for raw 0..255 pixels scale 1 and zero point −128, and for
+/// 0..1 scale 1/255 and zero point −128, so byte b becomes exactly `b − 128` (the int8
+/// input of MLPerf Tiny's reference model).
+pub fn input_qparams(range: crate::graph::InputRange) -> QParams {
+    use crate::graph::InputRange;
+    match range {
+        InputRange::Signed => INPUT_QPARAMS,
+        InputRange::Unit => QParams {
+            scale: 1.0 / 255.0,
+            zero_point: -128,
+        },
+        InputRange::Raw => QParams {
+            scale: 1.0,
+            zero_point: -128,
+        },
+    }
+}
+
 /// Quantization of an activation observed in `[min, max]`: the range is widened to contain
 /// 0, split in 255 steps, and the zero point chosen so 0.0 is exactly an int8 value.
 /// A degenerate range (a dead layer) gets scale 1/255.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
 use super::run_dir::{RunDir, Weights};
-use crate::data::{self, Batch, Images, make_batch};
+use crate::data::{self, Batch, Images, make_batch_in};
 use crate::nn::Net;
 
 /// Result of an evaluation.
@@ -35,15 +35,18 @@ pub enum EvalSplit {
     Test,
 }
 
-/// Evaluate `net` (any mode: it is switched to inference with `valid()`) on `images`.
+/// Evaluate `net` (any mode: it is switched to inference with `valid()`) on `images`, fed
+/// in the graph's input range.
 pub fn evaluate(net: &Net, images: &Images, batch_size: usize, device: &Device) -> Evaluation {
     let device = device.clone().inner();
     let net = net.valid();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let (mut correct, mut loss_sum) = (0u64, 0f64);
     let indices: Vec<usize> = (0..images.len()).collect();
+    let range = net.graph.input_range;
     for chunk in indices.chunks(batch_size.max(1)) {
-        let (loss, hits) = score_batch(&net, make_batch(images, chunk, None, &device), &loss_fn);
+        let batch = make_batch_in(images, chunk, None, range, &device);
+        let (loss, hits) = score_batch(&net, batch, &loss_fn);
         loss_sum += f64::from(loss) * chunk.len() as f64;
         correct += hits as u64;
     }
@@ -68,11 +71,29 @@ pub(crate) fn hits(logits: Tensor<2>, labels: Tensor<1, Int>) -> i64 {
 
 /// Mean cross-entropy and correct predictions of an inference net (`valid()`) on one
 /// batch, both read back from the device: what [`evaluate`] does per batch.
+/// A graph ending in Softmax (an imported model) returns probabilities: its loss is their
+/// negative log at the label instead.
 pub fn score_batch(net: &Net, batch: Batch, loss_fn: &CrossEntropyLoss) -> (f32, i64) {
     let logits = net.forward(batch.images);
-    let loss: f32 = loss_fn
-        .forward(logits.clone(), batch.labels.clone())
-        .into_scalar();
+    let g = &net.graph;
+    let probabilities = g.values[g.output.0]
+        .producer
+        .is_some_and(|p| matches!(g.nodes[p].op, crate::graph::Op::Softmax(_)));
+    let loss: f32 = if probabilities {
+        let n = batch.labels.dims()[0];
+        logits
+            .clone()
+            .clamp_min(1e-30)
+            .log()
+            .gather(1, batch.labels.clone().reshape([n, 1]))
+            .mean()
+            .neg()
+            .into_scalar()
+    } else {
+        loss_fn
+            .forward(logits.clone(), batch.labels.clone())
+            .into_scalar()
+    };
     (loss, hits(logits, batch.labels))
 }
 

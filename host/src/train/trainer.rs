@@ -15,7 +15,7 @@ use super::error::TrainError;
 use super::evaluate::{evaluate, hits};
 use super::history::{EpochRecord, History};
 use super::run_dir::{RunDir, Weights, save_net_atomic, write_atomic, write_json};
-use crate::data::{Batch, Splits, make_batch};
+use crate::data::{Batch, Splits, make_batch_in};
 use crate::graph::Graph;
 use crate::nn::Net;
 use crate::rng::SplitMix64;
@@ -221,7 +221,8 @@ fn run_epochs(
         let start = Instant::now();
         let (mut loss_sum, mut hits, mut seen) = (0f64, 0i64, 0usize);
         for (step, chunk) in order.chunks(bs).enumerate() {
-            let b = make_batch(&data.train, chunk, aug.as_mut(), device);
+            let range = net.graph.input_range;
+            let b = make_batch_in(&data.train, chunk, aug.as_mut(), range, device);
             let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, config);
             net = next;
             if !out.loss.is_finite() {

@@ -1,9 +1,10 @@
 //! A residual net with BatchNorm end to end (the graph IR's acceptance case): conv + BN +
 //! ReLU, an identity-shortcut block, a block with a stride-2 3×3 conv (TF-SAME padding
 //! `[0, 0, 1, 1]`) and a stride-2 1×1 projection, global average pool, dense. It trains a
-//! few steps, is pruned by every method with the channel groups tied by each Add cut
-//! together (surgery's masked ≡ pruned check), folds BatchNorm exactly, exports int8, and
-//! runs in QEMU bit-exact with the host simulation.
+//! few steps, is pruned by every method (l1, l0, first-k, l1-norm, APoZ, Network
+//! Slimming) with the channel groups tied by each Add cut together (surgery's masked ≡
+//! pruned check), folds BatchNorm exactly, exports int8, and runs in QEMU bit-exact with
+//! the host simulation.
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use whittle::prune::first_k::FirstK;
 use whittle::prune::l0::{L0, L0Config};
 use whittle::prune::l1::{L1, L1Config};
 use whittle::prune::l1_norm::L1Norm;
+use whittle::prune::slimming::{Slimming, SlimmingConfig};
 use whittle::prune::{Amount, PruneMethod, PruneOptions, PruneSummary, Target, prune_run};
 use whittle::train::{self, RunDir, RunOptions, TrainConfig, Weights};
 use whittle_tests::{data_dir, require_tools};
@@ -137,6 +139,17 @@ fn residual_net_trains_prunes_by_every_method_exports_and_runs_bit_exact() {
         ("first-k", Box::new(FirstK), Amount::Ratio(0.5)),
         ("l1-norm", Box::new(L1Norm), Amount::Ratio(0.5)),
         ("apoz", Box::new(Apoz::default()), Amount::Target(target)),
+        (
+            "slimming",
+            Box::new(Slimming::new(
+                &spec,
+                SlimmingConfig {
+                    epochs: 1,
+                    ..SlimmingConfig::default()
+                },
+            )),
+            Amount::Target(target),
+        ),
     ];
     for (name, mut method, amount) in methods {
         let out = tmp.path().join(name);

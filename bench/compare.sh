@@ -2,7 +2,7 @@
 # Runs `whittle bench` and the PyTorch twin with the same settings and prints whittle/PyTorch.
 #
 #   bench/compare.sh --synthetic
-#   bench/compare.sh --data ../shared/data --steps 200 --warmup 20
+#   bench/compare.sh --data ~/.cache/whittle --steps 200 --warmup 20
 #
 # Every argument goes to both sides (--data, --synthetic, --warmup, --steps, --batch,
 # --infer-batch, --seed); --threads defaults to every core for both. PYTHON picks the

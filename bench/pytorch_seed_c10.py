@@ -11,7 +11,7 @@ and reads the loss and the number of correct predictions back, as whittle's trai
 Inference is `whittle eval`'s per-batch work: forward, cross-entropy, argmax hits.
 
     python bench/pytorch_seed_c10.py --synthetic
-    python bench/pytorch_seed_c10.py --data ../shared/data --threads 2 --json torch.json
+    python bench/pytorch_seed_c10.py --data ~/.cache/whittle --threads 2 --json torch.json
 """
 
 import argparse

@@ -1,11 +1,13 @@
 //! Helpers shared by the end-to-end tests in `tests/tests/`: test images (CIFAR-10 when
 //! `WHITTLE_DATA` is set, seeded synthetic patterns otherwise) and the tool check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use whittle::data::{self, DatasetKind, load_test};
+use whittle::data::{self, DatasetKind, SplitOptions, load_test};
 use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, qemu};
+use whittle::graph::Graph;
+use whittle::train::{self, RunDir, RunOptions, TrainConfig};
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
 
@@ -21,6 +23,34 @@ pub fn data_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Trains `graph` for one epoch into the run directory `dir` on the first `limit` CIFAR-10
+/// training images of `data` (`val` of them held out): a small base run to prune.
+pub fn train_tiny(dir: &Path, graph: &Graph, data: &Path, limit: usize, val: usize) {
+    let split = SplitOptions {
+        limit: Some(limit),
+        val,
+        ..SplitOptions::default()
+    };
+    let config = TrainConfig {
+        epochs: 1,
+        data_dir: Some(data.to_path_buf()),
+        split,
+        ..TrainConfig::default()
+    };
+    let splits = data::load_splits(data, DatasetKind::Cifar10, &split).expect("data");
+    let device = whittle::device::device("flex").expect("flex device");
+    train::train(
+        &RunDir::new(dir),
+        graph,
+        &config,
+        &splits,
+        &device,
+        RunOptions::default(),
+        &mut |_| {},
+    )
+    .expect("training runs");
 }
 
 /// Panics (fails the test, never skips it) when QEMU or defmt-print is missing, saying

@@ -2,51 +2,20 @@
 //! sweep runs point by point (`--point K` is `run_point`), resumes without redoing finished
 //! points, redoes an interrupted one, and writes results JSON, CSV and the chart.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::experiment::{self, config};
 use whittle::graph;
-use whittle::train::{self, RunDir, RunOptions, TrainConfig};
-use whittle_tests::require_tools;
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("WHITTLE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    assert!(
-        data::locate(&dir, DatasetKind::Cifar10).exists(),
-        "the experiment test needs CIFAR-10 in {} (set WHITTLE_DATA)",
-        dir.display()
-    );
-    dir
-}
+use whittle_tests::{data_dir, require_tools, train_tiny};
 
 fn train_base(dir: &Path, data: &Path) {
-    let spec = graph::preset("seed-c10").expect("preset");
-    let split = SplitOptions {
-        limit: Some(160),
-        val: 80,
-        ..SplitOptions::default()
-    };
-    let config = TrainConfig {
-        epochs: 1,
-        data_dir: Some(data.to_path_buf()),
-        split,
-        ..TrainConfig::default()
-    };
-    let splits = data::load_splits(data, DatasetKind::Cifar10, &split).expect("data");
-    let device = whittle::device::device("flex").expect("flex");
-    train::train(
-        &RunDir::new(dir),
-        &spec,
-        &config,
-        &splits,
-        &device,
-        RunOptions::default(),
-        &mut |_| {},
-    )
-    .expect("base trains");
+    train_tiny(
+        dir,
+        &graph::preset("seed-c10").expect("preset"),
+        data,
+        160,
+        80,
+    );
 }
 
 fn write(path: &Path, json: &serde_json::Value) {

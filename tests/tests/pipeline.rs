@@ -3,12 +3,10 @@
 //! QEMU → every firmware result equals the host simulation, and the pruned model is smaller
 //! and faster on the chip.
 
-use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::demo::{self, DemoOptions};
 use whittle::graph;
 use whittle::prune::{PruneSummary, Target};
-use whittle::train::{self, RunDir, RunOptions, TrainConfig};
-use whittle_tests::{data_dir, require_tools};
+use whittle_tests::{data_dir, require_tools, train_tiny};
 
 #[test]
 fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
@@ -19,29 +17,7 @@ fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
 
     // Train a few steps on a small slice.
     let spec = graph::preset("seed-c10").expect("preset");
-    let split = SplitOptions {
-        limit: Some(320),
-        val: 160,
-        ..SplitOptions::default()
-    };
-    let config = TrainConfig {
-        epochs: 1,
-        data_dir: Some(data.clone()),
-        split,
-        ..TrainConfig::default()
-    };
-    let splits = data::load_splits(&data, DatasetKind::Cifar10, &split).expect("data");
-    let device = whittle::device::device("flex").expect("flex device");
-    train::train(
-        &RunDir::new(&base),
-        &spec,
-        &config,
-        &splits,
-        &device,
-        RunOptions::default(),
-        &mut |_| {},
-    )
-    .expect("training runs");
+    train_tiny(&base, &spec, &data, 320, 160);
 
     let mut opts = DemoOptions::new(data, base.clone(), tmp.path().join("demo"), true);
     opts.firmware_images = 3;

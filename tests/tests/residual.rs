@@ -6,8 +6,6 @@
 //! pruned check), folds BatchNorm exactly, exports int8, and runs in QEMU bit-exact with
 //! the host simulation.
 
-use std::path::Path;
-
 use whittle::data::{self, DatasetKind, SplitOptions};
 use whittle::graph::op::{Add, BatchNorm, Conv2d, Dense, Flatten, GlobalAvgPool, Mask, Relu};
 use whittle::graph::{Builder, Graph, Op, Pad};
@@ -18,8 +16,8 @@ use whittle::prune::l1::{L1, L1Config};
 use whittle::prune::l1_norm::L1Norm;
 use whittle::prune::slimming::{Slimming, SlimmingConfig};
 use whittle::prune::{Amount, PruneMethod, PruneOptions, PruneSummary, Target, prune_run};
-use whittle::train::{self, RunDir, RunOptions, TrainConfig, Weights};
-use whittle_tests::{data_dir, require_tools};
+use whittle::train::{RunDir, Weights};
+use whittle_tests::{data_dir, require_tools, train_tiny};
 
 fn conv(out: usize, k: usize, stride: usize, pad: Pad) -> Op {
     Op::Conv2d(Conv2d {
@@ -75,39 +73,13 @@ fn residual() -> Graph {
     b.finish().expect("residual graph")
 }
 
-fn train_base(dir: &Path, data: &Path) {
-    let split = SplitOptions {
-        limit: Some(320),
-        val: 160,
-        ..SplitOptions::default()
-    };
-    let config = TrainConfig {
-        epochs: 1,
-        data_dir: Some(data.to_path_buf()),
-        split,
-        ..TrainConfig::default()
-    };
-    let splits = data::load_splits(data, DatasetKind::Cifar10, &split).expect("data");
-    let device = whittle::device::device("flex").expect("flex device");
-    train::train(
-        &RunDir::new(dir),
-        &residual(),
-        &config,
-        &splits,
-        &device,
-        RunOptions::default(),
-        &mut |_| {},
-    )
-    .expect("training runs");
-}
-
 #[test]
 fn residual_net_trains_prunes_by_every_method_exports_and_runs_bit_exact() {
     require_tools();
     let data = data_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
     let base = tmp.path().join("base");
-    train_base(&base, &data);
+    train_tiny(&base, &residual(), &data, 320, 160);
     let device = whittle::device::device("flex").expect("flex device");
     let (spec, _) = RunDir::new(&base)
         .load_model(Weights::Final, &device)

@@ -11,7 +11,7 @@ use whittle::graph::{self, Graph, Op};
 use whittle::nn::Group;
 use whittle::train::{self, EpochRecord, RunDir, RunOptions, TrainConfig};
 
-/// Defaults are the seed recipe (DESIGN.md): Adam 1e-3, batch 32, L2 2.5e-6, L1 1.25e-6.
+/// Defaults are the seed article's recipe: Adam 1e-3, batch 32, L2 2.5e-6, L1 1.25e-6.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// A preset (seed-c10, seed-c100) or a spec.json file.

@@ -1,7 +1,7 @@
 //! `HardConcrete`: the L0 gate (Louizos et al. 2017) — one learnable log α per channel, a
 //! stretched, clipped concrete sample while training, a deterministic gate at test time.
 //!
-//! With γ = −0.1, ζ = 1.1 and temperature β (DESIGN.md):
+//! With Louizos et al.'s γ = −0.1, ζ = 1.1 and temperature β:
 //! - train: u ~ U(0, 1), s = sigmoid((ln u − ln(1−u) + log α)/β), z = clamp(s(ζ−γ)+γ, 0, 1);
 //! - P(z ≠ 0) = sigmoid(log α − β ln(−γ/ζ)), the expected-L0 penalty (summed over channels,
 //!   log α clamped to [−4, 4] there so it cannot run away or overflow);

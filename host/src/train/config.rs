@@ -9,7 +9,7 @@ use super::error::TrainError;
 use crate::data::{DatasetKind, SplitOptions};
 use crate::nn::Group;
 
-/// The settings of a training run. Defaults are the seed recipe (DESIGN.md).
+/// The settings of a training run. Defaults are the seed article's recipe (Adam 1e-3, batch 32, L2 2.5e-6, L1 1.25e-6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Which dataset (from the spec's class count).

@@ -282,10 +282,12 @@ pub fn measure(
         100.0 * acc_f32,
         t.elapsed().as_secs_f64()
     );
-    let input = with_model(&blob, |m| Ok::<_, crate::export::ExportError>(m.input()?))?;
+    let (input, range) = with_model(&blob, |m| {
+        Ok::<_, crate::export::ExportError>((m.input()?, m.meta().input_range))
+    })?;
     let images = (0..opts.firmware_images.min(test.raw.len()))
         .map(|i| {
-            quantize_chw(test.raw.image(i), &input)
+            quantize_chw(test.raw.image(i), &input, range)
                 .map(|pixels| LabeledImage {
                     label: test.raw.labels[i],
                     pixels,

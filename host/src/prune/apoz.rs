@@ -8,7 +8,7 @@ use super::budget::Ranking;
 use super::error::PruneError;
 use super::method::{PlanContext, PruneMethod, choose};
 use super::plan::KeepPlan;
-use crate::data::make_batch;
+use crate::data::make_batch_in;
 use crate::graph::{Graph, Op, ValueId};
 use crate::nn::{Act, GateMode, Net, Observer};
 use crate::surgery::group_masks;
@@ -107,7 +107,7 @@ pub fn apoz(
     };
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(64) {
-        let b = make_batch(calib, chunk, None, ctx.device);
+        let b = make_batch_in(calib, chunk, None, net.graph.input_range, ctx.device);
         net.run(b.images, GateMode::Off, &mut counter);
     }
     Ok(counter

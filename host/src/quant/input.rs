@@ -91,7 +91,7 @@ mod tests {
         let q = quantize_input(&x, &t);
         assert_eq!(
             Some(q.clone()),
-            crate::firmware::input::quantize_chw(&bytes, &t)
+            crate::firmware::input::quantize_chw(&bytes, &t, whittle_shared::InputRange::Signed)
         );
         // b ↦ b − 128 above the middle, b − 127 below: 255 distinct values, ±1 exact
         for (&b, &v) in bytes.iter().zip(&q) {

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use whittle::data::{self, DatasetKind, SplitOptions, load_test};
-use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, qemu};
 use whittle::graph::Graph;
+use whittle::sim::quantize_chw;
 use whittle::train::{self, RunDir, RunOptions, TrainConfig};
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;

@@ -332,7 +332,9 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         },
     )?;
     if summary.softmax_dropped {
-        eprintln!("the base's output Softmax was dropped: the pruned run outputs logits (same argmax)");
+        eprintln!(
+            "the base's output Softmax was dropped: the pruned run outputs logits (same argmax)"
+        );
     }
     if let Some(l) = &summary.learned {
         eprintln!(

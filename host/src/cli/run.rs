@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use whittle::data::{DatasetKind, load_test};
-use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, Machine, RunOptions, RunReport, Streaming, Target};
+use whittle::sim::quantize_chw;
 use whittle::synth;
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;

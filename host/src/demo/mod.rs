@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use crate::data::{self, DatasetKind, Images, normalize};
 use crate::export::{self, evaluate_blob, with_model};
-use crate::firmware::input::quantize_chw;
 use crate::firmware::{LabeledImage, Machine, RunOptions, pipeline};
 use crate::prune::l0::{L0, L0Config};
 use crate::prune::l1::{L1, L1Config};
 use crate::prune::learn::LearnConfig;
 use crate::prune::{Amount, PruneMethod, PruneOptions, Target, prune_run};
 use crate::quant::{self, QuantConfig};
+use crate::sim::quantize_chw;
 use crate::train::{RunDir, Weights};
 use chart::Point;
 use table::DemoRow;

@@ -8,8 +8,8 @@ use whittle_shared::format::{MAX_DIM, Padding, Pool2d, Unary};
 
 use super::error::ExportError;
 use super::fold::Folded;
-use super::layout::{dense_to_out_in_hwc, oihw_to_ohwi};
 use crate::graph::{Graph, Op as GraphOp, Shape as GraphShape, ValueId};
+use crate::sim::layout::{dense_to_out_in_hwc, oihw_to_ohwi};
 
 /// One blob op with float parameters; node `k` writes tensor `k + 1` (tensor 0 is the input).
 #[derive(Debug, Clone, PartialEq)]

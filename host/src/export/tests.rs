@@ -13,8 +13,9 @@ use crate::graph::op::{
 use crate::graph::presets::seed_c10;
 use crate::graph::{Builder, Graph, Op, Pad, ParamKind};
 use crate::nn::NamedTensor;
-use crate::quant::{self, Calibration, QuantConfig, quantize_input};
+use crate::quant::{self, Calibration, QuantConfig};
 use crate::rng::SplitMix64;
+use crate::sim::quantize_input;
 
 pub(crate) fn uniform(rng: &mut SplitMix64, n: usize, scale: f32) -> Vec<f32> {
     (0..n)

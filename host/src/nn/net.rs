@@ -191,12 +191,26 @@ mod tests {
         let net = Net::new(&g, &dev);
         let x: Vec<f32> = (0..2 * 18).map(|i| (i as f32 * 0.37).sin()).collect();
         let x = Tensor::<4>::from_data(TensorData::new(x, [2, 2, 3, 3]), &dev);
-        let probs: Vec<f32> = net.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap_or_default();
+        let probs: Vec<f32> = net
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
         assert_eq!(probs.len(), 8);
         let logits = net.without_softmax().unwrap_or_else(|e| panic!("{e}"));
-        assert!(logits.graph.nodes.iter().all(|n| !matches!(n.op, Op::Softmax(_))));
+        assert!(
+            logits
+                .graph
+                .nodes
+                .iter()
+                .all(|n| !matches!(n.op, Op::Softmax(_)))
+        );
         assert_eq!(logits.nodes.len(), 2);
-        let z: Vec<f32> = logits.forward(x).into_data().try_to_vec::<f32>().unwrap_or_default();
+        let z: Vec<f32> = logits
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
         assert_eq!(z.len(), 8);
         for r in 0..2 {
             let row = &z[4 * r..4 * r + 4];
@@ -204,7 +218,11 @@ mod tests {
             let sum: f32 = row.iter().map(|v| (v - m).exp()).sum();
             for c in 0..4 {
                 let p = (row[c] - m).exp() / sum;
-                assert!((p - probs[4 * r + c]).abs() < 1e-6, "{p} vs {}", probs[4 * r + c]);
+                assert!(
+                    (p - probs[4 * r + c]).abs() < 1e-6,
+                    "{p} vs {}",
+                    probs[4 * r + c]
+                );
             }
         }
         assert!((probs[0..4].iter().sum::<f32>() - 1.0).abs() < 1e-5);

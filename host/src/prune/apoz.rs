@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use super::budget::Ranking;
 use super::error::PruneError;
 use super::method::{PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
 use crate::data::make_batch_in;
+use crate::graph::group_masks;
 use crate::graph::{Graph, Op, ValueId};
 use crate::nn::{Act, GateMode, Net, Observer};
-use crate::surgery::group_masks;
+use crate::plan::KeepPlan;
 
 /// Highest APoZ first.
 #[derive(Debug, Clone)]
@@ -128,10 +128,10 @@ impl PruneMethod for Apoz {
             .into_iter()
             .map(|l| l.into_iter().map(|a| -a).collect())
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Uniform)?,
-        )
+        )?)
     }
 }

@@ -12,10 +12,10 @@ use super::budget::Target;
 use super::error::PruneError;
 use super::learn::{LearnConfig, LearnEpoch, learn};
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod};
-use super::plan::KeepPlan;
 use crate::data::{self, Splits};
 use crate::graph::{Graph, Op};
 use crate::nn::{Group, Net};
+use crate::plan::KeepPlan;
 use crate::surgery::{self, CheckReport};
 use crate::train::checkpoint::{self, Progress};
 use crate::train::history::LearnProgress;
@@ -377,5 +377,5 @@ pub fn finetune(
 
 /// Convenience for `whittle demo`: the keep plan of a pruned run.
 pub fn load_plan(run_dir: &Path) -> Result<KeepPlan, PruneError> {
-    KeepPlan::load(&run_dir.join("keep_plan.json"))
+    Ok(KeepPlan::load(&run_dir.join("keep_plan.json"))?)
 }

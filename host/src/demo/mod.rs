@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::data::{self, DatasetKind, Images};
-use crate::graph::InputRange;
 use crate::export::{self, evaluate_blob, with_model};
 use crate::firmware::{LabeledImage, Machine, RunOptions, pipeline};
+use crate::graph::InputRange;
 use crate::prune::l0::{L0, L0Config};
 use crate::prune::l1::{L1, L1Config};
 use crate::prune::learn::LearnConfig;

@@ -42,9 +42,10 @@ pub fn run(opts: &DemoOptions, onnx: &Path, pruned: &[PathBuf]) -> Result<Vec<De
         opts,
     )?];
     for (i, run) in pruned.iter().enumerate() {
-        let name = run
-            .file_name()
-            .map_or_else(|| format!("pruned{i}"), |n| n.to_string_lossy().into_owned());
+        let name = run.file_name().map_or_else(
+            || format!("pruned{i}"),
+            |n| n.to_string_lossy().into_owned(),
+        );
         eprintln!("[{}/{}] {name}", i + 2, pruned.len() + 1);
         let method = method_of(run).unwrap_or_else(|| "pruned".into());
         let macs = RunDir::new(run).spec()?.macs()?;

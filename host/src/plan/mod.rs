@@ -111,6 +111,19 @@ impl KeepPlan {
     /// unique indices in range.
     pub fn check(&self, g: &Graph) -> Result<(), PlanError> {
         let groups = g.groups()?;
+        // Groups fed by several producers are joined by an Add: a residual stack's trunk.
+        // Any other group may be cut to one dead channel (a residual branch then leaves
+        // its block's identity path, see `surgery`); a trunk may not.
+        let joined: std::collections::HashMap<&str, bool> = groups
+            .prunable()
+            .into_iter()
+            .map(|i| {
+                (
+                    groups.all[i].name.as_str(),
+                    groups.all[i].producers.len() > 1,
+                )
+            })
+            .collect();
         let (names, widths) = (groups.names(), groups.widths());
         if names.len() != self.groups.len() {
             return Err(PlanError::Plan {
@@ -127,10 +140,17 @@ impl KeepPlan {
                 group: k.group.clone(),
                 what,
             };
-            if &k.group != name || k.width != width {
+            if &k.group != name || k.width != width || !joined.contains_key(k.group.as_str()) {
                 return Err(bad(format!(
                     "plan says width {}, the graph has group `{name}` of width {width}",
                     k.width
+                )));
+            }
+            if k.keep.is_empty() && joined[k.group.as_str()] {
+                return Err(bad(format!(
+                    "keeps none of its {width} channels: this residual stack (tied by its \
+                     Adds) carries every block's identity path, so nothing would reach the \
+                     output; lower λ / the budget, or list the group in `frozen`"
                 )));
             }
             if k.keep.windows(2).any(|w| w[0] >= w[1]) {
@@ -232,6 +252,30 @@ mod tests {
     use super::*;
     use crate::graph::Op;
     use crate::graph::presets::seed_c10;
+
+    #[test]
+    fn a_residual_trunk_cut_to_zero_is_refused_a_branch_is_not() {
+        // ResNet-8: group 0 is the first stack's trunk (the stem and both blocks' outputs,
+        // tied by Adds); group 1 is the first block's inner conv (a residual branch).
+        let g = crate::graph::presets::resnet8();
+        let groups = g.groups().unwrap_or_else(|e| panic!("{e}"));
+        let all: Vec<Vec<usize>> = groups.widths().iter().map(|&w| (0..w).collect()).collect();
+        let mut trunk = all.clone();
+        trunk[0].clear();
+        let Err(e) = KeepPlan::new(&g, "test", trunk) else {
+            panic!("a plan that cuts a residual trunk to zero must be refused");
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("group `{}`", groups.names()[0])),
+            "{msg}"
+        );
+        assert!(msg.contains("keeps none of its 16 channels"), "{msg}");
+        let mut branch = all;
+        branch[1].clear();
+        let plan = KeepPlan::new(&g, "test", branch).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.widths()[1], 1, "one dead channel");
+    }
 
     #[test]
     fn plan_checks_round_trips_and_shrinks_the_spec() {

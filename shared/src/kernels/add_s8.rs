@@ -178,6 +178,74 @@ impl<'a> Luts<'a> {
     }
 }
 
+/// Bytes of one input's table (256 rescaled values).
+pub(crate) const TABLE_BYTES: usize = 256 * 4;
+
+/// How the conv's side of a fused add is rescaled: tabulated, or per element where scratch
+/// holds only the skip's table.
+#[derive(Clone, Copy)]
+enum ConvSide<'a> {
+    Table(&'a [i32; 256]),
+    Scale(InputScale),
+}
+
+/// A fused add folded into its skip tensor in place: the skip's rescaling always tabulated,
+/// the conv's tabulated too where scratch holds a second table ([`SkipAdd::new`]), else
+/// computed per element. Equal to [`add_s8_in_place`] bit for bit either way.
+pub(crate) struct SkipAdd<'a> {
+    k: Prepared,
+    skip: &'a [i32; 256],
+    conv: ConvSide<'a>,
+}
+
+impl<'a> SkipAdd<'a> {
+    /// The add with the skip as its `a` when `skip_is_a`; tables in `words` (two where it
+    /// holds `2 · TABLE_BYTES`, else one). `None` where [`Prepared`] refuses the parameters
+    /// or `words` holds less than one table.
+    pub(crate) fn new(p: &AddParams, skip_is_a: bool, words: &'a mut [u32]) -> Option<Self> {
+        let k = Prepared::new(p)?;
+        let (sk, cv) = if skip_is_a { (k.a, k.b) } else { (k.b, k.a) };
+        let n = words.len() / 256;
+        let words: &mut [i32] = bytemuck::cast_slice_mut(words.get_mut(..n.min(2) * 256)?);
+        let (st, ct) = words.split_at_mut(256);
+        for x in -128i32..=127 {
+            st[x as u8 as usize] = sk.apply(x as i8);
+        }
+        let conv = if ct.len() == 256 {
+            for x in -128i32..=127 {
+                ct[x as u8 as usize] = cv.apply(x as i8);
+            }
+            let ct: &[i32] = ct;
+            ConvSide::Table(ct.try_into().ok()?)
+        } else {
+            ConvSide::Scale(cv)
+        };
+        let st: &[i32] = st;
+        Some(SkipAdd {
+            k,
+            skip: st.try_into().ok()?,
+            conv,
+        })
+    }
+
+    /// `skip ← add(skip, conv)` element by element.
+    pub(crate) fn apply(&self, skip: &mut [i8], conv: &[i8]) {
+        let ls = self.skip;
+        with_out!(self.k, |f| match self.conv {
+            ConvSide::Table(lc) => {
+                for (o, &y) in skip.iter_mut().zip(conv) {
+                    *o = f(ls[*o as u8 as usize].saturating_add(lc[y as u8 as usize]));
+                }
+            }
+            ConvSide::Scale(c) => {
+                for (o, &y) in skip.iter_mut().zip(conv) {
+                    *o = f(ls[*o as u8 as usize].saturating_add(c.apply(y)));
+                }
+            }
+        })
+    }
+}
+
 /// int8 elementwise add, bit-identical to [`super::reference::add_s8`]: through [`Luts`]
 /// where `scratch` holds them, else rescaling each element.
 pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], scratch: &mut [u8], output: &mut [i8]) {

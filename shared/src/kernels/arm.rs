@@ -398,7 +398,8 @@ pub unsafe fn mac_requant_filters(
 }
 
 /// One 4-weight group against a block of 4 output pixels read straight from a widened
-/// input row (`conv2d_band`): pixel `j`'s pairs are `8·Q·j` bytes after pixel 0's, and the
+/// input row (`conv2d_band`): pixel `j`'s pairs are `8·Q·S·j` bytes after pixel 0's (`S` the
+/// stride), and the
 /// next group (channel group or kernel tap) is 8 bytes on. Registers as [`mac_group_asm`].
 macro_rules! band_group_asm {
     () => {
@@ -490,9 +491,9 @@ macro_rules! band_asm {
                 x1 = out(reg) _,
                 xp = out(reg) _,
                 n = out(reg) _,
-                o1 = const 8 * Q,
-                o2 = const 16 * Q,
-                o3 = const 24 * Q,
+                o1 = const 8 * Q * S,
+                o2 = const 16 * Q * S,
+                o3 = const 24 * Q * S,
                 out("r0") _,
                 out("r1") _,
                 out("r2") _,
@@ -519,13 +520,13 @@ pub struct BandArgs {
     pub t_end: *const u32,
 }
 
-/// A stride-1 3×3 conv block straight from widened input rows: for each table entry
+/// A 3×3 conv block of stride `S` (1 or 2) straight from widened input rows: for each table entry
 /// `t .. args.t_end` (`[bias, multiplier, ka, e | act_min << 8]` of a fused-ReLU layer with
 /// `act_min = −128`, see `requant_s8::ReluRequant`; with `RELU = false` the
 /// `requant_s8::FoldedRequant` entries `[bias, multiplier, k_hi, (e − 1) | act_min << 8]` of
 /// any layer with `act_min = −128`) the MAC loop of its filter over the 3
 /// kernel rows — per row `3·Q` groups, each 16 MACs in 15 instructions, pixel `j` at
-/// `8·Q·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB; the
+/// `8·Q·S·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB; the
 /// folded form: AND, ORR, ADD, SMLAL, ASR, SSAT, STRB) into
 /// `y + j·oc`. The filter's weights (`36·Q` bytes, OHWI with `4·Q` channels) follow each
 /// other from `w`.
@@ -533,12 +534,13 @@ pub struct BandArgs {
 /// # Safety
 /// `t < args.t_end`, 4-byte aligned, entries from a layer that passed
 /// `ReluRequant::layer_ok` (`RELU`) or `FoldedRequant::layer_ok`, with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
-/// each row pointer 4-byte aligned and readable for `8·Q·(3 + 3) + …` — every pair up to
-/// pixel `3 + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`. Not inlined: one copy
-/// per `Q` (~550 B), called through a pointer chosen once per layer.
+/// each row pointer 4-byte aligned and readable for `8·Q·(3·S + 3)` bytes — every pair up to
+/// pixel `3·S + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`; `S` 1 or 2.
+/// Not inlined: one copy per `Q`, `RELU` and `S` (~550 B), called through a pointer chosen
+/// once per layer.
 #[inline(never)]
-pub unsafe fn mac_requant_band<const Q: usize, const RELU: bool>(
+pub unsafe fn mac_requant_band<const Q: usize, const RELU: bool, const S: usize>(
     w: *const i8,
     t: *const u32,
     args: *mut BandArgs,

@@ -196,7 +196,20 @@ pub(crate) struct SkipAdd<'a> {
     k: Prepared,
     skip: &'a [i32; 256],
     conv: ConvSide<'a>,
+    /// The asm loops' constants (`arm::add_skip_tables`, `arm::add_skip_scale`): the conv's
+    /// input scale, then the sum's folded requantization; `None` where the sum does not take
+    /// the folded path with `act_max = 127`.
+    #[cfg(dsp)]
+    asm: Option<AsmConsts>,
 }
+
+/// `[zp, ls + 1, 2^(e−1), sign, multiplier, e]` of the conv's input scale, then
+/// `[multiplier, k_hi, (e − 1) | act_min << 8]` of the sum's requantization, 8-byte aligned
+/// for LDRD.
+#[cfg(dsp)]
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct AsmConsts([u32; 10]);
 
 impl<'a> SkipAdd<'a> {
     /// The add with the skip as its `a` when `skip_is_a`; tables in `words` (two where it
@@ -221,16 +234,56 @@ impl<'a> SkipAdd<'a> {
             ConvSide::Scale(cv)
         };
         let st: &[i32] = st;
+        #[cfg(dsp)]
+        let asm = (FoldedRequant::layer_ok(&[k.out], k.zp, k.lo, k.hi) && k.hi == 127).then(|| {
+            let [m, kh, sh] = FoldedRequant::new(k.out, k.zp).to_words();
+            AsmConsts([
+                cv.zp as u32,
+                cv.ls1,
+                cv.c as u32,
+                cv.sign as u32,
+                cv.m as u32,
+                cv.e,
+                m,
+                kh,
+                sh | (k.lo as u32) << 8,
+                0,
+            ])
+        });
         Some(SkipAdd {
             k,
             skip: st.try_into().ok()?,
             conv,
+            #[cfg(dsp)]
+            asm,
         })
     }
 
-    /// `skip ← add(skip, conv)` element by element.
+    /// `skip ← add(skip, conv)` element by element (in asm where `cfg(dsp)` and the sum
+    /// takes the folded requantization).
     pub(crate) fn apply(&self, skip: &mut [i8], conv: &[i8]) {
         let ls = self.skip;
+        #[cfg(dsp)]
+        if let Some(a) = &self.asm {
+            let n = skip.len().min(conv.len());
+            if n == 0 {
+                return;
+            }
+            let (y, x, t) = (skip.as_mut_ptr(), conv.as_ptr(), ls.as_ptr());
+            let [m, kh, sh] = [a.0[6], a.0[7], a.0[8]];
+            // SAFETY: `skip` and `conv` hold `n ≥ 1` bytes; the tables 256 words each; the
+            // constants are 10 words, 8-byte aligned, from a sum that passed `layer_ok` with
+            // `act_max = 127`.
+            unsafe {
+                match self.conv {
+                    ConvSide::Table(lc) => {
+                        super::arm::add_skip_tables(y, x, n, t, lc.as_ptr(), [m, kh, sh])
+                    }
+                    ConvSide::Scale(_) => super::arm::add_skip_scale(y, x, n, t, a.0.as_ptr()),
+                }
+            }
+            return;
+        }
         with_out!(self.k, |f| match self.conv {
             ConvSide::Table(lc) => {
                 for (o, &y) in skip.iter_mut().zip(conv) {

@@ -174,7 +174,8 @@ fn band(
 ) -> bool {
     let need = conv2d_band::scratch_bytes(g, conv2d_s8::RQ_WORDS);
     let block = conv2d_band::block_bytes(g);
-    if need == 0 || scratch.len() < TABLE_BYTES + 4 + need + block {
+    let fits = conv2d_s8::inputs_fit(g, input, weights, bias, requant);
+    if !fits || need == 0 || scratch.len() < TABLE_BYTES + 4 + need + block {
         return false;
     }
     let (rest, buf) = scratch.split_at_mut(scratch.len() - block);

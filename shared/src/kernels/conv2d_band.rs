@@ -91,7 +91,9 @@ mod dsp {
     /// `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose multipliers take
     /// no folded table, a stride-2 layer without the ReLU table, buffers shorter than the
     /// geometry, or too little scratch (a blob sized before this path existed). Fused-ReLU
-    /// layers take the ReLU table's requantization, others the folded one.
+    /// layers take the ReLU table's requantization, others the folded one. The caller has
+    /// checked the input, weights, bias and multipliers against the geometry
+    /// ([`conv2d_s8::inputs_fit`](crate::kernels::conv2d_s8::inputs_fit)).
     #[allow(clippy::too_many_arguments)]
     pub(in crate::kernels) fn conv(
         g: &ConvGeom,
@@ -117,13 +119,7 @@ mod dsp {
                 skip.len()
             }
         };
-        let fits = input.len() >= g.input.len()
-            && weights.len() >= oc * k
-            && bias.len() >= oc
-            && requant.len() >= oc
-            && out_len >= g.output.len()
-            && crate::kernels::requant_s8::all_valid(&requant[..oc]);
-        if !fits || q.act_min != -128 || q.act_max != 127 {
+        if out_len < g.output.len() || q.act_min != -128 || q.act_max != 127 {
             return false;
         }
         let rw = row_words(g, qg);
@@ -165,7 +161,11 @@ mod dsp {
             // SAFETY: `table` holds `oc` entries of `RQ_WORDS` words.
             t_end: unsafe { t.add(RQ_WORDS * oc) },
         };
-        run.rows(qg, block, ring, &mut dest);
+        // The destination is resolved here, so that the unfused loop carries no test of it.
+        match &mut dest {
+            Dest::Tensor(y) => run.rows::<false>(qg, block, ring, y, &mut [], None),
+            Dest::Add { buf, skip, add } => run.rows::<true>(qg, block, ring, skip, buf, Some(add)),
+        }
         true
     }
 
@@ -217,7 +217,17 @@ mod dsp {
         /// then the blocks of 4 pixels (the last one moved left to end at the row's end,
         /// where the width is not a multiple of 4: it recomputes a few pixels, same values,
         /// which a fused add folds in only once).
-        fn rows(&self, q: usize, block: BlockFn, ring: &mut [u32], dest: &mut Dest<'_>) {
+        /// With `ADD`, `out` is the skip tensor, each block goes to `buf` and `add` folds it in.
+        #[allow(clippy::too_many_arguments)]
+        fn rows<const ADD: bool>(
+            &self,
+            q: usize,
+            block: BlockFn,
+            ring: &mut [u32],
+            out: &mut [i8],
+            buf: &mut [i8],
+            add: Option<&SkipAdd<'_>>,
+        ) {
             let g = self.g;
             let (h, oh, ow) = (g.input.h as isize, g.output.h as usize, g.output.w as usize);
             let s = g.stride[0] as usize;
@@ -227,6 +237,8 @@ mod dsp {
             let mut held = [isize::MIN; 3];
             let pairs = (3 * q).div_ceil(2);
             let top = g.padding.top as isize;
+            // Words from one output pixel's window to the next one's.
+            let step = 2 * q * s;
             for oy in 0..oh {
                 let mut rows = [(core::ptr::null::<u32>(), pairs); 3];
                 for (r, row) in rows.iter_mut().enumerate() {
@@ -243,14 +255,15 @@ mod dsp {
                 while pos < ow {
                     let x = pos.min(ow - BLOCK);
                     let first = (oy * ow + x) * oc;
-                    let y = match dest {
-                        Dest::Tensor(out) => out[first..first + BLOCK * oc].as_mut_ptr(),
-                        Dest::Add { buf, .. } => buf[..BLOCK * oc].as_mut_ptr(),
+                    let y = if ADD {
+                        buf[..BLOCK * oc].as_mut_ptr()
+                    } else {
+                        out[first..first + BLOCK * oc].as_mut_ptr()
                     };
                     let mut args = BandArgs {
                         // SAFETY (offset): padded pixel `s·x` of a padded row of
                         // `w + left + right ≥ s·(ow − 1) + 3` pixels, `2·q` words each.
-                        rows: rows.map(|(p, n)| (unsafe { p.add(2 * q * s * x) }, n)),
+                        rows: rows.map(|(p, n)| (unsafe { p.add(step * x) }, n)),
                         y,
                         oc,
                         t_end: self.t_end,
@@ -262,11 +275,11 @@ mod dsp {
                     // block's 4 pixels, `s·(ow − 1) + 3` being at most the padded width);
                     // `y` holds the block's `4 · oc` outputs.
                     unsafe { block(self.w, self.t, &mut args) };
-                    if let Dest::Add { buf, skip, add } = dest {
+                    if ADD && let Some(add) = add {
                         // Pixels `x..pos` of a moved last block were added already.
                         let new = (pos - x) * oc;
                         let end = first + BLOCK * oc;
-                        add.apply(&mut skip[first + new..end], &buf[new..BLOCK * oc]);
+                        add.apply(&mut out[first + new..end], &buf[new..BLOCK * oc]);
                     }
                     pos = x + BLOCK;
                 }

@@ -131,6 +131,24 @@ pub(crate) fn fold_table<'a>(
     })
 }
 
+/// Whether the input, weights, bias and multipliers hold what `g` reads, every multiplier is
+/// valid and the filter is not empty (what every fast path assumes).
+pub(crate) fn inputs_fit(
+    g: &ConvGeom,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+) -> bool {
+    let oc = g.output.c as usize;
+    input.len() >= g.input.len()
+        && weights.len() >= oc * g.filter_len()
+        && bias.len() >= oc
+        && requant.len() >= oc
+        && requant_s8::all_valid(&requant[..oc])
+        && g.filter_len() > 0
+}
+
 /// The kernel behind [`super::conv2d_s8`]: one match over the paths. On the DSP target the
 /// band path where it takes the layer, else im2col; the portable path elsewhere; the
 /// reference loops where the buffers are shorter than the path needs (a validated model
@@ -149,13 +167,7 @@ pub fn conv2d_s8(
     let oc = g.output.c as usize;
     let kp = col_len(g);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
-    let fits = input.len() >= g.input.len()
-        && weights.len() >= oc * g.filter_len()
-        && bias.len() >= oc
-        && requant.len() >= oc
-        && output.len() >= g.output.len()
-        && requant_s8::all_valid(&requant[..oc])
-        && g.filter_len() > 0;
+    let fits = inputs_fit(g, input, weights, bias, requant) && output.len() >= g.output.len();
     #[cfg(dsp)]
     {
         let dest = conv2d_band::Dest::Tensor(&mut *output);

@@ -118,15 +118,15 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
         .iter()
         .map(|l| format!("{} {}", l.op, l.instructions))
         .collect();
+    let most = r.per_image.iter().map(|i| i.instructions).max();
     eprintln!(
-        "imported ResNet-8: {} instructions, RAM {} + {} + {} B; {per_op:?}",
+        "imported ResNet-8: {} instructions (at most {most:?}), RAM {} + {} + {} B; {per_op:?}",
         r.instructions_per_inference, r.arena_bytes, r.scratch_bytes, r.stack_peak_bytes
     );
     // The target is 15.0 M; this is the regression ceiling (exact under -icount:
     // the largest per-image count of these images).
-    let most = r.per_image.iter().map(|i| i.instructions).max();
     assert!(
-        most <= Some(14_640_000),
+        most <= Some(14_620_520),
         "{most:?} instructions per inference"
     );
     // RAM as `whittle run` counts it: arena + scratch + peak stack, at most 40 KiB.

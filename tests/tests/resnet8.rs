@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use whittle::data::{DatasetKind, load_test};
-use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, Machine, RunOptions};
+use whittle::sim::quantize_chw;
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
 use whittle_tests::{data_dir, require_tools};
@@ -94,11 +94,12 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
     let bytes = AlignedBytes::new(&blob);
     let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
     let input = model.input().expect("input tensor");
+    let range = model.meta().input_range;
     let test = load_test(&data, DatasetKind::Cifar10).expect("CIFAR-10 test batch");
     let images: Vec<LabeledImage> = (0..6)
         .map(|i| LabeledImage {
             label: test.labels[i],
-            pixels: quantize_chw(test.image(i), &input).expect("CIFAR-shaped input"),
+            pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
         })
         .collect();
     let r = whittle::firmware::run(&blob, &images, &RunOptions::new(Machine::Mps2An386))

@@ -218,8 +218,11 @@ impl<'a> SkipAdd<'a> {
     pub(crate) fn new(p: &AddParams, skip_is_a: bool, words: &'a mut [u32]) -> Option<Self> {
         let k = Prepared::new(p)?;
         let (sk, cv) = if skip_is_a { (k.a, k.b) } else { (k.b, k.a) };
-        let n = words.len() / 256;
-        let words: &mut [i32] = bytemuck::cast_slice_mut(words.get_mut(..n.min(2) * 256)?);
+        let n = (words.len() / 256).min(2);
+        if n == 0 {
+            return None;
+        }
+        let words: &mut [i32] = bytemuck::cast_slice_mut(words.get_mut(..n * 256)?);
         let (st, ct) = words.split_at_mut(256);
         for x in -128i32..=127 {
             st[x as u8 as usize] = sk.apply(x as i8);

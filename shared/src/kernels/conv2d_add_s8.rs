@@ -46,12 +46,20 @@ const fn band_bytes(g: &ConvGeom) -> usize {
     }
 }
 
-/// Scratch an encoder declares for the fused op: enough for the band path with one table
-/// where it applies, and for the chunked path with both. Either path takes a second table
-/// where the scratch holds it, with the same results.
+/// Scratch an encoder declares for the fused op: for a geometry the band path takes, its
+/// needs with one table (at least the chunked path's minimum, which the host's portable
+/// path then runs within, taking tables as they fit); else the chunked path's with both
+/// tables. Either path takes a second table where the scratch holds it (another op needing
+/// more), with the same results.
 pub const fn scratch_bytes(g: &ConvGeom) -> usize {
-    let (a, b) = (chunked_bytes(g), band_bytes(g));
-    if a > b { a } else { b }
+    let (band, least) = (band_bytes(g), min_scratch_bytes(g));
+    if band == 0 {
+        chunked_bytes(g)
+    } else if band > least {
+        band
+    } else {
+        least
+    }
 }
 
 /// The least scratch the fused op runs with (the conv on its im2col path, the add without

@@ -127,7 +127,9 @@ fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
     })
 }
 
-/// Runs a fused conv + add: the skip's bytes become the add's output.
+/// Runs a fused conv + add: the skip's bytes become the add's output. Not inlined, for the
+/// reason [`op_s8`] gives.
+#[inline(never)]
 fn conv_add_s8(
     model: &Model,
     c: &Conv2d,
@@ -153,6 +155,89 @@ fn conv_add_s8(
         scratch,
         bytemuck::cast_slice_mut(acc),
     );
+    Ok(())
+}
+
+/// Runs one unfused int8 op. Not inlined: inlined into the op loop, every kernel's locals
+/// got their own slot in one frame of ~2.4 KB, the largest share of the firmware's stack.
+#[inline(never)]
+fn op_s8(model: &Model, op: &Op, arena: &mut [u8], scratch: &mut [u8]) -> Result<()> {
+    const P: Precision = Precision::Int8;
+    match *op {
+        Op::Conv2d(c) => {
+            let (g, i, o) = conv_geom(model, &c)?;
+            let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
+            let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, c.relu);
+            kernels::conv2d_s8(
+                &g,
+                &q,
+                bytemuck::cast_slice(x),
+                model.data_i8(c.weights)?,
+                model.data_i32(c.bias)?,
+                model.data_requant(c.requant)?,
+                scratch,
+                bytemuck::cast_slice_mut(y),
+            );
+        }
+        Op::Dense(d) => {
+            let (i, o) = (model.tensor(d.input)?, model.tensor(d.output)?);
+            let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
+            let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, d.relu);
+            kernels::dense_s8(
+                &q,
+                bytemuck::cast_slice(x),
+                model.data_i8(d.weights)?,
+                model.data_i32(d.bias)?,
+                model.data_requant(d.requant)?,
+                scratch,
+                bytemuck::cast_slice_mut(y),
+            );
+        }
+        Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
+            let (g, i, o) = pool_geom(model, &p)?;
+            let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
+            let (x, y) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+            match op {
+                Op::MaxPool2d(_) => kernels::maxpool2d_s8(&g, x, y),
+                _ => kernels::avgpool2d_s8(&g, x, y),
+            }
+        }
+        Op::GlobalAvgPool(u) => {
+            let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
+            let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
+            kernels::global_avgpool_s8(
+                i.shape,
+                bytemuck::cast_slice(x),
+                bytemuck::cast_slice_mut(y),
+            );
+        }
+        Op::Relu(u) => {
+            let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
+            let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
+            kernels::relu_s8(
+                o.zero_point,
+                bytemuck::cast_slice(x),
+                bytemuck::cast_slice_mut(y),
+            );
+        }
+        Op::Add(a) => {
+            let (ta, tb, o) = (
+                model.tensor(a.a)?,
+                model.tensor(a.b)?,
+                model.tensor(a.output)?,
+            );
+            let p = add_params(model, &a)?;
+            let ([xa, xb], y) = io(arena, [range(&ta, P), range(&tb, P)], range(&o, P))?;
+            kernels::add_s8(
+                &p,
+                bytemuck::cast_slice(xa),
+                bytemuck::cast_slice(xb),
+                scratch,
+                bytemuck::cast_slice_mut(y),
+            );
+        }
+        Op::Flatten(_) => {} // a view: same bytes, same offset
+    }
     Ok(())
 }
 
@@ -206,81 +291,7 @@ pub fn run_s8_observed<'b>(
             index += 2;
             continue;
         }
-        match op {
-            Op::Conv2d(c) => {
-                let (g, i, o) = conv_geom(model, &c)?;
-                let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, c.relu);
-                kernels::conv2d_s8(
-                    &g,
-                    &q,
-                    bytemuck::cast_slice(x),
-                    model.data_i8(c.weights)?,
-                    model.data_i32(c.bias)?,
-                    model.data_requant(c.requant)?,
-                    scratch,
-                    bytemuck::cast_slice_mut(y),
-                );
-            }
-            Op::Dense(d) => {
-                let (i, o) = (model.tensor(d.input)?, model.tensor(d.output)?);
-                let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, d.relu);
-                kernels::dense_s8(
-                    &q,
-                    bytemuck::cast_slice(x),
-                    model.data_i8(d.weights)?,
-                    model.data_i32(d.bias)?,
-                    model.data_requant(d.requant)?,
-                    scratch,
-                    bytemuck::cast_slice_mut(y),
-                );
-            }
-            Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
-                let (g, i, o) = pool_geom(model, &p)?;
-                let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                let (x, y) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
-                match op {
-                    Op::MaxPool2d(_) => kernels::maxpool2d_s8(&g, x, y),
-                    _ => kernels::avgpool2d_s8(&g, x, y),
-                }
-            }
-            Op::GlobalAvgPool(u) => {
-                let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
-                let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                kernels::global_avgpool_s8(
-                    i.shape,
-                    bytemuck::cast_slice(x),
-                    bytemuck::cast_slice_mut(y),
-                );
-            }
-            Op::Relu(u) => {
-                let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
-                let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
-                kernels::relu_s8(
-                    o.zero_point,
-                    bytemuck::cast_slice(x),
-                    bytemuck::cast_slice_mut(y),
-                );
-            }
-            Op::Add(a) => {
-                let (ta, tb, o) = (
-                    model.tensor(a.a)?,
-                    model.tensor(a.b)?,
-                    model.tensor(a.output)?,
-                );
-                let p = add_params(model, &a)?;
-                let ([xa, xb], y) = io(arena, [range(&ta, P), range(&tb, P)], range(&o, P))?;
-                kernels::add_s8(
-                    &p,
-                    bytemuck::cast_slice(xa),
-                    bytemuck::cast_slice(xb),
-                    scratch,
-                    bytemuck::cast_slice_mut(y),
-                );
-            }
-            Op::Flatten(_) => {} // a view: same bytes, same offset
-        }
+        op_s8(model, &op, arena, scratch)?;
         let out = model.tensor(op.output())?;
         observe(index, &op, bytemuck::cast_slice(&arena[range(&out, P)]));
         index += 1;

@@ -412,7 +412,31 @@ fn stride2_projection_shortcut() -> Case {
     }
 }
 
-const CASES: [fn() -> Case; 11] = [
+/// A ResNet stack on a wide 16-channel 8×40 map, where the fused op sets the scratch: its
+/// band path then holds only the skip's table and rescales the conv's side per element;
+/// then a 3×3 stride 2 'same' with ReLU to 8 channels (the band path at stride 2, symmetric
+/// padding, an output width of 20).
+fn resnet_stack_one_table() -> Case {
+    Case {
+        name: "resnet_stack_one_table",
+        input: Shape::new(16, 8, 40),
+        input_zp: -128,
+        layers: vec![
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), linear(-5)).gain(40.0)),
+            Layer::AddSkip {
+                back: 0,
+                act: relu(-128),
+                out: 0.5,
+            },
+            Layer::Conv(conv(8, [3, 3], [2, 2], same(3), relu(-128)).gain(60.0)),
+        ],
+        seed: 12,
+    }
+}
+
+const CASES: [fn() -> Case; 12] = [
     rgb_first_layer,
     rgb_stride2_dense_head,
     four_channels_5x5_nonsquare,
@@ -424,6 +448,7 @@ const CASES: [fn() -> Case; 11] = [
     band_channel_groups,
     resnet_stacks_fused_adds,
     stride2_projection_shortcut,
+    resnet_stack_one_table,
 ];
 
 /// Image 0 alternates −128 and 127; the others are uniform int8 noise.
@@ -788,13 +813,16 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                     tag("requant left shift".into());
                 }
                 // `exec`/`fuse`: a conv and the add after it fuse where the add's output
-                // shares the skip's offset; the conv then runs on chunks of output rows.
+                // shares the skip's offset; the conv then runs on the band path with the add
+                // folded in per block, or on chunks of output rows.
+                let mut fused = false;
                 if let Some(next) = ops.get(index + 1)
                     && let Some(f) = fuse::conv_add(Precision::Int8, &c, next)
                 {
                     let skip = model.tensor(f.skip).expect("skip");
                     let out = model.tensor(f.add.output).expect("add output");
                     if skip.offset == out.offset {
+                        fused = true;
                         tag("conv fused with its add".into());
                         tag(format!(
                             "fused add skip is {}",
@@ -802,8 +830,9 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                         ));
                     }
                 }
-                // `conv2d_band::conv`: stride 1, 3×3, a whole block per row, 3 channels or
-                // 4..=32 in groups of 4 or 64, a folded table and `act_min = −128`.
+                // `conv2d_band::conv`: stride 1 (or 2 with the ReLU table), 3×3, a whole
+                // block per row, 3 channels or 4..=32 in groups of 4 or 64, a folded table
+                // and `act_min = −128`.
                 let groups = if ic == 3 {
                     Some(1)
                 } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) || ic == 64 {
@@ -811,9 +840,29 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                 } else {
                     None
                 };
-                let band = c.stride == [1, 1] && c.kernel == [3, 3] && ow >= 4;
+                let stride_ok = c.stride == [1, 1] || c.stride == [2, 2] && relu_table;
+                let band = stride_ok && c.kernel == [3, 3] && ow >= 4;
                 if let (true, Some(q), true, -128) = (band, groups, folded, lo) {
                     tag(format!("band Q {q}"));
+                    tag(format!("band stride {}", c.stride[0]));
+                    if c.stride == [2, 2] {
+                        tag(format!("band stride 2 padding {padding}"));
+                    }
+                    if fused {
+                        // `conv2d_add_s8::band`: the skip's table and, where the scratch
+                        // holds it beside the band's needs, the conv's.
+                        let iw = i.shape.w as usize + p.left as usize + p.right as usize;
+                        let ring = 3 * iw * 2 * q * 4;
+                        let extra = if ic == 3 { oc * 9 * 4 } else { 0 };
+                        let need = 4 * 4 * oc + ring + extra + 4;
+                        let block = (4 * oc + 3) & !3;
+                        let two = model.scratch_bytes() >= block + 2 * 1024 + 4 + need;
+                        tag(format!(
+                            "fused band blocks, {} table{}",
+                            if two { "two" } else { "one" },
+                            if two { "s" } else { "" }
+                        ));
+                    }
                     tag(format!("band ic {ic}"));
                     tag(format!("band padding {padding}"));
                     if !ow.is_multiple_of(4) {
@@ -1113,6 +1162,12 @@ fn the_sweep_reaches_every_kernel_path() {
             "band relu table",
             "band folded table",
             "band Q 16",
+            "band stride 1",
+            "band stride 2",
+            "band stride 2 padding asymmetric",
+            "band stride 2 padding symmetric",
+            "fused band blocks, one table",
+            "fused band blocks, two tables",
             "band ic 64",
             "conv fused with its add",
             "fused add skip is a",
@@ -1212,4 +1267,9 @@ fn resnet_stacks_fused_adds_matches_host() {
 #[test]
 fn stride2_projection_shortcut_matches_host() {
     sweep(stride2_projection_shortcut);
+}
+
+#[test]
+fn resnet_stack_one_table_matches_host() {
+    sweep(resnet_stack_one_table);
 }

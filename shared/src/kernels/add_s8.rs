@@ -178,6 +178,130 @@ impl<'a> Luts<'a> {
     }
 }
 
+/// Bytes of one input's table (256 rescaled values).
+pub(crate) const TABLE_BYTES: usize = 256 * 4;
+
+/// How the conv's side of a fused add is rescaled: tabulated, or per element where scratch
+/// holds only the skip's table.
+#[derive(Clone, Copy)]
+enum ConvSide<'a> {
+    Table(&'a [i32; 256]),
+    Scale(InputScale),
+}
+
+/// A fused add folded into its skip tensor in place: the skip's rescaling always tabulated,
+/// the conv's tabulated too where scratch holds a second table ([`SkipAdd::new`]), else
+/// computed per element. Equal to [`add_s8_in_place`] bit for bit either way.
+pub(crate) struct SkipAdd<'a> {
+    k: Prepared,
+    skip: &'a [i32; 256],
+    conv: ConvSide<'a>,
+    /// The asm loops' constants (`arm::add_skip_tables`, `arm::add_skip_scale`): the conv's
+    /// input scale, then the sum's folded requantization; `None` where the sum does not take
+    /// the folded path with `act_max = 127`.
+    #[cfg(dsp)]
+    asm: Option<AsmConsts>,
+}
+
+/// `[zp, ls + 1, 2^(e−1), sign, multiplier, e]` of the conv's input scale, then
+/// `[multiplier, k_hi, (e − 1) | act_min << 8]` of the sum's requantization, 8-byte aligned
+/// for LDRD.
+#[cfg(dsp)]
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct AsmConsts([u32; 10]);
+
+impl<'a> SkipAdd<'a> {
+    /// The add with the skip as its `a` when `skip_is_a`; tables in `words` (two where it
+    /// holds `2 · TABLE_BYTES`, else one). `None` where [`Prepared`] refuses the parameters
+    /// or `words` holds less than one table.
+    pub(crate) fn new(p: &AddParams, skip_is_a: bool, words: &'a mut [u32]) -> Option<Self> {
+        let k = Prepared::new(p)?;
+        let (sk, cv) = if skip_is_a { (k.a, k.b) } else { (k.b, k.a) };
+        let n = (words.len() / 256).min(2);
+        if n == 0 {
+            return None;
+        }
+        let words: &mut [i32] = bytemuck::cast_slice_mut(words.get_mut(..n * 256)?);
+        let (st, ct) = words.split_at_mut(256);
+        for x in -128i32..=127 {
+            st[x as u8 as usize] = sk.apply(x as i8);
+        }
+        let conv = if ct.len() == 256 {
+            for x in -128i32..=127 {
+                ct[x as u8 as usize] = cv.apply(x as i8);
+            }
+            let ct: &[i32] = ct;
+            ConvSide::Table(ct.try_into().ok()?)
+        } else {
+            ConvSide::Scale(cv)
+        };
+        let st: &[i32] = st;
+        #[cfg(dsp)]
+        let asm = (FoldedRequant::layer_ok(&[k.out], k.zp, k.lo, k.hi) && k.hi == 127).then(|| {
+            let [m, kh, sh] = FoldedRequant::new(k.out, k.zp).to_words();
+            AsmConsts([
+                cv.zp as u32,
+                cv.ls1,
+                cv.c as u32,
+                cv.sign as u32,
+                cv.m as u32,
+                cv.e,
+                m,
+                kh,
+                sh | (k.lo as u32) << 8,
+                0,
+            ])
+        });
+        Some(SkipAdd {
+            k,
+            skip: st.try_into().ok()?,
+            conv,
+            #[cfg(dsp)]
+            asm,
+        })
+    }
+
+    /// `skip ← add(skip, conv)` element by element (in asm where `cfg(dsp)` and the sum
+    /// takes the folded requantization).
+    pub(crate) fn apply(&self, skip: &mut [i8], conv: &[i8]) {
+        let ls = self.skip;
+        #[cfg(dsp)]
+        if let Some(a) = &self.asm {
+            let n = skip.len().min(conv.len());
+            if n == 0 {
+                return;
+            }
+            let (y, x, t) = (skip.as_mut_ptr(), conv.as_ptr(), ls.as_ptr());
+            let [m, kh, sh] = [a.0[6], a.0[7], a.0[8]];
+            // SAFETY: `skip` and `conv` hold `n ≥ 1` bytes; the tables 256 words each; the
+            // constants are 10 words, 8-byte aligned, from a sum that passed `layer_ok` with
+            // `act_max = 127`.
+            unsafe {
+                match self.conv {
+                    ConvSide::Table(lc) => {
+                        super::arm::add_skip_tables(y, x, n, t, lc.as_ptr(), [m, kh, sh])
+                    }
+                    ConvSide::Scale(_) => super::arm::add_skip_scale(y, x, n, t, a.0.as_ptr()),
+                }
+            }
+            return;
+        }
+        with_out!(self.k, |f| match self.conv {
+            ConvSide::Table(lc) => {
+                for (o, &y) in skip.iter_mut().zip(conv) {
+                    *o = f(ls[*o as u8 as usize].saturating_add(lc[y as u8 as usize]));
+                }
+            }
+            ConvSide::Scale(c) => {
+                for (o, &y) in skip.iter_mut().zip(conv) {
+                    *o = f(ls[*o as u8 as usize].saturating_add(c.apply(y)));
+                }
+            }
+        })
+    }
+}
+
 /// int8 elementwise add, bit-identical to [`super::reference::add_s8`]: through [`Luts`]
 /// where `scratch` holds them, else rescaling each element.
 pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], scratch: &mut [u8], output: &mut [i8]) {

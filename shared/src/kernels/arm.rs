@@ -398,7 +398,8 @@ pub unsafe fn mac_requant_filters(
 }
 
 /// One 4-weight group against a block of 4 output pixels read straight from a widened
-/// input row (`conv2d_band`): pixel `j`'s pairs are `8·Q·j` bytes after pixel 0's, and the
+/// input row (`conv2d_band`): pixel `j`'s pairs are `8·Q·S·j` bytes after pixel 0's (`S` the
+/// stride), and the
 /// next group (channel group or kernel tap) is 8 bytes on. Registers as [`mac_group_asm`].
 macro_rules! band_group_asm {
     () => {
@@ -490,9 +491,9 @@ macro_rules! band_asm {
                 x1 = out(reg) _,
                 xp = out(reg) _,
                 n = out(reg) _,
-                o1 = const 8 * Q,
-                o2 = const 16 * Q,
-                o3 = const 24 * Q,
+                o1 = const 8 * Q * S,
+                o2 = const 16 * Q * S,
+                o3 = const 24 * Q * S,
                 out("r0") _,
                 out("r1") _,
                 out("r2") _,
@@ -519,13 +520,13 @@ pub struct BandArgs {
     pub t_end: *const u32,
 }
 
-/// A stride-1 3×3 conv block straight from widened input rows: for each table entry
+/// A 3×3 conv block of stride `S` (1 or 2) straight from widened input rows: for each table entry
 /// `t .. args.t_end` (`[bias, multiplier, ka, e | act_min << 8]` of a fused-ReLU layer with
 /// `act_min = −128`, see `requant_s8::ReluRequant`; with `RELU = false` the
 /// `requant_s8::FoldedRequant` entries `[bias, multiplier, k_hi, (e − 1) | act_min << 8]` of
 /// any layer with `act_min = −128`) the MAC loop of its filter over the 3
 /// kernel rows — per row `3·Q` groups, each 16 MACs in 15 instructions, pixel `j` at
-/// `8·Q·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB; the
+/// `8·Q·S·j` bytes — then the 4 accumulators requantized (ADD, SMMLAR, ASR, SSAT, STRB; the
 /// folded form: AND, ORR, ADD, SMLAL, ASR, SSAT, STRB) into
 /// `y + j·oc`. The filter's weights (`36·Q` bytes, OHWI with `4·Q` channels) follow each
 /// other from `w`.
@@ -533,12 +534,13 @@ pub struct BandArgs {
 /// # Safety
 /// `t < args.t_end`, 4-byte aligned, entries from a layer that passed
 /// `ReluRequant::layer_ok` (`RELU`) or `FoldedRequant::layer_ok`, with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
-/// each row pointer 4-byte aligned and readable for `8·Q·(3 + 3) + …` — every pair up to
-/// pixel `3 + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`. Not inlined: one copy
-/// per `Q` (~550 B), called through a pointer chosen once per layer.
+/// each row pointer 4-byte aligned and readable for `8·Q·(3·S + 3)` bytes — every pair up to
+/// pixel `3·S + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`; `S` 1 or 2.
+/// Not inlined: one copy per `Q`, `RELU` and `S` (~550 B), called through a pointer chosen
+/// once per layer.
 #[inline(never)]
-pub unsafe fn mac_requant_band<const Q: usize, const RELU: bool>(
+pub unsafe fn mac_requant_band<const Q: usize, const RELU: bool, const S: usize>(
     w: *const i8,
     t: *const u32,
     args: *mut BandArgs,
@@ -739,4 +741,143 @@ pub unsafe fn mac_2x1_pairs(
         );
     }
     [a, b]
+}
+
+/// The output requantization of a fused add's element loop, as asm text over `s` (the
+/// saturated sum), temporaries `c`, `h` and the constants `mult`, `khi` and `n`
+/// (`(e − 1) | act_min << 8`): `requant_s8::FoldedRequant` (AND, ORR, ADD, SMLAL, ASR), SSAT
+/// and the lower clamp, STRB over the skip byte (9 instructions).
+macro_rules! add_out_asm {
+    ($mult:literal, $khi:literal, $n:literal) => {
+        concat!(
+            "and    {c}, {s}, #0x80000000\n",
+            "orr    {c}, {c}, #0x40000000\n",
+            "add    {h}, ",
+            $khi,
+            ", {s}, asr #31\n",
+            "smlal  {c}, {h}, {s}, ",
+            $mult,
+            "\n",
+            "asr    {h}, {h}, ",
+            $n,
+            "\n",
+            "ssat   {h}, #8, {h}\n",
+            "cmp    {h}, ",
+            $n,
+            ", asr #8\n",
+            "it     lt\n",
+            "asrlt  {h}, ",
+            $n,
+            ", #8\n",
+            "strb   {h}, [{skip}], #1\n",
+        )
+    };
+}
+
+/// A fused add's element loop with both inputs tabulated: for each of the `n` bytes,
+/// `skip ← requant(qadd(ls[skip], lc[conv]))` (2 LDRB, 2 LDR, QADD, then [`add_out_asm`]),
+/// 17 instructions per element. `k` is `[mult, k_hi, (e − 1) | act_min << 8]` of the sum's
+/// `requant_s8::FoldedRequant` (a layer that passed its `layer_ok` with `act_max = 127`).
+///
+/// # Safety
+/// `skip` readable and writable and `conv` readable for `n ≥ 1` bytes; `ls` and `lc` hold
+/// 256 words each.
+pub unsafe fn add_skip_tables(
+    skip: *mut i8,
+    conv: *const i8,
+    n: usize,
+    ls: *const i32,
+    lc: *const i32,
+    k: [u32; 3],
+) {
+    // SAFETY: the caller guarantees the accesses; table indices are bytes (< 256). Options:
+    // `nostack`; not `preserves_flags` (QADD may set Q, CMP writes NZCV).
+    unsafe {
+        asm!(
+            "2:",
+            "ldrb   {c}, [{conv}], #1",
+            "ldrb   {s}, [{skip}]",
+            "ldr    {c}, [{lc}, {c}, lsl #2]",
+            "ldr    {s}, [{ls}, {s}, lsl #2]",
+            "qadd   {s}, {s}, {c}",
+            add_out_asm!("{mult}", "{khi}", "{n}"),
+            "cmp    {skip}, {end}",
+            "bne    2b",
+            skip = inout(reg) skip => _,
+            conv = inout(reg) conv => _,
+            end = in(reg) skip.wrapping_add(n),
+            ls = in(reg) ls,
+            lc = in(reg) lc,
+            mult = in(reg) k[0],
+            khi = in(reg) k[1],
+            n = in(reg) k[2],
+            s = out(reg) _,
+            c = out(reg) _,
+            h = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
+/// [`add_skip_tables`] where only the skip's rescaling is tabulated: the conv's is computed
+/// per element from `k[0..6]` = `[zp, ls + 1, 2^(e−1) or 0, sign (1 or 0), multiplier, e]`
+/// (`add_s8`'s input scale: SUB, LSL, AND, SUB, MOV, SMLAL, ASR), `k[6..9]` the sum's
+/// requantization as there; constants are loaded from `k` each element for want of
+/// registers. 28 instructions per element.
+///
+/// # Safety
+/// As [`add_skip_tables`]; `k` readable for 9 words, 8-byte aligned (LDRD).
+pub unsafe fn add_skip_scale(
+    skip: *mut i8,
+    conv: *const i8,
+    n: usize,
+    ls: *const i32,
+    k: *const u32,
+) {
+    // SAFETY: as `add_skip_tables`. Options: `readonly` would be wrong (it writes the skip);
+    // `nostack`; not `preserves_flags`.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrsb  {c}, [{conv}], #1",
+            "ldrd   {t1}, {t2}, [{k}]",
+            "sub    {c}, {c}, {t1}",
+            "lsl    {t2}, {c}, {t2}",
+            "ldrd   {t1}, {h}, [{k}, #8]",
+            "and    {h}, {h}, {c}, asr #31",
+            "sub    {h}, {t1}, {h}",
+            "mov    {c}, #0x80000000",
+            "ldrd   {t1}, {s}, [{k}, #16]",
+            "smlal  {c}, {h}, {t2}, {t1}",
+            "asr    {t2}, {h}, {s}",
+            "ldrb   {s}, [{skip}]",
+            "ldr    {s}, [{ls}, {s}, lsl #2]",
+            "qadd   {s}, {s}, {t2}",
+            "ldrd   {t1}, {t2}, [{k}, #24]",
+            "and    {c}, {s}, #0x80000000",
+            "orr    {c}, {c}, #0x40000000",
+            "add    {h}, {t2}, {s}, asr #31",
+            "smlal  {c}, {h}, {s}, {t1}",
+            "ldr    {t2}, [{k}, #32]",
+            "asr    {h}, {h}, {t2}",
+            "ssat   {h}, #8, {h}",
+            "cmp    {h}, {t2}, asr #8",
+            "it     lt",
+            "asrlt  {h}, {t2}, #8",
+            "strb   {h}, [{skip}], #1",
+            "cmp    {skip}, {end}",
+            "bne    2b",
+            skip = inout(reg) skip => _,
+            conv = inout(reg) conv => _,
+            end = in(reg) skip.wrapping_add(n),
+            ls = in(reg) ls,
+            k = in(reg) k,
+            s = out(reg) _,
+            c = out(reg) _,
+            h = out(reg) _,
+            t1 = out(reg) _,
+            t2 = out(reg) _,
+            options(nostack),
+        );
+    }
 }

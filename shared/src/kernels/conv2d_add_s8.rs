@@ -1,10 +1,12 @@
-//! A conv fused with the residual add that consumes its output: output rows in chunks of
-//! about [`CHUNK_BYTES`] are computed into scratch by the conv kernel on the sub-geometry of
-//! those rows, then added into the skip tensor in place. Each output pixel sees the same
-//! taps and padding as in the whole conv, so the results equal conv-then-add bit for bit.
+//! A conv fused with the residual add that consumes its output. On the band path (DSP) each
+//! block of 4 output pixels is added into the skip tensor in place as soon as it is
+//! computed; elsewhere output rows in chunks of about [`CHUNK_BYTES`] are computed into
+//! scratch by the conv kernel on the sub-geometry of those rows, then added. Each output
+//! pixel sees the same taps and padding as in the whole conv, so the results equal
+//! conv-then-add bit for bit.
 
-use super::add_s8::{LUT_BYTES, Luts};
-use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_s8};
+use super::add_s8::{SkipAdd, TABLE_BYTES};
+use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_band, conv2d_s8};
 use crate::format::{Padding, Requant, Shape};
 
 /// Bytes of conv output a chunk aims at (at least one output row).
@@ -29,10 +31,35 @@ const fn chunk_bytes(g: &ConvGeom) -> usize {
     crate::plan::align_up(chunk_rows(g) * g.output.w as usize * g.output.c as usize)
 }
 
-/// Scratch an encoder declares for the fused op: the conv's ([`conv2d_s8_scratch_bytes`]
-/// (super::conv2d_s8_scratch_bytes)), the chunk buffer and the add's tables.
+/// Scratch of the chunked path with both of the add's tables: the conv on im2col, the chunk
+/// buffer, two tables.
+const fn chunked_bytes(g: &ConvGeom) -> usize {
+    conv2d_s8::min_scratch_bytes(g) + chunk_bytes(g) + 2 * TABLE_BYTES
+}
+
+/// Scratch of the band path with the skip's table only (0 where the band path does not
+/// apply): the table (and 4 bytes to align it), the band's scratch and one block's outputs.
+const fn band_bytes(g: &ConvGeom) -> usize {
+    match conv2d_band::scratch_bytes(g, conv2d_s8::RQ_WORDS) {
+        0 => 0,
+        b => TABLE_BYTES + 4 + b + conv2d_band::block_bytes(g),
+    }
+}
+
+/// Scratch an encoder declares for the fused op: for a geometry the band path takes, its
+/// needs with one table (at least the chunked path's minimum, which the host's portable
+/// path then runs within, taking tables as they fit); else the chunked path's with both
+/// tables. Either path takes a second table where the scratch holds it (another op needing
+/// more), with the same results.
 pub const fn scratch_bytes(g: &ConvGeom) -> usize {
-    super::conv2d_s8::scratch_bytes(g) + chunk_bytes(g) + LUT_BYTES
+    let (band, least) = (band_bytes(g), min_scratch_bytes(g));
+    if band == 0 {
+        chunked_bytes(g)
+    } else if band > least {
+        band
+    } else {
+        least
+    }
 }
 
 /// The least scratch the fused op runs with (the conv on its im2col path, the add without
@@ -92,18 +119,23 @@ pub fn conv2d_add_s8(
     {
         return;
     }
+    #[cfg(dsp)]
+    if band(
+        g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
+    ) {
+        return;
+    }
     let (rest, buf) = scratch.split_at_mut(scratch.len() - buf_len);
     let buf: &mut [i8] = bytemuck::cast_slice_mut(buf);
-    // The add's tables after the conv's scratch where both fit, else none.
-    let conv_need = super::conv2d_s8::scratch_bytes(g);
-    let lut_at = if rest.len() >= conv_need + LUT_BYTES + 4 {
-        rest.len() - LUT_BYTES - 4
-    } else {
-        rest.len()
-    };
+    // The add's tables after the conv's im2col scratch: two where they fit, else one, else
+    // none (the add then rescales every element).
+    let conv_need = conv2d_s8::min_scratch_bytes(g);
+    let spare = rest.len().saturating_sub(conv_need + 4);
+    let tables = (spare / TABLE_BYTES).min(2);
+    let lut_at = rest.len() - tables * TABLE_BYTES - if tables > 0 { 4 } else { 0 };
     let (conv_scratch, lut) = rest.split_at_mut(lut_at);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
-    let luts = Luts::new(add, words);
+    let luts = SkipAdd::new(add, skip_is_a, words);
     let mut oy = 0;
     while oy < oh {
         let end = (oy + n).min(oh);
@@ -123,9 +155,53 @@ pub fn conv2d_add_s8(
         );
         let acc = &mut skip[oy * row..end * row];
         match &luts {
-            Some(l) => l.in_place(skip_is_a, acc, out),
+            Some(l) => l.apply(acc, out),
             None => add_s8::add_s8_in_place(add, skip_is_a, acc, out, &mut []),
         }
         oy = end;
     }
+}
+
+/// The band path of the fused op ([`conv2d_band`]): the add's tables (two where scratch
+/// holds them beside the band's needs, else the skip's only) at the start of scratch, the
+/// band's scratch, one block's outputs at the end. `false`, having written nothing, where
+/// the band path does not run the conv.
+#[cfg(dsp)]
+#[allow(clippy::too_many_arguments)]
+fn band(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    add: &AddParams,
+    skip_is_a: bool,
+    scratch: &mut [u8],
+    skip: &mut [i8],
+) -> bool {
+    let need = conv2d_band::scratch_bytes(g, conv2d_s8::RQ_WORDS);
+    let block = conv2d_band::block_bytes(g);
+    let fits = conv2d_s8::inputs_fit(g, input, weights, bias, requant);
+    if !fits || need == 0 || scratch.len() < TABLE_BYTES + 4 + need + block {
+        return false;
+    }
+    let (rest, buf) = scratch.split_at_mut(scratch.len() - block);
+    let tables = if rest.len() >= 2 * TABLE_BYTES + 4 + need {
+        2
+    } else {
+        1
+    };
+    let (lut, conv_scratch) = rest.split_at_mut(tables * TABLE_BYTES + 4);
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
+    let Some(luts) = SkipAdd::new(add, skip_is_a, words) else {
+        return false;
+    };
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(conv_scratch);
+    let dest = conv2d_band::Dest::Add {
+        buf: bytemuck::cast_slice_mut(buf),
+        skip,
+        add: &luts,
+    };
+    conv2d_band::conv(g, q, input, weights, bias, requant, words, dest)
 }

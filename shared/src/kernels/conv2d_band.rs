@@ -1,5 +1,5 @@
-//! Stride-1 3×3 int8 convolution without im2col (DSP path): each input row is widened once
-//! into a ring of 3 rows, and a block of 4 output pixels reads its windows straight from it.
+//! 3×3 int8 convolution, stride 1 or 2, without im2col (DSP path): each input row is widened
+//! once into a ring of 3 rows, and a block of 4 output pixels reads its windows straight from it.
 //!
 //! The im2col path widens every input byte once per window it falls in (9 times for a 3×3
 //! kernel) and pays per-block bookkeeping; both scale with pixels, not with MACs, so they
@@ -14,13 +14,13 @@ use super::ConvGeom;
 /// Output pixels per block (the asm's 4 accumulators).
 const BLOCK: usize = 4;
 
-/// The widened channel groups per pixel (`Q`) if the band path can run `g`: stride 1, a
-/// 3×3 kernel, at least one full block per output row, and 3 input channels, a multiple
-/// of 4 up to 32, or 64.
+/// The widened channel groups per pixel (`Q`) if the band path can run `g`: stride 1 or 2
+/// (the same along both axes; any padding, symmetric or not), a 3×3 kernel, at least one
+/// full block per output row, and 3 input channels, a multiple of 4 up to 32, or 64.
 pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
     let ic = g.input.c as usize;
-    let ok = g.stride[0] == 1
-        && g.stride[1] == 1
+    let ok = (g.stride[0] == 1 || g.stride[0] == 2)
+        && g.stride[1] == g.stride[0]
         && g.kernel[0] == 3
         && g.kernel[1] == 3
         && g.output.w as usize >= BLOCK
@@ -56,24 +56,44 @@ pub(crate) const fn scratch_bytes(g: &ConvGeom, table_words: usize) -> usize {
     }
 }
 
+/// Bytes of one block's outputs (`BLOCK · oc`), the buffer a fused add folds from.
+pub(crate) const fn block_bytes(g: &ConvGeom) -> usize {
+    (BLOCK * g.output.c as usize + 3) & !3
+}
+
 #[cfg(dsp)]
-pub(super) use dsp::conv;
+pub(super) use dsp::{Dest, conv};
 
 #[cfg(dsp)]
 mod dsp {
     use super::*;
     use crate::format::Requant;
     use crate::kernels::OutQuant;
+    use crate::kernels::add_s8::SkipAdd;
     use crate::kernels::arm::{BandArgs, mac_requant_band, splat16, widen_groups, widen_reordered};
     use crate::kernels::conv2d_s8::{RQ_WORDS, Table, fold_table};
 
+    /// Where a band run's outputs go.
+    pub(in crate::kernels) enum Dest<'a> {
+        /// The conv's output tensor.
+        Tensor(&'a mut [i8]),
+        /// A fused residual add: each block's outputs go to `buf` ([`block_bytes`]) and are
+        /// added into the skip tensor in place, pixel by pixel, before the next block.
+        Add {
+            buf: &'a mut [i8],
+            skip: &'a mut [i8],
+            add: &'a SkipAdd<'a>,
+        },
+    }
+
     /// Runs `g` on the band path and returns `true`, or returns `false` having written
-    /// nothing to `output` where the path does not apply: another geometry, a layer whose
-    /// clamp is not `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose
-    /// multipliers take no folded table, or too little scratch (a blob sized before this
-    /// path existed). Fused-ReLU layers take the ReLU table's requantization, others the
-    /// folded one.
-    /// Buffers were checked by the caller against the geometry.
+    /// nothing where the path does not apply: another geometry, a layer whose clamp is not
+    /// `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose multipliers take
+    /// no folded table, a stride-2 layer without the ReLU table, buffers shorter than the
+    /// geometry, or too little scratch (a blob sized before this path existed). Fused-ReLU
+    /// layers take the ReLU table's requantization, others the folded one. The caller has
+    /// checked the input, weights, bias and multipliers against the geometry
+    /// ([`conv2d_s8::inputs_fit`](crate::kernels::conv2d_s8::inputs_fit)).
     #[allow(clippy::too_many_arguments)]
     pub(in crate::kernels) fn conv(
         g: &ConvGeom,
@@ -83,15 +103,25 @@ mod dsp {
         bias: &[i32],
         requant: &[Requant],
         words: &mut [u32],
-        output: &mut [i8],
+        mut dest: Dest<'_>,
     ) -> bool {
         let Some(qg) = groups(g) else {
             return false;
         };
-        if q.act_min != -128 || q.act_max != 127 {
+        let oc = g.output.c as usize;
+        let k = g.filter_len();
+        let out_len = match &dest {
+            Dest::Tensor(y) => y.len(),
+            Dest::Add { buf, skip, .. } => {
+                if buf.len() < BLOCK * oc {
+                    return false;
+                }
+                skip.len()
+            }
+        };
+        if out_len < g.output.len() || q.act_min != -128 || q.act_max != 127 {
             return false;
         }
-        let oc = g.output.c as usize;
         let rw = row_words(g, qg);
         let packed = if g.input.c == 3 { oc * 9 } else { 0 };
         let Some((table_words, rest)) = words.split_at_mut_checked(RQ_WORDS * oc) else {
@@ -103,11 +133,13 @@ mod dsp {
         let Some(packed) = rest.get_mut(..packed) else {
             return false;
         };
-        let k = g.filter_len();
-        let (table, relu) = match fold_table(q, requant, bias, k, table_words) {
+        let (table, relu) = match fold_table(q, &requant[..oc], &bias[..oc], k, table_words) {
             Some(Table::Relu(t)) => (t, true),
             Some(Table::Folded(t)) => (t, false),
             None => return false,
+        };
+        let Some(block) = block_fn(qg, relu, g.stride[0]) else {
+            return false;
         };
         let w: &[i8] = if g.input.c == 3 {
             let p: &mut [i8] = bytemuck::cast_slice_mut(packed);
@@ -129,32 +161,43 @@ mod dsp {
             // SAFETY: `table` holds `oc` entries of `RQ_WORDS` words.
             t_end: unsafe { t.add(RQ_WORDS * oc) },
         };
-        let block: BlockFn = match (qg, relu) {
-            (1, true) => mac_requant_band::<1, true>,
-            (2, true) => mac_requant_band::<2, true>,
-            (3, true) => mac_requant_band::<3, true>,
-            (4, true) => mac_requant_band::<4, true>,
-            (5, true) => mac_requant_band::<5, true>,
-            (6, true) => mac_requant_band::<6, true>,
-            (7, true) => mac_requant_band::<7, true>,
-            (8, true) => mac_requant_band::<8, true>,
-            (_, true) => mac_requant_band::<16, true>,
-            (1, false) => mac_requant_band::<1, false>,
-            (2, false) => mac_requant_band::<2, false>,
-            (3, false) => mac_requant_band::<3, false>,
-            (4, false) => mac_requant_band::<4, false>,
-            (5, false) => mac_requant_band::<5, false>,
-            (6, false) => mac_requant_band::<6, false>,
-            (7, false) => mac_requant_band::<7, false>,
-            (8, false) => mac_requant_band::<8, false>,
-            (_, false) => mac_requant_band::<16, false>,
-        };
-        run.rows(qg, block, ring, output);
+        // The destination is resolved here, so that the unfused loop carries no test of it.
+        match &mut dest {
+            Dest::Tensor(y) => run.rows::<false>(qg, block, ring, y, &mut [], None),
+            Dest::Add { buf, skip, add } => run.rows::<true>(qg, block, ring, skip, buf, Some(add)),
+        }
         true
     }
 
     /// One block's filters for the layer's `Q` ([`mac_requant_band`]).
     type BlockFn = unsafe fn(*const i8, *const u32, *mut BandArgs);
+
+    /// The block function for `Q` channel groups, the table kind and the stride: every `Q`
+    /// at stride 1, and at stride 2 the ReLU table only (a ResNet's stride-2 3×3 convs are
+    /// followed by BatchNorm and ReLU; each variant is ~550 B of code). `None` otherwise.
+    fn block_fn(q: usize, relu: bool, stride: u8) -> Option<BlockFn> {
+        macro_rules! pick {
+            ($relu:literal, $s:literal) => {
+                match q {
+                    1 => mac_requant_band::<1, $relu, $s>,
+                    2 => mac_requant_band::<2, $relu, $s>,
+                    3 => mac_requant_band::<3, $relu, $s>,
+                    4 => mac_requant_band::<4, $relu, $s>,
+                    5 => mac_requant_band::<5, $relu, $s>,
+                    6 => mac_requant_band::<6, $relu, $s>,
+                    7 => mac_requant_band::<7, $relu, $s>,
+                    8 => mac_requant_band::<8, $relu, $s>,
+                    _ => mac_requant_band::<16, $relu, $s>,
+                }
+            };
+        }
+        Some(match (relu, stride) {
+            (true, 1) => pick!(true, 1),
+            (false, 1) => pick!(false, 1),
+            (true, 2) => pick!(true, 2),
+            _ => return None,
+        })
+    }
 
     /// One call's constant state.
     struct Band<'a> {
@@ -169,22 +212,37 @@ mod dsp {
 
     impl Band<'_> {
         /// Every output row: bring the 3 input rows of its windows into the ring (each
-        /// input row is widened once: the ring slot of input row `iy` is `iy mod 3`), then
-        /// the blocks of 4 pixels (the last one moved left to end at the row's end, where
-        /// the width is not a multiple of 4: it recomputes a few pixels, same values).
-        fn rows(&self, q: usize, block: BlockFn, ring: &mut [u32], output: &mut [i8]) {
+        /// input row is widened once: the ring slot of input row `iy` is `iy mod 3`, and the
+        /// 3 rows of a window are consecutive, so at stride 2 too they take distinct slots),
+        /// then the blocks of 4 pixels (the last one moved left to end at the row's end,
+        /// where the width is not a multiple of 4: it recomputes a few pixels, same values,
+        /// which a fused add folds in only once).
+        /// With `ADD`, `out` is the skip tensor, each block goes to `buf` and `add` folds it in.
+        #[allow(clippy::too_many_arguments)]
+        fn rows<const ADD: bool>(
+            &self,
+            q: usize,
+            block: BlockFn,
+            ring: &mut [u32],
+            out: &mut [i8],
+            buf: &mut [i8],
+            add: Option<&SkipAdd<'_>>,
+        ) {
             let g = self.g;
             let (h, oh, ow) = (g.input.h as isize, g.output.h as usize, g.output.w as usize);
+            let s = g.stride[0] as usize;
             let oc = g.output.c as usize;
             let rw = row_words(g, q);
             ring.fill(0);
             let mut held = [isize::MIN; 3];
             let pairs = (3 * q).div_ceil(2);
             let top = g.padding.top as isize;
+            // Words from one output pixel's window to the next one's.
+            let step = 2 * q * s;
             for oy in 0..oh {
                 let mut rows = [(core::ptr::null::<u32>(), pairs); 3];
                 for (r, row) in rows.iter_mut().enumerate() {
-                    let iy = oy as isize - top + r as isize;
+                    let iy = (oy * s) as isize - top + r as isize;
                     let slot = iy.rem_euclid(3) as usize;
                     let dst = &mut ring[slot * rw..(slot + 1) * rw];
                     if held[slot] != iy {
@@ -196,27 +254,37 @@ mod dsp {
                 let mut pos = 0;
                 while pos < ow {
                     let x = pos.min(ow - BLOCK);
-                    let out = &mut output[(oy * ow + x) * oc..(oy * ow + x + BLOCK) * oc];
+                    let first = (oy * ow + x) * oc;
+                    let y = if ADD {
+                        buf[..BLOCK * oc].as_mut_ptr()
+                    } else {
+                        out[first..first + BLOCK * oc].as_mut_ptr()
+                    };
                     let mut args = BandArgs {
-                        // SAFETY (offset): pixel `x + 5 < ow + 2` of a padded row of
-                        // `ow + 2` pixels, `2·q` words each.
-                        rows: rows.map(|(p, n)| (unsafe { p.add(2 * q * x) }, n)),
-                        y: out.as_mut_ptr(),
+                        // SAFETY (offset): padded pixel `s·x` of a padded row of
+                        // `w + left + right ≥ s·(ow − 1) + 3` pixels, `2·q` words each.
+                        rows: rows.map(|(p, n)| (unsafe { p.add(step * x) }, n)),
+                        y,
                         oc,
                         t_end: self.t_end,
                     };
-                    // SAFETY: `block` is `mac_requant_band::<q>`; the table has `oc ≥ 1` entries of a
-                    // fused-ReLU layer with `act_min = −128` (checked by `conv`); `w` holds
-                    // `oc` filters of `36·q` bytes; each row pointer is word-aligned with pixels
-                    // `x .. x + 6` in its row (the windows of the block's 4 pixels, the
-                    // padded row being `ow + 2` pixels); `out` holds the block's `4 · oc`
-                    // outputs.
+                    // SAFETY: `block` is `mac_requant_band::<q, _, s>`; the table has `oc ≥ 1`
+                    // entries of a layer with `act_min = −128` (checked by `conv`); `w` holds
+                    // `oc` filters of `36·q` bytes; each row pointer is word-aligned with the
+                    // padded pixels `s·x .. s·(x + 3) + 3` in its row (the windows of the
+                    // block's 4 pixels, `s·(ow − 1) + 3` being at most the padded width);
+                    // `y` holds the block's `4 · oc` outputs.
                     unsafe { block(self.w, self.t, &mut args) };
-                    pos += BLOCK;
+                    if ADD && let Some(add) = add {
+                        // Pixels `x..pos` of a moved last block were added already.
+                        let new = (pos - x) * oc;
+                        let end = first + BLOCK * oc;
+                        add.apply(&mut out[first + new..end], &buf[new..BLOCK * oc]);
+                    }
+                    pos = x + BLOCK;
                 }
             }
         }
-
         /// Widens input row `iy` into `dst` (its pixels after the left padding), or zeroes
         /// them if `iy` is a padding row; the padding pixels stay 0 from the ring's fill.
         fn fill(&self, q: usize, iy: isize, h: isize, dst: &mut [u32]) {

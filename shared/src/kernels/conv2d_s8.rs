@@ -19,23 +19,48 @@ const BLOCK: usize = 4;
 /// an ASR #8).
 pub(crate) const RQ_WORDS: usize = 4;
 
-/// Scratch bytes of the im2col path, the least a conv needs: `BLOCK` i16 columns, one int8
-/// staging column, a table of `RQ_WORDS` words per output channel, a copy of the last
-/// filter padded to whole groups, and 4 bytes of slack so a misaligned scratch start can
-/// still be rounded up to a word boundary. The same on every target, so a blob sized on
-/// the host fits the firmware.
-pub const fn min_scratch_bytes(g: &ConvGeom) -> usize {
+/// Scratch bytes of the DSP im2col path: `BLOCK` i16 columns, one int8 staging column, a
+/// table of `RQ_WORDS` words per output channel, a copy of the last filter padded to whole
+/// groups, and 4 bytes of slack so a misaligned scratch start can still be rounded up to a
+/// word boundary.
+pub(crate) const fn im2col_bytes(g: &ConvGeom) -> usize {
     let kp = col_len(g);
     BLOCK * kp * 2 + kp + 4 * RQ_WORDS * g.output.c as usize + kp + 4
 }
 
-/// Scratch bytes an encoder declares: [`min_scratch_bytes`], or the band path's
-/// ([`conv2d_band::scratch_bytes`]) where it applies and needs more. A blob that declares
-/// only the minimum (one encoded before the band path existed) still runs, on im2col.
-pub const fn scratch_bytes(g: &ConvGeom) -> usize {
-    let im2col = min_scratch_bytes(g);
+/// Scratch bytes of the portable path: two i16 columns, the table and the slack.
+const fn portable_bytes(g: &ConvGeom) -> usize {
+    2 * col_len(g) * 2 + 4 * RQ_WORDS * g.output.c as usize + 4
+}
+
+/// The least scratch a conv runs with, the same on every target so that a blob sized on the
+/// host fits the firmware: the im2col path's, or for a geometry the band path takes
+/// ([`conv2d_band::groups`]) the band's where that is less (a 64-channel 3×3 conv needs
+/// 4,868 B there against 6,788 B for im2col), and never less than the portable path's. With
+/// only that much, a layer the band path refuses at run time (its requantization) runs the
+/// reference loops on the DSP target: same results, slower.
+pub const fn min_scratch_bytes(g: &ConvGeom) -> usize {
+    let im2col = im2col_bytes(g);
     let band = conv2d_band::scratch_bytes(g, RQ_WORDS);
-    if band > im2col { band } else { im2col }
+    let portable = portable_bytes(g);
+    let band = if band > portable { band } else { portable };
+    if band != 0 && band < im2col && conv2d_band::groups(g).is_some() {
+        band
+    } else {
+        im2col
+    }
+}
+
+/// Scratch bytes an encoder declares: the band path's (at least the portable path's) for a
+/// geometry it takes, else the im2col path's.
+pub const fn scratch_bytes(g: &ConvGeom) -> usize {
+    let band = conv2d_band::scratch_bytes(g, RQ_WORDS);
+    let portable = portable_bytes(g);
+    match conv2d_band::groups(g) {
+        Some(_) if band > portable => band,
+        Some(_) => portable,
+        None => im2col_bytes(g),
+    }
 }
 
 /// A layer's table of bias and requantization constants, built once per call so that no
@@ -106,8 +131,28 @@ pub(crate) fn fold_table<'a>(
     })
 }
 
-/// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
-/// are shorter than the geometry says (a validated model never does that).
+/// Whether the input, weights, bias and multipliers hold what `g` reads, every multiplier is
+/// valid and the filter is not empty (what every fast path assumes).
+pub(crate) fn inputs_fit(
+    g: &ConvGeom,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+) -> bool {
+    let oc = g.output.c as usize;
+    input.len() >= g.input.len()
+        && weights.len() >= oc * g.filter_len()
+        && bias.len() >= oc
+        && requant.len() >= oc
+        && requant_s8::all_valid(&requant[..oc])
+        && g.filter_len() > 0
+}
+
+/// The kernel behind [`super::conv2d_s8`]: one match over the paths. On the DSP target the
+/// band path where it takes the layer, else im2col; the portable path elsewhere; the
+/// reference loops where the buffers are shorter than the path needs (a validated model
+/// only does that for a layer the band path sizes its scratch for and then refuses).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_s8(
     g: &ConvGeom,
@@ -122,22 +167,22 @@ pub fn conv2d_s8(
     let oc = g.output.c as usize;
     let kp = col_len(g);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
-    let fits = input.len() >= g.input.len()
-        && weights.len() >= oc * g.filter_len()
-        && bias.len() >= oc
-        && requant.len() >= oc
-        && output.len() >= g.output.len()
-        && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4
-        && requant_s8::all_valid(&requant[..oc]);
-    if !fits || g.filter_len() == 0 {
-        return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
-    }
+    let fits = inputs_fit(g, input, weights, bias, requant) && output.len() >= g.output.len();
     #[cfg(dsp)]
-    if !conv2d_band::conv(g, q, input, weights, bias, requant, words, output) {
-        dsp::conv(g, q, input, weights, bias, requant, words, output);
+    {
+        let dest = conv2d_band::Dest::Tensor(&mut *output);
+        if fits && conv2d_band::conv(g, q, input, weights, bias, requant, words, dest) {
+            return;
+        }
+        if fits && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4 {
+            return dsp::conv(g, q, input, weights, bias, requant, words, output);
+        }
     }
     #[cfg(not(dsp))]
-    portable::conv(g, q, input, weights, bias, requant, words, output);
+    if fits && words.len() >= kp + RQ_WORDS * oc {
+        return portable::conv(g, q, input, weights, bias, requant, words, output);
+    }
+    reference::conv2d_s8(g, q, input, weights, bias, requant, output)
 }
 
 /// Where one output pixel's filter window lands in the input.
@@ -252,7 +297,7 @@ mod portable {
         let k = g.filter_len();
         let oc = g.output.c as usize;
         let npix = g.output.h as usize * g.output.w as usize;
-        let (cols, rest) = words.split_at_mut(BLOCK * col_len(g) / 2 + col_len(g) / 4);
+        let (cols, rest) = words.split_at_mut(col_len(g));
         let table = fold_table(q, &requant[..oc], &bias[..oc], k, rest);
         let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
         // The same requantization as the DSP path: folded constants where the layer allows.

@@ -94,16 +94,17 @@ pub struct AddParams {
 }
 
 /// Scratch bytes an encoder declares for [`conv2d_s8`] with this geometry (the same on every
-/// target): enough for the fastest path that applies — the band path of a stride-1 3×3
-/// conv (3 widened input rows) or the im2col path ([`conv2d_s8_min_scratch_bytes`]).
+/// target): the band path's for a 3×3 conv it takes (stride 1, or 2: 3 widened input rows),
+/// else the im2col path's.
 pub const fn conv2d_s8_scratch_bytes(g: &ConvGeom) -> usize {
     conv2d_s8::scratch_bytes(g)
 }
 
-/// Scratch bytes [`conv2d_s8`] needs at least, what validation checks (the im2col path:
-/// four i16 columns, an int8 staging column, 16 bytes of bias and requantization constants
-/// per output channel, and the last filter padded to whole 4-byte groups). With less than
-/// [`conv2d_s8_scratch_bytes`] the kernel takes this slower path, with the same results.
+/// Scratch bytes [`conv2d_s8`] needs at least, what validation checks: the im2col path's
+/// (four i16 columns, an int8 staging column, 16 bytes of bias and requantization constants
+/// per output channel, and the last filter padded to whole 4-byte groups), or the band
+/// path's where that is less. With less than a path needs the kernel takes a slower one
+/// (at worst the reference loops), with the same results.
 pub const fn conv2d_s8_min_scratch_bytes(g: &ConvGeom) -> usize {
     conv2d_s8::min_scratch_bytes(g)
 }

@@ -576,3 +576,91 @@ fn the_instruction_model_predicts_the_test_blobs_within_2_percent() {
         assert!(e.abs() <= 0.02, "{name}: {:+.3}% off", 100.0 * e);
     }
 }
+
+#[test]
+fn seed_net_counts_and_predictions_per_machine() {
+    // The instruction model is one per ISA family; the M7 (same thumbv7em code) must
+    // count exactly what the M4 counts, the M33 (thumbv8m code) within 2%.
+    require_tools();
+    let blob = synth::build_arch(Arch::SeedC10, 1.0, 7).expect("seed");
+    let m4 = run(&blob, Machine::Mps2An386).instructions_per_inference;
+    let m7 = run(&blob, Machine::Mps2An500).instructions_per_inference;
+    assert_eq!(m4, m7, "M4 and M7 run the same code");
+    let e = error_of("seed-c10 synth", &blob, Machine::Mps2An505);
+    assert!(e.abs() <= 0.02, "M33: {:+.3}% off", 100.0 * e);
+}
+
+/// A trained base (one epoch on a slice) pruned by l1-norm to 30 ms on an STM32F405 at its
+/// 168 MHz: its int8 export runs in QEMU within 5% under the budget's instructions.
+#[test]
+fn a_latency_budget_prune_lands_within_5_percent_under_it_in_qemu() {
+    use whittle::data::{self, batch::normalize, images::IMAGE_BYTES};
+    use whittle::firmware::chips;
+    use whittle::prune::budget::ChipBudget;
+    use whittle::prune::l1_norm::L1Norm;
+    use whittle::prune::{Amount, PruneOptions, Target, prune_run};
+    use whittle::quant::{self, QuantConfig};
+    use whittle::train::{RunDir, Weights};
+
+    require_tools();
+    let data_dir = whittle_tests::data_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (base, out) = (tmp.path().join("base"), tmp.path().join("pruned"));
+    let spec = whittle::graph::preset("seed-c10").expect("preset");
+    whittle_tests::train_tiny(&base, &spec, &data_dir, 320, 160);
+
+    let chip = chips::find("STM32F405").expect("chip");
+    let budget = ChipBudget {
+        instructions: chip.instructions_in(30.0),
+        ram_bytes: chip.ram_bytes,
+        flash_bytes: chip.flash_bytes,
+    };
+    let opts = PruneOptions {
+        amount: Amount::Target(Target::Chip(budget)),
+        round_to: 4,
+        finetune_epochs: 0,
+        limit: Some(320),
+        data_dir: Some(data_dir.clone()),
+        ..PruneOptions::default()
+    };
+    let device = whittle::device::device("flex").expect("device");
+    prune_run(
+        &base,
+        &out,
+        &mut L1Norm,
+        &opts,
+        &device,
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .expect("prune");
+
+    let dir = RunDir::new(&out);
+    let (_, net) = dir.load_model(Weights::Final, &device).expect("pruned net");
+    let float = whittle::export::from_net(&net).expect("fold");
+    let cfg = QuantConfig::default();
+    let split = data::SplitOptions {
+        limit: Some(320),
+        val: 160,
+        ..data::SplitOptions::default()
+    };
+    let splits = data::load_splits(&data_dir, data::DatasetKind::Cifar10, &split).expect("data");
+    let n = cfg.images.min(splits.train.len());
+    let calib: Vec<f32> = splits.train.pixels[..n * IMAGE_BYTES]
+        .iter()
+        .map(|&b| normalize(b))
+        .collect();
+    let blob = quant::quantize(&float, &calib, &cfg).expect("int8").blob;
+
+    let measured = run(&blob, Machine::Mps2An386).instructions_per_inference;
+    let b = budget.instructions;
+    println!(
+        "budget {b} instructions (30 ms at 168 MHz), QEMU {measured} ({:.2}% under)",
+        100.0 * (1.0 - measured as f64 / b as f64)
+    );
+    assert!(measured <= b, "{measured} instructions over the budget {b}");
+    assert!(
+        measured as f64 >= 0.95 * b as f64,
+        "{measured} instructions: more than 5% under the budget {b}"
+    );
+}

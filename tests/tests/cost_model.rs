@@ -285,7 +285,7 @@ fn random_chain(seed: u64, input: Shape, n: usize, dense: usize) -> Vec<u8> {
                 c.unary("relu");
                 c.add(skip, false);
             }
-            3 if s.h >= 6 => {
+            3 | 8 if s.h >= 6 => {
                 let k = pick(&mut r, &[[1u8, 1], [3, 3], [5, 5], [3, 1], [2, 2]]);
                 let st = pick(&mut r, &[[1u8, 1], [2, 2], [2, 1]]);
                 let p = pick(
@@ -350,11 +350,29 @@ fn calibration_blobs() -> Vec<Vec<u8>> {
         Shape::new(32, 8, 8),
         Shape::new(8, 32, 32),
     ];
-    inputs
+    // Small nets: edge-case channel counts, 5×5 kernels, pools and dense heads, where the
+    // per-op constants weigh most.
+    let small = [
+        Shape::new(1, 9, 9),
+        Shape::new(2, 12, 12),
+        Shape::new(4, 10, 14),
+        Shape::new(5, 8, 8),
+        Shape::new(3, 15, 15),
+        Shape::new(1, 16, 12),
+        Shape::new(6, 11, 11),
+        Shape::new(3, 9, 9),
+        Shape::new(7, 12, 10),
+        Shape::new(4, 13, 9),
+    ];
+    let big = inputs
         .iter()
         .enumerate()
-        .map(|(i, &s)| random_chain(i as u64 + 1, s, 22, 5))
-        .collect()
+        .map(|(i, &s)| random_chain(i as u64 + 1, s, 22, 5));
+    let small = small
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| random_chain(i as u64 + 101, s, 8, 4));
+    big.chain(small).collect()
 }
 
 /// Least squares on relative errors with a little ridge: `argmin Σ ((f·x − y) / y)² + ε|z|²`

@@ -39,6 +39,25 @@ pub struct DemoArgs {
     /// QEMU machine.
     #[arg(long, value_enum, default_value = "mps2-an386")]
     machine: Machine,
+    /// Which demo: the seed net pruned four ways, or MLPerf Tiny's ResNet-8 (needs --onnx).
+    #[arg(long, value_enum, default_value = "seed")]
+    model: DemoModel,
+    /// resnet8: MLPerf Tiny's reference ResNet-8 as ONNX (`resnet8_fp32_nchw.onnx`, raw
+    /// 0..255 pixels in); imported once into `<out>/resnet8`.
+    #[arg(long, required_if_eq("model", "resnet8"))]
+    onnx: Option<PathBuf>,
+    /// resnet8: pruned runs of `<out>/resnet8` to measure beside it (repeatable).
+    #[arg(long)]
+    pruned: Vec<PathBuf>,
+}
+
+/// The demos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoModel {
+    /// The seed CIFAR-10 net, pruned with l1 and l0 at two budgets each.
+    Seed,
+    /// MLPerf Tiny's ResNet-8 imported from ONNX, and pruned runs of it.
+    Resnet8,
 }
 
 /// Run `whittle demo`.
@@ -54,6 +73,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     }
     if a.limit.is_some() {
         opts.limit = a.limit;
+    }
+    if a.model == DemoModel::Resnet8 {
+        let onnx = a.onnx.context("--model resnet8 needs --onnx FILE")?;
+        let rows = demo::resnet8::run(&opts, &onnx, &a.pruned).context("whittle demo")?;
+        println!("{}", demo::table::render(&rows));
+        println!("{}", demo::resnet8::versus_tflm(&rows));
+        return Ok(());
     }
     let rows = demo::run(&opts).context("whittle demo")?;
     println!("{}", demo::table::render(&rows));

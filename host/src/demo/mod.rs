@@ -4,20 +4,22 @@
 //! and print one table (plus JSON and an SVG chart).
 
 pub mod chart;
+pub mod resnet8;
 pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::data::{self, DatasetKind, Images, normalize};
+use crate::data::{self, DatasetKind, Images};
 use crate::export::{self, evaluate_blob, with_model};
-use crate::firmware::input::quantize_chw;
 use crate::firmware::{LabeledImage, Machine, RunOptions, pipeline};
+use crate::graph::InputRange;
 use crate::prune::l0::{L0, L0Config};
 use crate::prune::l1::{L1, L1Config};
 use crate::prune::learn::LearnConfig;
 use crate::prune::{Amount, PruneMethod, PruneOptions, Target, prune_run};
 use crate::quant::{self, QuantConfig};
+use crate::sim::quantize_chw;
 use crate::train::{RunDir, Weights};
 use chart::Point;
 use table::DemoRow;
@@ -54,6 +56,8 @@ pub enum DemoError {
     },
     #[error("{model}: the blob's input tensor cannot take CIFAR images")]
     Input { model: String },
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error("writing {path}: {source}")]
     Io {
         path: String,
@@ -187,13 +191,14 @@ pub struct TestSet {
     raw: Images,
 }
 
-/// Loads `opts.test_images` test images (and `opts.firmware_images` raw ones).
-pub fn test_set(opts: &DemoOptions) -> Result<TestSet, DemoError> {
+/// Loads `opts.test_images` test images as inputs in `range` (and `opts.firmware_images`
+/// raw ones).
+pub fn test_set(opts: &DemoOptions, range: InputRange) -> Result<TestSet, DemoError> {
     let test = data::load_test(&opts.data, DatasetKind::Cifar10)?;
     let n = opts.test_images.min(test.len());
     let px = &test.pixels[..n * data::images::IMAGE_BYTES];
     Ok(TestSet {
-        images: px.iter().map(|&b| normalize(b)).collect(),
+        images: data::to_inputs(px, range),
         labels: test.labels[..n].to_vec(),
         raw: test.take_first(opts.firmware_images.max(1)),
     })
@@ -242,10 +247,12 @@ fn export_run(run: &Path, opts: &DemoOptions) -> Result<(Vec<u8>, Vec<u8>), Demo
     };
     let splits = data::load_splits(&opts.data, config.dataset, &split)?;
     let n = cfg.images.min(splits.train.len());
-    let calib: Vec<f32> = splits.train.pixels[..n * data::images::IMAGE_BYTES]
-        .iter()
-        .map(|&b| normalize(b))
-        .collect();
+    let range = net.graph.input_range;
+    let calib = data::to_inputs(&splits.train.pixels[..n * data::images::IMAGE_BYTES], range);
+    let cfg = QuantConfig {
+        input: quant::input_qparams(range),
+        ..cfg
+    };
     let q = quant::quantize(&float, &calib, &cfg)?;
     Ok((q.f32_blob, q.blob))
 }
@@ -282,10 +289,12 @@ pub fn measure(
         100.0 * acc_f32,
         t.elapsed().as_secs_f64()
     );
-    let input = with_model(&blob, |m| Ok::<_, crate::export::ExportError>(m.input()?))?;
+    let (input, range) = with_model(&blob, |m| {
+        Ok::<_, crate::export::ExportError>((m.input()?, m.meta().input_range))
+    })?;
     let images = (0..opts.firmware_images.min(test.raw.len()))
         .map(|i| {
-            quantize_chw(test.raw.image(i), &input)
+            quantize_chw(test.raw.image(i), &input, range)
                 .map(|pixels| LabeledImage {
                     label: test.raw.labels[i],
                     pixels,
@@ -421,8 +430,8 @@ pub fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>, DemoError> {
         return Err(DemoError::NoBase(opts.base.clone()));
     }
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
-    let test = test_set(opts)?;
     let base_spec = RunDir::new(&opts.base).spec()?;
+    let test = test_set(opts, base_spec.input_range)?;
     let base_cost = (base_spec.num_weights()?, base_spec.macs()?);
 
     eprintln!("[1/{}] base model {}", JOBS.len() + 1, opts.base.display());

@@ -164,7 +164,7 @@ pub fn run_point(l: &Loaded, index: usize) -> Result<PointResult, ExperimentErro
     dopts.firmware_images = c.firmware_images;
     dopts.test_images = c.test_images;
     dopts.limit = c.limit;
-    let test = demo::test_set(&dopts).map_err(|e| perr(Box::new(e)))?;
+    let test = demo::test_set(&dopts, spec.input_range).map_err(|e| perr(Box::new(e)))?;
     let device = crate::device::device("flex").map_err(|e| perr(Box::new(e)))?;
     let (run, target, val_acc, cut_val_acc, learned) = if p.method == "base" {
         let popts = PruneOptions {

@@ -113,7 +113,7 @@ fn print_report(r: &FitReport, t: &Target) {
                 }
             });
             println!(
-                "time   {n} instructions/inference ({}) = {ms:.2} ms at {} MHz, {} cycles per instruction (assumed){budget}",
+                "time   {n} instructions/inference ({}) = {ms:.2} ms at {} MHz, {:.1} cycles per instruction (assumed){budget}",
                 r.instructions_source,
                 r.clock_hz / 1_000_000,
                 r.cycles_per_instruction

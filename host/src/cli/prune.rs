@@ -243,7 +243,7 @@ fn chip_budget(a: &PruneArgs, spec: &whittle::graph::Graph) -> anyhow::Result<Op
     }
     let full = ChipCost::of(spec)?;
     eprintln!(
-        "budget on {}: {} instructions ({} ms at {} cycles per instruction, assumed), {} B RAM, {} B flash; the base net needs {} instructions ({:.2} ms), {} B RAM, {} B flash",
+        "budget on {}: {} instructions ({} ms at {:.1} cycles per instruction, assumed), {} B RAM, {} B flash; the base net needs {} instructions ({:.2} ms), {} B RAM, {} B flash",
         chip.name,
         b.instructions,
         a.target_latency_ms

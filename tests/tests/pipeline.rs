@@ -23,7 +23,7 @@ fn tiny_pipeline_trains_prunes_exports_and_runs_bit_exact_on_the_chip() {
     opts.firmware_images = 3;
     opts.test_images = 64;
     opts.limit = Some(320);
-    let test = demo::test_set(&opts).expect("test set");
+    let test = demo::test_set(&opts, whittle::graph::InputRange::Signed).expect("test set");
 
     // Prune to half the MACs; surgery checks masked == pruned itself and fails otherwise.
     let macs = spec.macs().expect("macs");

@@ -92,6 +92,3 @@ pub fn totals(model: &Model) -> Result<Totals> {
     }
     Ok(t)
 }
-
-pub mod calibration;
-pub mod instructions;

@@ -85,3 +85,23 @@ pub fn images(blob: &[u8], n: usize) -> Vec<LabeledImage> {
             .collect(),
     }
 }
+
+/// The `whittle` binary beside this test's target directory (built if missing).
+pub fn whittle_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{}", exe.display()));
+    let bin = dir.join("whittle");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = std::process::Command::new(cargo)
+            .args(["build", "--release", "-p", "whittle", "--bin", "whittle"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok && bin.exists(), "could not build {}", bin.display());
+    }
+    bin
+}

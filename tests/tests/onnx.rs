@@ -14,6 +14,7 @@ use whittle::graph::{Graph, InputRange, Op};
 use whittle::import::{self, Imported};
 use whittle::nn::{Capture, GateMode, NamedTensor};
 use whittle::plan::KeepPlan;
+use whittle_tests::whittle_bin;
 
 const FIXTURES: [&str; 6] = [
     "sequential",
@@ -208,26 +209,6 @@ fn masked_and_pruned_models_round_trip() {
         std::fs::write(dir.join("residual.pruned.json"), json.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
     }
-}
-
-/// The `whittle` binary beside this test's target directory (built if missing).
-fn whittle_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{}", exe.display()));
-    let bin = dir.join("whittle");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "whittle", "--bin", "whittle"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok && bin.exists(), "could not build {}", bin.display());
-    }
-    bin
 }
 
 #[test]

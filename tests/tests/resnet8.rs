@@ -10,7 +10,7 @@ use whittle::firmware::{LabeledImage, Machine, RunOptions};
 use whittle::sim::quantize_chw;
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
-use whittle_tests::{data_dir, require_tools};
+use whittle_tests::{data_dir, require_tools, whittle_bin};
 
 /// The ONNX file: `WHITTLE_ONNX_RESNET8`, or the project's copy beside the repository.
 /// Panics (fails the test, never skips it) when it is missing.
@@ -27,26 +27,6 @@ fn onnx_model() -> PathBuf {
         model.display()
     );
     model
-}
-
-/// The `whittle` binary beside this test's target directory (built if missing).
-fn whittle_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{}", exe.display()));
-    let bin = dir.join("whittle");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "whittle", "--bin", "whittle"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok && bin.exists(), "could not build {}", bin.display());
-    }
-    bin
 }
 
 /// Runs `whittle ARGS`, panicking with its stderr when it fails.

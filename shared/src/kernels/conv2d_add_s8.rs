@@ -4,7 +4,8 @@
 //! taps and padding as in the whole conv, so the results equal conv-then-add bit for bit.
 
 use super::add_s8::{LUT_BYTES, Luts};
-use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_s8};
+use super::select::{self, Kernel};
+use super::{AddParams, ConvGeom, OutQuant, add_s8};
 use crate::format::{Padding, Requant, Shape};
 
 /// Bytes of conv output a chunk aims at (at least one output row).
@@ -65,11 +66,26 @@ fn rows(g: &ConvGeom, oy0: usize, oy1: usize) -> Option<(ConvGeom, usize, usize)
     Some((sub, in0 as usize, in1 as usize))
 }
 
+/// Bytes at the start of a fused op's `scratch_len` bytes of scratch that its conv gets: all
+/// but the chunk buffer and, where both fit, the add's tables. [`select::conv_s8`] plans the
+/// conv's variant with this much.
+pub const fn conv_scratch_bytes(g: &ConvGeom, scratch_len: usize) -> usize {
+    let rest = scratch_len.saturating_sub(chunk_bytes(g));
+    if rest >= super::conv2d_s8::scratch_bytes(g) + LUT_BYTES + 4 {
+        rest - LUT_BYTES - 4
+    } else {
+        rest
+    }
+}
+
 /// `skip ← add(skip, conv(input))` (the skip is the add's `a` when `skip_is_a`), chunk by
-/// chunk; `scratch` holds at least [`min_scratch_bytes`]. Buffers shorter than the geometry
-/// says (never for a validated model) leave `skip` unchanged.
+/// chunk, each chunk's conv on variant `conv` (planned by [`select::conv_s8`] for the whole
+/// geometry and [`conv_scratch_bytes`]; a chunk's geometry takes the same one); `scratch`
+/// holds at least [`min_scratch_bytes`]. `false` where the set `K` lacks `conv`. Buffers
+/// shorter than the geometry says (never for a validated model) leave `skip` unchanged.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_add_s8(
+pub fn conv2d_add_s8<const K: u128>(
+    conv: Kernel,
     g: &ConvGeom,
     q: &OutQuant,
     input: &[i8],
@@ -80,7 +96,7 @@ pub fn conv2d_add_s8(
     skip_is_a: bool,
     scratch: &mut [u8],
     skip: &mut [i8],
-) {
+) -> bool {
     let (oh, row) = (
         g.output.h as usize,
         g.output.w as usize * g.output.c as usize,
@@ -90,17 +106,12 @@ pub fn conv2d_add_s8(
     let buf_len = chunk_bytes(g);
     if skip.len() < oh * row || input.len() < g.input.h as usize * in_row || scratch.len() < buf_len
     {
-        return;
+        return true;
     }
+    let lut_at = conv_scratch_bytes(g, scratch.len());
     let (rest, buf) = scratch.split_at_mut(scratch.len() - buf_len);
     let buf: &mut [i8] = bytemuck::cast_slice_mut(buf);
     // The add's tables after the conv's scratch where both fit, else none.
-    let conv_need = super::conv2d_s8::scratch_bytes(g);
-    let lut_at = if rest.len() >= conv_need + LUT_BYTES + 4 {
-        rest.len() - LUT_BYTES - 4
-    } else {
-        rest.len()
-    };
     let (conv_scratch, lut) = rest.split_at_mut(lut_at);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
     let luts = Luts::new(add, words);
@@ -108,10 +119,11 @@ pub fn conv2d_add_s8(
     while oy < oh {
         let end = (oy + n).min(oh);
         let Some((sub, in0, in1)) = rows(g, oy, end) else {
-            return;
+            return true;
         };
         let out = &mut buf[..(end - oy) * row];
-        conv2d_s8::conv2d_s8(
+        let ran = select::conv2d_s8_in::<K>(
+            conv,
             &sub,
             q,
             &input[in0 * in_row..in1 * in_row],
@@ -121,6 +133,9 @@ pub fn conv2d_add_s8(
             conv_scratch,
             out,
         );
+        if !ran {
+            return false;
+        }
         let acc = &mut skip[oy * row..end * row];
         match &luts {
             Some(l) => l.in_place(skip_is_a, acc, out),
@@ -128,4 +143,5 @@ pub fn conv2d_add_s8(
         }
         oy = end;
     }
+    true
 }

@@ -56,6 +56,37 @@ pub(crate) const fn scratch_bytes(g: &ConvGeom, table_words: usize) -> usize {
     }
 }
 
+/// The band path's `(Q, relu)` for a conv the caller checked against its geometry (see
+/// `conv2d_s8::fits`), if the band path runs it: the geometry ([`groups`]), no clamp but
+/// int8's (a fused ReLU at zero point −128, or no ReLU), multipliers that take a folded
+/// table (`relu`: the fused-ReLU one), and `scratch_words` enough for the table, the ring
+/// and (RGB) the padded filters. Target-independent: the host plans what the firmware runs.
+pub(crate) fn plan(
+    g: &ConvGeom,
+    q: &crate::kernels::OutQuant,
+    bias: &[i32],
+    requant: &[crate::format::Requant],
+    scratch_words: usize,
+) -> Option<(u8, bool)> {
+    use super::conv2d_s8::RQ_WORDS;
+    use super::requant_s8::{self, FoldedRequant, ReluRequant};
+    let qg = groups(g)?;
+    if q.act_min != -128 || q.act_max != 127 {
+        return None;
+    }
+    let oc = g.output.c as usize;
+    let packed = if g.input.c == 3 { oc * 9 } else { 0 };
+    // `fold_table`'s conditions: one entry per multiplier, all inside the table's words.
+    let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
+    let need = RQ_WORDS * oc + 3 * row_words(g, qg) + packed;
+    if scratch_words < need || requant.len() > oc || !FoldedRequant::layer_ok(requant, zp, lo, hi) {
+        return None;
+    }
+    let bound = requant_s8::acc_bound(g.filter_len(), bias);
+    let relu = ReluRequant::layer_ok(requant, zp, lo, hi, bound);
+    Some((qg as u8, relu))
+}
+
 #[cfg(dsp)]
 pub(super) use dsp::conv;
 
@@ -64,16 +95,16 @@ mod dsp {
     use super::*;
     use crate::format::Requant;
     use crate::kernels::OutQuant;
-    use crate::kernels::arm::{BandArgs, mac_requant_band, splat16, widen_groups, widen_reordered};
+    #[cfg(doc)]
+    use crate::kernels::arm::mac_requant_band;
+    use crate::kernels::arm::{BandArgs, splat16, widen_groups, widen_reordered};
     use crate::kernels::conv2d_s8::{RQ_WORDS, Table, fold_table};
 
-    /// Runs `g` on the band path and returns `true`, or returns `false` having written
-    /// nothing to `output` where the path does not apply: another geometry, a layer whose
-    /// clamp is not `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose
-    /// multipliers take no folded table, or too little scratch (a blob sized before this
-    /// path existed). Fused-ReLU layers take the ReLU table's requantization, others the
-    /// folded one.
-    /// Buffers were checked by the caller against the geometry.
+    /// Runs `g` on the band path with `Q = plan.0` groups and the block function `block`
+    /// (`mac_requant_band::<Q, RELU>`, `RELU = plan.1`) and returns `true`, or returns
+    /// `false` having written nothing to `output` where the path does not apply after all
+    /// (never for what [`plan`] chose): another geometry or clamp, a table of the other kind,
+    /// too little scratch. Buffers were checked by the caller against the geometry.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::kernels) fn conv(
         g: &ConvGeom,
@@ -84,13 +115,13 @@ mod dsp {
         requant: &[Requant],
         words: &mut [u32],
         output: &mut [i8],
+        plan: (usize, bool),
+        block: BlockFn,
     ) -> bool {
-        let Some(qg) = groups(g) else {
-            return false;
-        };
-        if q.act_min != -128 || q.act_max != 127 {
+        if groups(g) != Some(plan.0) || q.act_min != -128 || q.act_max != 127 {
             return false;
         }
+        let qg = plan.0;
         let oc = g.output.c as usize;
         let rw = row_words(g, qg);
         let packed = if g.input.c == 3 { oc * 9 } else { 0 };
@@ -104,10 +135,10 @@ mod dsp {
             return false;
         };
         let k = g.filter_len();
-        let (table, relu) = match fold_table(q, requant, bias, k, table_words) {
-            Some(Table::Relu(t)) => (t, true),
-            Some(Table::Folded(t)) => (t, false),
-            None => return false,
+        let table = match fold_table(q, requant, bias, k, table_words) {
+            Some(Table::Relu(t)) if plan.1 => t,
+            Some(Table::Folded(t)) if !plan.1 => t,
+            _ => return false,
         };
         let w: &[i8] = if g.input.c == 3 {
             let p: &mut [i8] = bytemuck::cast_slice_mut(packed);
@@ -128,26 +159,6 @@ mod dsp {
             t,
             // SAFETY: `table` holds `oc` entries of `RQ_WORDS` words.
             t_end: unsafe { t.add(RQ_WORDS * oc) },
-        };
-        let block: BlockFn = match (qg, relu) {
-            (1, true) => mac_requant_band::<1, true>,
-            (2, true) => mac_requant_band::<2, true>,
-            (3, true) => mac_requant_band::<3, true>,
-            (4, true) => mac_requant_band::<4, true>,
-            (5, true) => mac_requant_band::<5, true>,
-            (6, true) => mac_requant_band::<6, true>,
-            (7, true) => mac_requant_band::<7, true>,
-            (8, true) => mac_requant_band::<8, true>,
-            (_, true) => mac_requant_band::<16, true>,
-            (1, false) => mac_requant_band::<1, false>,
-            (2, false) => mac_requant_band::<2, false>,
-            (3, false) => mac_requant_band::<3, false>,
-            (4, false) => mac_requant_band::<4, false>,
-            (5, false) => mac_requant_band::<5, false>,
-            (6, false) => mac_requant_band::<6, false>,
-            (7, false) => mac_requant_band::<7, false>,
-            (8, false) => mac_requant_band::<8, false>,
-            (_, false) => mac_requant_band::<16, false>,
         };
         run.rows(qg, block, ring, output);
         true

@@ -2,7 +2,7 @@
 //! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
 use super::requant_s8::{self, ChannelRequant, FoldedRequant, ReluRequant};
-use super::{ConvGeom, OutQuant, conv2d_band, reference};
+use super::{ConvGeom, OutQuant, conv2d_band, select};
 use crate::format::Requant;
 
 /// i16 slots of one im2col column: the filter length rounded up to whole 4-value groups.
@@ -106,8 +106,30 @@ pub(crate) fn fold_table<'a>(
     })
 }
 
-/// The kernel behind [`super::conv2d_s8`]. Falls back to the reference loops if the buffers
-/// are shorter than the geometry says (a validated model never does that).
+/// Whether the buffers hold what the geometry says and every multiplier is valid (a
+/// validated model always passes); otherwise [`super::conv2d_s8`] runs the reference loops.
+pub(crate) fn fits(
+    g: &ConvGeom,
+    input_len: usize,
+    weights_len: usize,
+    bias: &[i32],
+    requant: &[Requant],
+    output_len: usize,
+    words: usize,
+) -> bool {
+    let oc = g.output.c as usize;
+    let kp = col_len(g);
+    input_len >= g.input.len()
+        && weights_len >= oc * g.filter_len()
+        && bias.len() >= oc
+        && requant.len() >= oc
+        && output_len >= g.output.len()
+        && words >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4
+        && requant_s8::all_valid(&requant[..oc])
+        && g.filter_len() > 0
+}
+
+/// The kernel behind [`super::conv2d_s8`]: the variant [`select::conv_s8`] picks, run.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_s8(
     g: &ConvGeom,
@@ -119,23 +141,75 @@ pub fn conv2d_s8(
     scratch: &mut [u8],
     output: &mut [i8],
 ) {
-    let oc = g.output.c as usize;
-    let kp = col_len(g);
+    let words = bytemuck::pod_align_to::<u8, u32>(scratch).1.len();
+    let kernel = select::conv_s8(
+        g,
+        q,
+        input.len(),
+        weights.len(),
+        bias,
+        requant,
+        output.len(),
+        words,
+    );
+    let ran = select::conv2d_s8_in::<{ select::KernelSet::ALL.0 }>(
+        kernel, g, q, input, weights, bias, requant, scratch, output,
+    );
+    debug_assert!(ran, "{kernel:?} is in the set of all variants");
+}
+
+/// The band variant for `Q` groups (as [`conv2d_band::plan`] chose it): `false`, having
+/// written nothing, where the path does not apply after all (never when planned). Without
+/// the DSP extension, the portable loops. Only the block function is generic: one band body
+/// serves every `Q`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn band<const Q: usize, const RELU: bool>(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) -> bool {
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
-    let fits = input.len() >= g.input.len()
-        && weights.len() >= oc * g.filter_len()
-        && bias.len() >= oc
-        && requant.len() >= oc
-        && output.len() >= g.output.len()
-        && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4
-        && requant_s8::all_valid(&requant[..oc]);
-    if !fits || g.filter_len() == 0 {
-        return reference::conv2d_s8(g, q, input, weights, bias, requant, output);
-    }
     #[cfg(dsp)]
-    if !conv2d_band::conv(g, q, input, weights, bias, requant, words, output) {
-        dsp::conv(g, q, input, weights, bias, requant, words, output);
+    return conv2d_band::conv(
+        g,
+        q,
+        input,
+        weights,
+        bias,
+        requant,
+        words,
+        output,
+        (Q, RELU),
+        crate::kernels::arm::mac_requant_band::<Q, RELU>,
+    );
+    #[cfg(not(dsp))]
+    {
+        portable::conv(g, q, input, weights, bias, requant, words, output);
+        true
     }
+}
+
+/// The im2col variant (DSP), or the portable loops; the buffers as [`fits`] checked them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn im2col(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
+    #[cfg(dsp)]
+    dsp::conv(g, q, input, weights, bias, requant, words, output);
     #[cfg(not(dsp))]
     portable::conv(g, q, input, weights, bias, requant, words, output);
 }

@@ -213,8 +213,10 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
     let images_file = images::encode(images)?;
     let model_ram = host_model.as_ref().map_or(0, |m| m.ram_bytes() as u64);
     let emulated = opts.machine.info().qemu.is_some();
-    let fit =
-        |images_bytes| builder::check_fit(&target, blob.len() as u64, model_ram, images_bytes);
+    let code = builder::blob_code_estimate(host_model.as_ref().ok());
+    let fit = |images_bytes| {
+        builder::check_fit(&target, blob.len() as u64, model_ram, images_bytes, code)
+    };
     let stream = match opts.streaming {
         Streaming::Always => true,
         Streaming::Never => false,

@@ -400,15 +400,15 @@ mod tests {
 
     #[test]
     fn seed_net_blobs_keep_the_bytes_of_the_sequential_builder() {
-        // Hashes of the blobs the layer-list builder wrote before the graph IR: the graph
-        // path draws the same numbers in the same order and encodes the same ops.
+        // Pinned bytes (format v2; in v1 these were the layer-list builder's blobs before
+        // the graph IR, so the graph path drew the same numbers and encoded the same ops).
         for (width, seed, len, hash) in [
-            (1.0, 42, 121_056, 0xa4a4_4a29_c63c_7437u64),
-            (0.5, 42, 31_264, 0x890a_43ea_e7f2_a205),
-            (0.25, 42, 8_480, 0xe4b1_26ae_b1c9_1f6b),
-            (1.0, 1, 121_056, 0xfc00_2b35_3f11_ab4c),
-            (0.5, 7, 31_264, 0xb075_bf52_7bcd_eb7b),
-            (0.75, 5, 68_816, 0xf247_354e_865f_6d52),
+            (1.0, 42, 121_056, 0xed99_5baf_0e82_07a5u64),
+            (0.5, 42, 31_264, 0xc474_5611_3679_0746),
+            (0.25, 42, 8_480, 0x2d34_438b_bacc_5682),
+            (1.0, 1, 121_056, 0x7a07_227b_b7ec_ba8e),
+            (0.5, 7, 31_264, 0x5cca_ccfd_bea3_89c4),
+            (0.75, 5, 68_816, 0x1b93_a65c_b5e2_41c3),
         ] {
             let blob = ok(build_arch(Arch::SeedC10, width, seed));
             assert_eq!(

@@ -64,6 +64,7 @@ pub struct Parts {
     pub precision: Precision,
     pub input: u16,
     pub output: u16,
+    pub input_range: InputRange,
     pub arena_bytes: u32,
     pub scratch_bytes: u32,
     pub tensors: Vec<TensorInfo>,
@@ -86,6 +87,7 @@ pub fn encode(parts: &Parts) -> Vec<u8> {
         precision: parts.precision,
         input: parts.input,
         output: parts.output,
+        input_range: parts.input_range,
         arena_bytes: parts.arena_bytes,
         scratch_bytes: parts.scratch_bytes,
         n_tensors: parts.tensors.len() as u16,
@@ -122,6 +124,7 @@ pub struct Builder {
     ops: Vec<Op>,
     data: Vec<u8>,
     input: u16,
+    input_range: InputRange,
 }
 
 impl Builder {
@@ -133,9 +136,14 @@ impl Builder {
             ops: Vec::new(),
             data: Vec::new(),
             input: 0,
+            input_range: InputRange::Signed,
         };
         b.input = b.tensor(shape, scale, zero_point);
         b
+    }
+    /// Records the pixel range the model was trained on (default [`InputRange::Signed`]).
+    pub fn set_input_range(&mut self, range: InputRange) {
+        self.input_range = range;
     }
     /// The input tensor id.
     pub fn input(&self) -> u16 {
@@ -266,6 +274,7 @@ impl Builder {
             precision: self.precision,
             input: self.input,
             output,
+            input_range: self.input_range,
             arena_bytes: p.arena_bytes as u32,
             scratch_bytes: scratch as u32,
             tensors,

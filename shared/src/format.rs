@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// First four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"WHTL";
 /// Format version this code writes and reads. Bump on any change to the wire layout.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the fixed little-endian header that precedes the metadata.
 pub const HEADER_LEN: usize = 32;
 /// Alignment of the data section and of every tensor in it, and of every arena offset.
@@ -32,6 +32,33 @@ impl Precision {
         match self {
             Precision::Int8 => 1,
             Precision::F32 => 4,
+        }
+    }
+}
+
+/// The pixel range the model was trained on: how a pixel byte `b` becomes the real value
+/// that the input tensor's scale and zero point quantize (a host feeding the model reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum InputRange {
+    /// `b / 127.5 − 1` ∈ [−1, 1] (whittle's own training).
+    #[default]
+    Signed,
+    /// `b / 255` ∈ [0, 1].
+    Unit,
+    /// `b` itself, 0..255 (e.g. MLPerf Tiny's ResNet-8).
+    Raw,
+}
+
+impl InputRange {
+    /// The real input value of pixel byte `b`, in f64 (the correctly rounded quantization
+    /// of it against an f32 scale is then the same on every host).
+    pub fn real(self, b: u8) -> f64 {
+        let b = f64::from(b);
+        match self {
+            InputRange::Signed => b / 127.5 - 1.0,
+            InputRange::Unit => b / 255.0,
+            InputRange::Raw => b,
         }
     }
 }
@@ -281,6 +308,8 @@ pub struct Meta<'a> {
     pub input: u16,
     /// Tensor id of the model output (logits).
     pub output: u16,
+    /// The pixel range the input quantization applies to.
+    pub input_range: InputRange,
     /// Bytes of the activation arena the plan needs (all tensor offsets + sizes fit in it).
     pub arena_bytes: u32,
     /// Bytes of scratch (im2col) the largest op needs; placed after the arena.

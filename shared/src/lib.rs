@@ -22,5 +22,5 @@ pub mod plan;
 pub mod requant;
 
 pub use error::{Error, FormatError, Result};
-pub use format::{Op, Precision, Requant, Shape, TensorInfo};
+pub use format::{InputRange, Op, Precision, Requant, Shape, TensorInfo};
 pub use model::Model;

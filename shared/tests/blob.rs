@@ -40,6 +40,7 @@ fn parts_of(m: &Model) -> Parts {
         precision: meta.precision,
         input: meta.input,
         output: meta.output,
+        input_range: meta.input_range,
         arena_bytes: meta.arena_bytes,
         scratch_bytes: meta.scratch_bytes,
         tensors,
@@ -176,11 +177,11 @@ fn flips_behind_a_valid_crc_never_panic() {
 #[test]
 fn wrong_version_and_bad_crc() {
     let mut b = seed_blob(Precision::Int8);
-    b[4..6].copy_from_slice(&2u16.to_le_bytes());
+    b[4..6].copy_from_slice(&(VERSION + 1).to_le_bytes());
     assert_eq!(
         load(&b),
         Err(Error::UnsupportedVersion {
-            found: 2,
+            found: VERSION + 1,
             supported: VERSION
         })
     );

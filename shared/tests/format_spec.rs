@@ -73,6 +73,7 @@ fn smallest_blob_bytes() {
         precision: Precision::F32,
         input: 0,
         output: 1,
+        input_range: InputRange::Raw,
         arena_bytes: 32,
         scratch_bytes: 0,
         tensors: vec![
@@ -98,8 +99,8 @@ fn smallest_blob_bytes() {
     let b = encode(&parts);
     assert_eq!(
         hex(&b),
-        "57 48 54 4c 01 00 00 00 40 00 00 00 d9 89 44 1b 20 00 00 00 1e 00 00 00 40 00 00 00 00 00 00 00 \
-         01 00 01 20 00 02 01 12 04 01 01 00 00 00 80 3f 00 04 01 01 10 00 00 80 3f 00 03 05 00 01 00 00"
+        "57 48 54 4c 02 00 00 00 40 00 00 00 ea d7 a0 2c 20 00 00 00 1f 00 00 00 40 00 00 00 00 00 00 00 \
+         01 00 01 02 20 00 02 01 12 04 01 01 00 00 00 80 3f 00 04 01 01 10 00 00 80 3f 00 03 05 00 01 00"
     );
     let a = whittle_shared::encode::AlignedBytes::new(&b);
     assert!(whittle_shared::Model::from_bytes(&a).is_ok());

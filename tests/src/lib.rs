@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use whittle::data::{self, DatasetKind, SplitOptions, load_test};
-use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, qemu};
 use whittle::graph::Graph;
+use whittle::sim::quantize_chw;
 use whittle::train::{self, RunDir, RunOptions, TrainConfig};
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
@@ -67,6 +67,7 @@ pub fn images(blob: &[u8], n: usize) -> Vec<LabeledImage> {
     let bytes = AlignedBytes::new(blob);
     let model = Model::from_bytes(&bytes).expect("test blob is valid");
     let input = model.input().expect("input tensor");
+    let range = model.meta().input_range;
     match std::env::var_os("WHITTLE_DATA") {
         Some(dir) => {
             let test = load_test(std::path::Path::new(&dir), DatasetKind::Cifar10)
@@ -74,7 +75,7 @@ pub fn images(blob: &[u8], n: usize) -> Vec<LabeledImage> {
             (0..n.min(test.len()))
                 .map(|i| LabeledImage {
                     label: test.labels[i],
-                    pixels: quantize_chw(test.image(i), &input).expect("CIFAR-shaped input"),
+                    pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
                 })
                 .collect()
         }

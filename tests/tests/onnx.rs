@@ -13,7 +13,7 @@ use whittle::export::onnx::{OnnxOptions, to_onnx};
 use whittle::graph::{Graph, InputRange, Op};
 use whittle::import::{self, Imported};
 use whittle::nn::{Capture, GateMode, NamedTensor};
-use whittle::prune::plan::KeepPlan;
+use whittle::plan::KeepPlan;
 
 const FIXTURES: [&str; 6] = [
     "sequential",

@@ -17,7 +17,7 @@ use whittle::prune::learn::LearnConfig;
 use whittle::prune::scratch::Scratch;
 use whittle::prune::slimming::{Slimming, SlimmingConfig};
 use whittle::prune::{Amount, KeepPlan, PruneMethod, PruneOptions, Target, prune_run};
-use whittle::train::RunDir;
+use whittle::train::{LrSchedule, RunDir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum MethodArg {
@@ -95,6 +95,15 @@ pub struct PruneArgs {
     /// Learning rate of the weights (learning phase and fine-tuning).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Fine-tuning learning rate (default: --lr).
+    #[arg(long)]
+    finetune_lr: Option<f64>,
+    /// Fine-tuning learning-rate schedule (cosine: decays to 0 over the fine-tuning epochs).
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    schedule: LrSchedule,
+    /// Fine-tune with random crop (4 px padding) + horizontal flip.
+    #[arg(long)]
+    augment: bool,
     /// l1/l0: learning rate of the masks / gates (their own Adam).
     #[arg(long, default_value_t = 1e-2)]
     mask_lr: f64,
@@ -270,7 +279,9 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
             seed: a.seed,
             ..LearnConfig::default()
         },
-        finetune_lr: a.lr,
+        finetune_lr: a.finetune_lr.unwrap_or(a.lr),
+        finetune_schedule: a.schedule,
+        finetune_augment: a.augment,
         scratch_epochs: a.epochs + a.finetune_epochs,
     };
     eprintln!(
@@ -320,6 +331,11 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
             );
         },
     )?;
+    if summary.softmax_dropped {
+        eprintln!(
+            "the base's output Softmax was dropped: the pruned run outputs logits (same argmax)"
+        );
+    }
     if let Some(l) = &summary.learned {
         eprintln!(
             "learned plan alone: widths {:?}, {} MACs{}; the final plan dropped {} more live channels and restored {}",

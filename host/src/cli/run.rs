@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use whittle::data::{DatasetKind, load_test};
-use whittle::firmware::input::quantize_chw;
 use whittle::firmware::{LabeledImage, Machine, RunOptions, RunReport, Streaming, Target};
+use whittle::sim::quantize_chw;
 use whittle::synth;
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
@@ -143,6 +143,7 @@ pub fn run_blob(
 /// "synthetic-12345": a report's `images_source`).
 pub fn load_images(i: &ImageArgs, model: &Model) -> anyhow::Result<(Vec<LabeledImage>, String)> {
     let input = model.input()?;
+    let range = model.meta().input_range;
     if i.synthetic {
         let images = synth::calibration_images(input.shape, i.images, SYNTHETIC_SEED)
             .into_iter()
@@ -156,7 +157,7 @@ pub fn load_images(i: &ImageArgs, model: &Model) -> anyhow::Result<(Vec<LabeledI
     let n = i.images.min(test.len());
     let images = (0..n)
         .map(|k| {
-            let pixels = quantize_chw(test.image(k), &input).with_context(|| {
+            let pixels = quantize_chw(test.image(k), &input, range).with_context(|| {
                 format!(
                     "model input {}x{}x{} is not a CIFAR image",
                     input.shape.c, input.shape.h, input.shape.w

@@ -9,7 +9,7 @@ use clap::Args;
 use whittle::data::{self, DEFAULT_SPLIT_SEED, DEFAULT_VAL, DatasetKind, SplitOptions};
 use whittle::graph::{self, Graph, Op};
 use whittle::nn::Group;
-use whittle::train::{self, EpochRecord, RunDir, RunOptions, TrainConfig};
+use whittle::train::{self, EpochRecord, LrSchedule, RunDir, RunOptions, TrainConfig};
 
 /// Defaults are the seed article's recipe: Adam 1e-3, batch 32, L2 2.5e-6, L1 1.25e-6.
 #[derive(Debug, Args)]
@@ -66,6 +66,9 @@ pub struct TrainArgs {
     /// Random crop (4 px padding) + horizontal flip.
     #[arg(long)]
     augment: bool,
+    /// Learning-rate schedule (cosine: decays to 0 over --epochs).
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    schedule: LrSchedule,
     /// Continue the run in --out from its checkpoint (its train.json settings apply).
     #[arg(long)]
     resume: bool,
@@ -182,6 +185,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         l2: a.l2,
         seed: a.seed,
         augment: a.augment,
+        lr_schedule: a.schedule,
         split,
         train_group: a.train_group,
         ..TrainConfig::default()

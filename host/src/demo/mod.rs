@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use crate::data::{self, DatasetKind, Images, normalize};
 use crate::export::{self, evaluate_blob, with_model};
-use crate::firmware::input::quantize_chw;
 use crate::firmware::{LabeledImage, Machine, RunOptions, pipeline};
 use crate::prune::l0::{L0, L0Config};
 use crate::prune::l1::{L1, L1Config};
 use crate::prune::learn::LearnConfig;
 use crate::prune::{Amount, PruneMethod, PruneOptions, Target, prune_run};
 use crate::quant::{self, QuantConfig};
+use crate::sim::quantize_chw;
 use crate::train::{RunDir, Weights};
 use chart::Point;
 use table::DemoRow;
@@ -282,10 +282,12 @@ pub fn measure(
         100.0 * acc_f32,
         t.elapsed().as_secs_f64()
     );
-    let input = with_model(&blob, |m| Ok::<_, crate::export::ExportError>(m.input()?))?;
+    let (input, range) = with_model(&blob, |m| {
+        Ok::<_, crate::export::ExportError>((m.input()?, m.meta().input_range))
+    })?;
     let images = (0..opts.firmware_images.min(test.raw.len()))
         .map(|i| {
-            quantize_chw(test.raw.image(i), &input)
+            quantize_chw(test.raw.image(i), &input, range)
                 .map(|pixels| LabeledImage {
                     label: test.raw.labels[i],
                     pixels,

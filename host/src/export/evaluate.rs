@@ -6,8 +6,8 @@ use whittle_shared::exec::{run_f32, run_s8};
 use whittle_shared::{Model, Precision, TensorInfo};
 
 use super::error::ExportError;
-use super::layout::{chw_to_hwc, hwc_to_chw};
-use crate::quant::{dequantize_output, quantize_input};
+use crate::sim::layout::{chw_to_hwc, hwc_to_chw};
+use crate::sim::{dequantize_output, quantize_input};
 
 /// Runs one model image after image, reusing its RAM buffer.
 #[derive(Debug)]

@@ -67,6 +67,7 @@ fn emit(b: &mut Builder, graph: &Lowered) {
 /// Encodes a lowered graph as an f32 blob (validated by the same code the firmware runs).
 pub fn graph_to_f32_blob(graph: &Lowered) -> Result<Vec<u8>, ExportError> {
     let mut b = Builder::new(Precision::F32, graph.tensors[0], 1.0, 0);
+    b.set_input_range(graph.input_range);
     emit(&mut b, graph);
     Ok(b.finish(graph.output)?)
 }

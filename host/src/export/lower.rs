@@ -8,8 +8,8 @@ use whittle_shared::format::{MAX_DIM, Padding, Pool2d, Unary};
 
 use super::error::ExportError;
 use super::fold::Folded;
-use super::layout::{dense_to_out_in_hwc, oihw_to_ohwi};
 use crate::graph::{Graph, Op as GraphOp, Shape as GraphShape, ValueId};
+use crate::sim::layout::{dense_to_out_in_hwc, oihw_to_ohwi};
 
 /// One blob op with float parameters; node `k` writes tensor `k + 1` (tensor 0 is the input).
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +134,8 @@ pub struct Lowered {
     pub names: Vec<String>,
     /// The output tensor.
     pub output: u16,
+    /// The pixel range the model was trained on (recorded in the blob).
+    pub input_range: whittle_shared::InputRange,
 }
 
 /// Where a lowering error is: a node's name and op.
@@ -201,6 +203,7 @@ pub fn lower(f: &Folded) -> Result<Lowered, ExportError> {
         nodes: Vec::new(),
         names: Vec::new(),
         output: 0,
+        input_range: g.input_range.into(),
     };
     let mut tensor_of: Vec<Option<u16>> = vec![None; g.values.len()];
     tensor_of[g.input.0] = Some(0);

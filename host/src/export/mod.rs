@@ -6,7 +6,6 @@ pub mod evaluate;
 pub mod f32_blob;
 pub mod fold;
 pub mod from_burn;
-pub mod layout;
 pub mod lower;
 pub mod onnx;
 pub mod reference;

@@ -8,7 +8,6 @@ pub mod chips;
 pub mod elf;
 pub mod fit;
 pub mod images;
-pub mod input;
 pub mod machine;
 pub mod pipeline;
 pub mod qemu;

@@ -4,7 +4,7 @@
 
 use super::error::GraphError;
 use super::ir::{Graph, ValueId};
-use super::op::{Cost, CostArgs, Role};
+use super::op::{Cost, CostArgs, Op, Role};
 
 /// A node reading a group's channels along its input axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,4 +298,14 @@ impl Graph {
     pub fn num_weights(&self) -> Result<u64, GraphError> {
         Ok(self.cost()?.params.round() as u64)
     }
+}
+
+/// The Mask nodes among group `gi`'s channel-wise nodes.
+pub fn group_masks(g: &Graph, groups: &Groups, gi: usize) -> Vec<usize> {
+    groups.all[gi]
+        .channel_wise
+        .iter()
+        .copied()
+        .filter(|&i| matches!(g.nodes[i].op, Op::Mask(_)))
+        .collect()
 }

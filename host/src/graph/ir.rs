@@ -38,6 +38,26 @@ impl InputRange {
     }
 }
 
+impl From<InputRange> for whittle_shared::InputRange {
+    fn from(r: InputRange) -> Self {
+        match r {
+            InputRange::Signed => Self::Signed,
+            InputRange::Unit => Self::Unit,
+            InputRange::Raw => Self::Raw,
+        }
+    }
+}
+
+impl From<whittle_shared::InputRange> for InputRange {
+    fn from(r: whittle_shared::InputRange) -> Self {
+        match r {
+            whittle_shared::InputRange::Signed => Self::Signed,
+            whittle_shared::InputRange::Unit => Self::Unit,
+            whittle_shared::InputRange::Raw => Self::Raw,
+        }
+    }
+}
+
 /// A value: the graph input or a node's output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {

@@ -14,7 +14,7 @@ pub mod spec;
 mod tests;
 
 pub use error::GraphError;
-pub use groups::{ChannelGroup, Consumer, Groups};
+pub use groups::{ChannelGroup, Consumer, Groups, group_masks};
 pub use ir::{Graph, GraphDef, InputRange, Node, NodeDef, Value, ValueId};
 pub use op::{Cost, Op, OpKind, ParamDecl, ParamKind, Role};
 pub use presets::{Builder, PRESETS, preset, resolve};

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::error::NnError;
 use super::module::{self, Act, GateMode, NodeModule};
-use crate::graph::{Graph, ValueId};
+use crate::graph::{Graph, Op, ValueId};
 
 /// A network: the graph and one module per node.
 #[derive(Module, Debug)]
@@ -83,6 +83,24 @@ impl Net {
             })
     }
 
+    /// The same net without a Softmax at its output (an imported model's): training and
+    /// pruning need logits; the argmax, and so the accuracy, is unchanged.
+    pub fn without_softmax(self) -> Result<Net, NnError> {
+        let soft = |op: &Op| matches!(op, Op::Softmax(_));
+        if !self.graph.nodes.iter().any(|n| soft(&n.op)) {
+            return Ok(self);
+        }
+        let graph = self.graph.without(soft)?;
+        let nodes = self
+            .nodes
+            .into_iter()
+            .zip(&self.graph.nodes)
+            .filter(|(_, n)| !soft(&n.op))
+            .map(|(m, _)| m)
+            .collect();
+        Ok(Net { nodes, graph })
+    }
+
     /// Logits for a batch of images (gates off).
     ///
     /// # Shapes
@@ -151,5 +169,62 @@ impl Net {
     /// seed fixes the initial weights whatever runs first afterwards.
     pub fn init_now(&self) {
         self.visit(&mut InitNow);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Builder;
+    use crate::graph::op::{Dense, Flatten, Softmax};
+    use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn without_softmax_returns_the_logits_the_softmax_read() {
+        let dev = Device::flex();
+        dev.seed(7);
+        let mut b = Builder::new("soft", [2, 3, 3], 4);
+        b.then("flatten", Op::Flatten(Flatten {}));
+        b.then("dense", Op::Dense(Dense { out: 4, bias: true }));
+        b.then("softmax", Op::Softmax(Softmax {}));
+        let g = b.finish().unwrap_or_else(|e| panic!("{e}"));
+        let net = Net::new(&g, &dev);
+        let x: Vec<f32> = (0..2 * 18).map(|i| (i as f32 * 0.37).sin()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [2, 2, 3, 3]), &dev);
+        let probs: Vec<f32> = net
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        assert_eq!(probs.len(), 8);
+        let logits = net.without_softmax().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            logits
+                .graph
+                .nodes
+                .iter()
+                .all(|n| !matches!(n.op, Op::Softmax(_)))
+        );
+        assert_eq!(logits.nodes.len(), 2);
+        let z: Vec<f32> = logits
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        assert_eq!(z.len(), 8);
+        for r in 0..2 {
+            let row = &z[4 * r..4 * r + 4];
+            let m = row.iter().cloned().fold(f32::MIN, f32::max);
+            let sum: f32 = row.iter().map(|v| (v - m).exp()).sum();
+            for c in 0..4 {
+                let p = (row[c] - m).exp() / sum;
+                assert!(
+                    (p - probs[4 * r + c]).abs() < 1e-6,
+                    "{p} vs {}",
+                    probs[4 * r + c]
+                );
+            }
+        }
+        assert!((probs[0..4].iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use super::budget::Ranking;
 use super::error::PruneError;
 use super::method::{PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
-use crate::data::make_batch;
+use crate::data::make_batch_in;
+use crate::graph::group_masks;
 use crate::graph::{Graph, Op, ValueId};
 use crate::nn::{Act, GateMode, Net, Observer};
-use crate::surgery::group_masks;
+use crate::plan::KeepPlan;
 
 /// Highest APoZ first.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ pub fn apoz(
     };
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(64) {
-        let b = make_batch(calib, chunk, None, ctx.device);
+        let b = make_batch_in(calib, chunk, None, net.graph.input_range, ctx.device);
         net.run(b.images, GateMode::Off, &mut counter);
     }
     Ok(counter
@@ -128,10 +128,10 @@ impl PruneMethod for Apoz {
             .into_iter()
             .map(|l| l.into_iter().map(|a| -a).collect())
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Uniform)?,
-        )
+        )?)
     }
 }

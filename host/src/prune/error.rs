@@ -1,7 +1,5 @@
 //! Errors of pruning: channel groups, keep plans, budgets, method training, run files.
 
-use std::path::PathBuf;
-
 /// What can stop a pruning step.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,14 +24,9 @@ pub enum PruneError {
         /// What is wrong.
         what: String,
     },
-    /// A keep plan does not fit the graph.
-    #[error("keep plan, group `{group}`: {what}")]
-    Plan {
-        /// The channel group's name (empty when the whole plan is off).
-        group: String,
-        /// What is wrong.
-        what: String,
-    },
+    /// A keep plan does not fit the graph, or its file cannot be used.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// A budget that no plan can meet.
     #[error("budget {target} {unit} cannot be met: the smallest net allowed costs {min}")]
     Budget {
@@ -59,20 +52,4 @@ pub enum PruneError {
     /// A setting out of range.
     #[error("invalid setting: {0}")]
     Config(String),
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A JSON file is malformed.
-    #[error("{}: {source}", path.display())]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: serde_json::Error,
-    },
 }

@@ -4,8 +4,8 @@
 use super::budget::Ranking;
 use super::error::PruneError;
 use super::method::{PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
 use crate::nn::Net;
+use crate::plan::KeepPlan;
 
 /// Drop channels by index, lowest first.
 #[derive(Debug, Clone, Default)]
@@ -25,10 +25,10 @@ impl PruneMethod for FirstK {
             .iter()
             .map(|&w| (0..w).map(|c| c as f32).collect())
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Uniform)?,
-        )
+        )?)
     }
 }

@@ -4,11 +4,11 @@
 use burn::tensor::Device;
 
 use super::error::PruneError;
+use crate::graph::group_masks;
 use crate::graph::op::Gate;
 use crate::graph::{Graph, Op};
 use crate::nn::Net;
 use crate::nn::module::{self, NodeModule};
-use crate::surgery::group_masks;
 
 /// Where one group's gate sits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use super::control::{Control, Controller, budget_picks, channel_weights, live_co
 use super::error::PruneError;
 use super::gates::{self, GateSite, sites};
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
 use crate::graph::{Graph, Groups};
 use crate::nn::hard_concrete::{HardConcrete, PENALTY_CLAMP, Temperature};
 use crate::nn::{GateMode, NamedTensor, Net, NodeModule, Trainable};
+use crate::plan::KeepPlan;
 use crate::surgery::fold::{fold_path, scale_source};
 
 /// Settings of the L0 method.
@@ -406,10 +406,10 @@ impl PruneMethod for L0 {
                     .collect()
             })
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Global)?,
-        )
+        )?)
     }
 }

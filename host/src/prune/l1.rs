@@ -10,9 +10,9 @@ use super::budget::{Ranking, Target};
 use super::control::{Control, Controller, budget_picks, channel_weights, live_cost};
 use super::error::PruneError;
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
-use super::plan::{KeepPlan, mask_of, mask_values};
 use crate::graph::{Graph, Groups, Op};
 use crate::nn::{NamedTensor, Net, NodeModule, Trainable};
+use crate::plan::{KeepPlan, mask_of, mask_values};
 use crate::surgery::fold::{fold_path, scale_source};
 use crate::surgery::slice;
 
@@ -180,7 +180,7 @@ impl L1 {
     }
 
     fn read_masks(&self, model: &Net) -> Result<Vec<Vec<f32>>, PruneError> {
-        self.masks.iter().map(|&i| mask_of(model, i)).collect()
+        self.masks.iter().map(|&i| Ok(mask_of(model, i)?)).collect()
     }
 
     /// Snap small masks to 0 and keep frozen ones at 0. Under a budget, candidates are
@@ -529,10 +529,10 @@ impl PruneMethod for L1 {
                     .collect()
             })
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Global)?,
-        )
+        )?)
     }
 }

@@ -4,9 +4,9 @@
 use super::budget::Ranking;
 use super::error::PruneError;
 use super::method::{PlanContext, PruneMethod, choose};
-use super::plan::{KeepPlan, group_mask_values};
 use crate::graph::Graph;
 use crate::nn::Net;
+use crate::plan::{KeepPlan, group_mask_values};
 
 /// Smallest ‖W_i‖₁·|m_i| first.
 #[derive(Debug, Clone, Default)]
@@ -58,10 +58,10 @@ impl PruneMethod for L1Norm {
 
     fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
         let scores = filter_norms(ctx.spec, net)?;
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Uniform)?,
-        )
+        )?)
     }
 }

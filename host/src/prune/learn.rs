@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PruneError;
 use super::method::{MethodLog, PruneMethod};
-use crate::data::{Images, Splits, make_batch};
+use crate::data::{Images, Splits, make_batch_in};
 use crate::graph::Op;
 use crate::nn::{GateMode, Net, NoObserver, Trainable};
 use crate::rng::SplitMix64;
@@ -91,7 +91,7 @@ pub fn accuracy(
     let idx: Vec<usize> = (0..images.len()).collect();
     let mut hits = 0i64;
     for chunk in idx.chunks(batch.max(1)) {
-        let b = make_batch(images, chunk, None, &device);
+        let b = make_batch_in(images, chunk, None, model.graph.input_range, &device);
         hits += crate::train::evaluate::hits(model.run(b.images, mode, &mut NoObserver), b.labels);
     }
     hits as f64 / images.len().max(1) as f64
@@ -145,7 +145,7 @@ pub fn learn(
         SplitMix64::derive(config.seed, &[0x5fff, epoch as u64]).shuffle(&mut order);
         let (mut ce_sum, mut pen_sum, mut seen) = (0f64, 0f64, 0usize);
         for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            let b = make_batch(&data.train, chunk, None, device);
+            let b = make_batch_in(&data.train, chunk, None, model.graph.input_range, device);
             let logits = model.run(b.images, mode, &mut NoObserver);
             let ce = loss_fn.forward(logits, b.labels);
             let mut loss = ce.clone();

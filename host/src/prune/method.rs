@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Ranking, Target};
 use super::error::PruneError;
-use super::plan::KeepPlan;
 use crate::data::Images;
 use crate::graph::Graph;
 use crate::nn::{GateMode, Net, Trainable};
+use crate::plan::KeepPlan;
 
 /// How much to prune.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

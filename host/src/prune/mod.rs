@@ -14,7 +14,6 @@ pub mod l1_norm;
 pub mod learn;
 pub mod method;
 pub mod pipeline;
-pub mod plan;
 pub mod scratch;
 pub mod slimming;
 
@@ -22,8 +21,8 @@ pub mod slimming;
 mod tests;
 
 pub use crate::nn::{GateMode, Trainable};
+pub use crate::plan::{GroupKeep, KeepPlan};
 pub use budget::{Ranking, Target};
 pub use error::PruneError;
 pub use method::{Amount, MethodLog, PlanContext, PruneMethod};
 pub use pipeline::{LearnedPlan, PruneOptions, PruneSummary, prune_run};
-pub use plan::{GroupKeep, KeepPlan};

@@ -12,17 +12,17 @@ use super::budget::Target;
 use super::error::PruneError;
 use super::learn::{LearnConfig, LearnEpoch, learn};
 use super::method::{Amount, MethodLog, PlanContext, PruneMethod};
-use super::plan::KeepPlan;
 use crate::data::{self, Splits};
-use crate::graph::Graph;
+use crate::graph::{Graph, Op};
 use crate::nn::{Group, Net};
+use crate::plan::KeepPlan;
 use crate::surgery::{self, CheckReport};
 use crate::train::checkpoint::{self, Progress};
 use crate::train::history::LearnProgress;
 use crate::train::run_dir::{save_net_atomic, write_atomic, write_json};
 use crate::train::trainer::optimizer;
 use crate::train::{
-    self, EpochRecord, History, RunDir, RunOptions, TrainConfig, Weights, evaluate,
+    self, EpochRecord, History, LrSchedule, RunDir, RunOptions, TrainConfig, Weights, evaluate,
 };
 
 /// Settings of a pruning run besides the method's own.
@@ -42,6 +42,12 @@ pub struct PruneOptions {
     pub learn: LearnConfig,
     /// Fine-tuning learning rate.
     pub finetune_lr: f64,
+    /// Fine-tuning (and from-scratch) learning-rate schedule.
+    #[serde(default)]
+    pub finetune_schedule: LrSchedule,
+    /// Fine-tuning (and from-scratch) with random crop + flip.
+    #[serde(default)]
+    pub finetune_augment: bool,
     /// Epochs of a from-scratch run (scratch only: learning + fine-tuning of the methods
     /// it is compared with).
     pub scratch_epochs: usize,
@@ -57,6 +63,8 @@ impl Default for PruneOptions {
             data_dir: None,
             learn: LearnConfig::default(),
             finetune_lr: 1e-3,
+            finetune_schedule: LrSchedule::Constant,
+            finetune_augment: false,
             scratch_epochs: 6,
         }
     }
@@ -81,6 +89,10 @@ pub struct PruneSummary {
     pub params: (u64, u64),
     /// int8 weight bytes before / after.
     pub flash: (u64, u64),
+    /// The base ended in a Softmax (an imported model) that pruning dropped: the pruned run
+    /// outputs logits (same argmax; int8 deployment drops it anyway).
+    #[serde(default)]
+    pub softmax_dropped: bool,
     /// Validation accuracy of the base net.
     pub base_val_acc: f64,
     /// Validation accuracy right after surgery (before fine-tuning).
@@ -196,6 +208,9 @@ pub fn prune_run(
     }
     let (base_config, splits) = load_data(&base, opts)?;
     let (spec, net) = base.load_model(Weights::Final, device)?;
+    let softmax_dropped = spec.nodes.iter().any(|n| matches!(n.op, Op::Softmax(_)));
+    let net = net.without_softmax()?;
+    let spec = net.graph.clone();
     let eval_bs = base_config.eval_batch_size;
     let base_val_acc = evaluate(&net, &splits.val, eval_bs, device).accuracy;
 
@@ -204,7 +219,7 @@ pub fn prune_run(
     let net = if method.learn_epochs() > 0 {
         let ad = device.clone().autodiff();
         let (_, trainee) = base.load_model(Weights::Final, &ad)?;
-        let model = method.init(trainee)?;
+        let model = method.init(trainee.without_softmax()?)?;
         let (model, log) = learn(method, model, &splits, &opts.learn, &ad, on_learn)?;
         learn_log = log;
         method.finalize(model.valid())?
@@ -234,6 +249,8 @@ pub fn prune_run(
     let (a_macs, a_params, a_flash) = costs(&pspec)?;
     let mut config = TrainConfig {
         lr: opts.finetune_lr,
+        lr_schedule: opts.finetune_schedule,
+        augment: opts.finetune_augment,
         batch_size: opts.learn.batch_size,
         seed: opts.learn.seed,
         ..base_config
@@ -285,6 +302,7 @@ pub fn prune_run(
         macs: (b_macs, a_macs),
         params: (b_params, a_params),
         flash: (b_flash, a_flash),
+        softmax_dropped,
         base_val_acc,
         pruned_val_acc,
         final_val_acc,
@@ -359,5 +377,5 @@ pub fn finetune(
 
 /// Convenience for `whittle demo`: the keep plan of a pruned run.
 pub fn load_plan(run_dir: &Path) -> Result<KeepPlan, PruneError> {
-    KeepPlan::load(&run_dir.join("keep_plan.json"))
+    Ok(KeepPlan::load(&run_dir.join("keep_plan.json"))?)
 }

@@ -5,8 +5,8 @@
 use super::error::PruneError;
 use super::first_k::FirstK;
 use super::method::{PlanContext, PruneMethod};
-use super::plan::KeepPlan;
 use crate::nn::Net;
+use crate::plan::KeepPlan;
 
 /// Widths from a plan (or first-k's uniform cut); weights from a fresh init.
 #[derive(Debug, Clone, Default)]

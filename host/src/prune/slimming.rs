@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::budget::{Ranking, Target};
 use super::error::PruneError;
 use super::method::{MethodLog, PlanContext, PruneMethod, choose};
-use super::plan::KeepPlan;
 use crate::graph::{Graph, Op};
 use crate::nn::{Net, NodeModule, Trainable};
+use crate::plan::KeepPlan;
 
 /// Settings of Network Slimming.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,10 +156,10 @@ impl PruneMethod for Slimming {
                     .collect(),
             })
             .collect();
-        KeepPlan::new(
+        Ok(KeepPlan::new(
             ctx.spec,
             self.name(),
             choose(ctx, &scores, Ranking::Global)?,
-        )
+        )?)
     }
 }

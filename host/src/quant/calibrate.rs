@@ -6,7 +6,7 @@ use whittle_shared::encode::AlignedBytes;
 use whittle_shared::exec::run_f32_observed;
 
 use super::error::QuantError;
-use crate::export::layout::chw_to_hwc;
+use crate::sim::layout::chw_to_hwc;
 
 /// How activation ranges are estimated.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -74,6 +74,7 @@ pub fn graph_to_s8_blob(graph: &Lowered, q: &[QParams]) -> Result<Vec<u8>, Quant
         q[0].scale,
         q[0].zero_point,
     );
+    b.set_input_range(graph.input_range);
     for (k, node) in graph.nodes.iter().enumerate() {
         let qo = q[k + 1];
         let output = b.tensor(graph.tensors[k + 1], qo.scale, qo.zero_point);

@@ -3,13 +3,12 @@
 
 pub mod calibrate;
 pub mod error;
-pub mod input;
 pub mod int8_blob;
 pub mod params;
 
 pub use calibrate::{Calibration, Range, calibrate};
 pub use error::QuantError;
-pub use input::{dequantize_output, quantize_input};
+
 pub use int8_blob::{add_quant, graph_to_s8_blob, tensor_qparams};
 pub use params::{INPUT_QPARAMS, QParams, activation_qparams, input_qparams, quantize_layer};
 

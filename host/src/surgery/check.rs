@@ -10,7 +10,7 @@ use super::error::SurgeryError;
 use super::fold::fold_path;
 use crate::graph::{Graph, ValueId};
 use crate::nn::{Capture, GateMode, Net};
-use crate::prune::plan::KeepPlan;
+use crate::plan::KeepPlan;
 use crate::rng::SplitMix64;
 
 /// Allowed |reference − pruned| relative to `max(1, max |reference value|)` of a value:

@@ -11,9 +11,12 @@ pub enum SurgeryError {
     /// Reading or setting the net's tensors failed.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),
-    /// The keep plan does not fit the graph, or the two nets do not match in structure.
+    /// The two nets do not match in structure.
     #[error("plan: {0}")]
     Plan(String),
+    /// The keep plan does not fit the graph.
+    #[error(transparent)]
+    KeepPlan(#[from] crate::plan::PlanError),
     /// A node lacks a tensor surgery needs.
     #[error("node `{node}`: missing tensor `{name}`")]
     MissingTensor {
@@ -47,10 +50,4 @@ pub enum SurgeryError {
         /// Allowed difference.
         tolerance: f32,
     },
-}
-
-impl From<crate::prune::PruneError> for SurgeryError {
-    fn from(e: crate::prune::PruneError) -> Self {
-        SurgeryError::Plan(e.to_string())
-    }
 }

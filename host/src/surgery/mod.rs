@@ -40,9 +40,9 @@ use burn::tensor::Device;
 pub use check::{CheckReport, DEFAULT_TOLERANCE};
 pub use error::SurgeryError;
 
-use crate::graph::{Graph, Groups, Op, ParamKind};
+use crate::graph::{Graph, Groups, ParamKind, group_masks};
 use crate::nn::{NamedTensor, Net};
-use crate::prune::plan::KeepPlan;
+use crate::plan::KeepPlan;
 
 /// A pruned model with its check.
 #[derive(Debug)]
@@ -95,16 +95,6 @@ fn paired<'a>(g: &Graph, plan: &'a KeepPlan) -> Result<(Groups, Pairs<'a>), Surg
         .map(|(gi, k)| (gi, k.keep.as_slice()))
         .collect();
     Ok((groups, pairs))
-}
-
-/// The Mask nodes among a group's channel-wise nodes.
-pub fn group_masks(g: &Graph, groups: &Groups, gi: usize) -> Vec<usize> {
-    groups.all[gi]
-        .channel_wise
-        .iter()
-        .copied()
-        .filter(|&i| matches!(g.nodes[i].op, Op::Mask(_)))
-        .collect()
 }
 
 /// Node `node`'s tensors with `f` applied to each one `g` declares an axis for: `f(t, kind,

@@ -36,6 +36,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Random crop (4 px padding) + horizontal flip on training images.
     pub augment: bool,
+    /// How the learning rate moves over the run (older `train.json` files: constant).
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Validation hold-out and `--limit`.
     pub split: SplitOptions,
     /// Which parameters the optimizer updates.
@@ -59,6 +62,7 @@ impl Default for TrainConfig {
             l2: 2.5e-6,
             seed: 1,
             augment: false,
+            lr_schedule: LrSchedule::Constant,
             split: SplitOptions::default(),
             train_group: Group::All,
             eval_batch_size: 256,
@@ -66,7 +70,31 @@ impl Default for TrainConfig {
     }
 }
 
+/// The learning rate over a run of `epochs` epochs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    #[default]
+    Constant,
+    /// Cosine decay from `lr` at the first step to 0 after the last (per step).
+    Cosine,
+}
+
 impl TrainConfig {
+    /// The learning rate of step `step` (0-based, counted over the whole run) of a run with
+    /// `steps_per_epoch` steps per epoch.
+    pub fn lr_at(&self, step: usize, steps_per_epoch: usize) -> f64 {
+        match self.lr_schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+                let t = (step as f64 / total).min(1.0);
+                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+
     /// Reject settings that cannot train.
     pub fn check(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Config(m));
@@ -86,5 +114,38 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_decays_from_lr_to_zero_over_the_run() {
+        let c = TrainConfig {
+            epochs: 4,
+            lr: 0.1,
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainConfig::default()
+        };
+        assert_eq!(c.lr_at(0, 10), 0.1);
+        assert!((c.lr_at(20, 10) - 0.05).abs() < 1e-12, "half-way is lr/2");
+        assert!(c.lr_at(39, 10) < 1e-3 && c.lr_at(39, 10) > 0.0);
+        assert_eq!(c.lr_at(40, 10), 0.0);
+        assert!(c.lr_at(10, 10) > c.lr_at(11, 10), "decreasing");
+        let flat = TrainConfig {
+            lr_schedule: LrSchedule::Constant,
+            ..c
+        };
+        assert_eq!(flat.lr_at(39, 10), 0.1);
+    }
+
+    #[test]
+    fn older_train_json_without_a_schedule_is_constant() {
+        let mut v = serde_json::to_value(TrainConfig::default()).expect("serializes");
+        v.as_object_mut().expect("object").remove("lr_schedule");
+        let c: TrainConfig = serde_json::from_value(v).expect("parses");
+        assert_eq!(c.lr_schedule, LrSchedule::Constant);
     }
 }

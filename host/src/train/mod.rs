@@ -8,7 +8,7 @@ pub mod history;
 pub mod run_dir;
 pub mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{LrSchedule, TrainConfig};
 pub use error::TrainError;
 pub use evaluate::{EvalSplit, Evaluation, evaluate, evaluate_run, score_batch};
 pub use history::{EpochRecord, History};

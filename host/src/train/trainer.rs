@@ -133,7 +133,7 @@ pub(crate) fn penalized(net: &Net, ce: Tensor<1>, config: &TrainConfig) -> Tenso
 }
 
 /// One optimizer step exactly as [`train`] runs it: forward, cross-entropy plus the L1/L2
-/// kernel penalties, backward, Adam on the parameters in `ids`. `net` must live on an
+/// kernel penalties, backward, Adam at rate `lr` on the parameters in `ids`. `net` must live on an
 /// autodiff device. When the loss is not finite the step stops before the backward pass and
 /// returns the net unchanged (the caller decides what to do; `train` stops the run).
 pub fn train_step(
@@ -143,6 +143,7 @@ pub fn train_step(
     loss_fn: &CrossEntropyLoss,
     ids: &[ParamId],
     config: &TrainConfig,
+    lr: f64,
 ) -> (Net, StepOutcome) {
     let logits = net.forward(batch.images);
     let ce = loss_fn.forward(logits.clone(), batch.labels.clone());
@@ -160,7 +161,7 @@ pub fn train_step(
     let hits = hits(logits, batch.labels);
     let mut grads = loss.backward();
     let grads = GradientsParams::from_params(&mut grads, &net, ids);
-    let net = optim.step(config.lr, net, grads);
+    let net = optim.step(lr, net, grads);
     (
         net,
         StepOutcome {
@@ -223,7 +224,8 @@ fn run_epochs(
         for (step, chunk) in order.chunks(bs).enumerate() {
             let range = net.graph.input_range;
             let b = make_batch_in(&data.train, chunk, aug.as_mut(), range, device);
-            let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, config);
+            let lr = config.lr_at(progress.steps as usize, steps_per_epoch);
+            let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, config, lr);
             net = next;
             if !out.loss.is_finite() {
                 pb.abandon();

@@ -3,8 +3,8 @@
 
 use whittle_shared::TensorInfo;
 
-use super::params::{QParams, quantize_value};
-use crate::export::layout::{chw_to_hwc, hwc_to_chw};
+use super::qparams::{QParams, quantize_value};
+use crate::sim::layout::{chw_to_hwc, hwc_to_chw};
 
 fn dims(t: &TensorInfo) -> [usize; 3] {
     [t.shape.c as usize, t.shape.h as usize, t.shape.w as usize]
@@ -36,7 +36,7 @@ pub fn dequantize_output(q: &[i8], t: &TensorInfo) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::params::INPUT_QPARAMS;
+    use crate::sim::qparams::INPUT_QPARAMS;
     use whittle_shared::Shape;
 
     #[test]
@@ -60,7 +60,7 @@ mod tests {
     #[test]
     fn raw_and_unit_pixels_quantize_to_byte_minus_128() {
         use crate::graph::InputRange;
-        use crate::quant::params::input_qparams;
+        use crate::sim::qparams::input_qparams;
         let bytes: Vec<u8> = (0..=255).collect();
         for range in [InputRange::Raw, InputRange::Unit] {
             let q = input_qparams(range);
@@ -91,7 +91,7 @@ mod tests {
         let q = quantize_input(&x, &t);
         assert_eq!(
             Some(q.clone()),
-            crate::firmware::input::quantize_chw(&bytes, &t)
+            crate::sim::quantize_chw(&bytes, &t, whittle_shared::InputRange::Signed)
         );
         // b ↦ b − 128 above the middle, b − 127 below: 255 distinct values, ±1 exact
         for (&b, &v) in bytes.iter().zip(&q) {

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::PruneError;
-use crate::graph::{Graph, Groups};
+pub mod error;
+
+pub use error::PlanError;
+
+use crate::graph::{Graph, Groups, group_masks};
 use crate::nn::Net;
-use crate::surgery::group_masks;
 
 /// Kept channels of one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +45,7 @@ pub struct KeepPlan {
 
 impl KeepPlan {
     /// Keep everything.
-    pub fn full(g: &Graph, method: &str) -> Result<KeepPlan, PruneError> {
+    pub fn full(g: &Graph, method: &str) -> Result<KeepPlan, PlanError> {
         let keeps = g
             .groups()?
             .widths()
@@ -54,11 +56,11 @@ impl KeepPlan {
     }
 
     /// A plan from one kept-index list per prunable group (sorted here; checked).
-    pub fn new(g: &Graph, method: &str, keeps: Vec<Vec<usize>>) -> Result<KeepPlan, PruneError> {
+    pub fn new(g: &Graph, method: &str, keeps: Vec<Vec<usize>>) -> Result<KeepPlan, PlanError> {
         let groups = g.groups()?;
         let (names, widths) = (groups.names(), groups.widths());
         if keeps.len() != names.len() {
-            return Err(PruneError::Plan {
+            return Err(PlanError::Plan {
                 group: String::new(),
                 what: format!(
                     "{} keep lists for {} prunable channel groups",
@@ -92,7 +94,7 @@ impl KeepPlan {
         net: &Net,
         method: &str,
         threshold: f32,
-    ) -> Result<KeepPlan, PruneError> {
+    ) -> Result<KeepPlan, PlanError> {
         let widths = g.groups()?.widths();
         let keeps = mask_values(g, net)?
             .into_iter()
@@ -107,11 +109,11 @@ impl KeepPlan {
 
     /// Check that the plan fits `g`: the same prunable groups (names, widths), sorted
     /// unique indices in range.
-    pub fn check(&self, g: &Graph) -> Result<(), PruneError> {
+    pub fn check(&self, g: &Graph) -> Result<(), PlanError> {
         let groups = g.groups()?;
         let (names, widths) = (groups.names(), groups.widths());
         if names.len() != self.groups.len() {
-            return Err(PruneError::Plan {
+            return Err(PlanError::Plan {
                 group: String::new(),
                 what: format!(
                     "{} groups, the graph has {} prunable channel groups",
@@ -121,7 +123,7 @@ impl KeepPlan {
             });
         }
         for ((k, name), &width) in self.groups.iter().zip(&names).zip(&widths) {
-            let bad = |what: String| PruneError::Plan {
+            let bad = |what: String| PlanError::Plan {
                 group: k.group.clone(),
                 what,
             };
@@ -154,7 +156,7 @@ impl KeepPlan {
     /// The pruned graph: `g` with the plan's widths ([`Groups::resize`]), named
     /// `<name>-<method>`; its Mask nodes stay (at 1.0 after surgery) so the result can be
     /// pruned again.
-    pub fn pruned_spec(&self, g: &Graph) -> Result<Graph, PruneError> {
+    pub fn pruned_spec(&self, g: &Graph) -> Result<Graph, PlanError> {
         self.check(g)?;
         let mut out = g.groups()?.resize(g, &self.widths())?;
         out.name = format!("{}-{}", g.name, self.method);
@@ -162,24 +164,24 @@ impl KeepPlan {
     }
 
     /// Write as pretty JSON.
-    pub fn save(&self, path: &Path) -> Result<(), PruneError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|source| PruneError::Json {
+    pub fn save(&self, path: &Path) -> Result<(), PlanError> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|source| PlanError::Json {
             path: path.to_path_buf(),
             source,
         })?;
-        std::fs::write(path, bytes).map_err(|source| PruneError::Io {
+        std::fs::write(path, bytes).map_err(|source| PlanError::Io {
             path: path.to_path_buf(),
             source,
         })
     }
 
     /// Read a plan written by [`KeepPlan::save`].
-    pub fn load(path: &Path) -> Result<KeepPlan, PruneError> {
-        let bytes = std::fs::read(path).map_err(|source| PruneError::Io {
+    pub fn load(path: &Path) -> Result<KeepPlan, PlanError> {
+        let bytes = std::fs::read(path).map_err(|source| PlanError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_slice(&bytes).map_err(|source| PruneError::Json {
+        serde_json::from_slice(&bytes).map_err(|source| PlanError::Json {
             path: path.to_path_buf(),
             source,
         })
@@ -187,13 +189,13 @@ impl KeepPlan {
 }
 
 /// Values of Mask node `node` of `net`.
-pub fn mask_of(net: &Net, node: usize) -> Result<Vec<f32>, PruneError> {
+pub fn mask_of(net: &Net, node: usize) -> Result<Vec<f32>, PlanError> {
     Ok(net.tensor(node, "values")?.values)
 }
 
 /// Each prunable group's mask values, `None` where it has no Mask node. With several
 /// masks on a group (residual branches) each channel gets the value of largest magnitude.
-pub fn mask_values(g: &Graph, net: &Net) -> Result<Vec<Option<Vec<f32>>>, PruneError> {
+pub fn mask_values(g: &Graph, net: &Net) -> Result<Vec<Option<Vec<f32>>>, PlanError> {
     let groups = g.groups()?;
     group_mask_values(g, &groups, net)
 }
@@ -203,7 +205,7 @@ pub fn group_mask_values(
     g: &Graph,
     groups: &Groups,
     net: &Net,
-) -> Result<Vec<Option<Vec<f32>>>, PruneError> {
+) -> Result<Vec<Option<Vec<f32>>>, PlanError> {
     groups
         .prunable()
         .into_iter()

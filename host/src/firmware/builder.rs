@@ -14,37 +14,38 @@ use super::target::Target;
 
 /// Flash the firmware's own code and constants take besides the blob, the images and its
 /// kernel variants: boot, the blob's header/CRC/metadata decoding, the executor and its
-/// plan, the report (measured at opt-level `s` on thumbv7em: 11.7 KB, rounded up with 1 KiB
-/// of margin). [`code_flash_estimate`] adds the variants a blob runs.
-pub const CODE_BASE_ESTIMATE: u64 = 12_800;
+/// plan, the report (measured on thumbv7em in the default `release` profile — kernels at
+/// opt-level 3, the rest `s`: 15.6 KB, rounded up with 1 KiB of margin). The `size` profile
+/// (`--opt-size`) builds less, so the estimate bounds it too. [`code_flash_estimate`] adds
+/// the variants a blob runs.
+pub const CODE_BASE_ESTIMATE: u64 = 16_600;
 
-/// Flash that kernel variant `k` adds to the firmware, measured on thumbv7em at opt-level
-/// `s` (differences between firmwares built for blobs with and without it: the seed nets
-/// and the ResNet-8 topology at two widths; rounded up). A band variant is one asm block;
-/// the band path's body is [`BAND_BODY_ESTIMATE`], counted once.
+/// Flash that kernel variant `k` adds to the firmware, measured on thumbv7em in the
+/// `release` profile (differences between firmwares built for the seed nets and the ResNet-8
+/// topology, and the variants' symbols; rounded up). A band variant is one asm block; the
+/// band path's body is [`BAND_BODY_ESTIMATE`], counted once.
 pub const fn kernel_flash_estimate(k: Kernel) -> u64 {
     match k {
         Kernel::ConvBand { groups: 1, .. } => 720,
-        Kernel::ConvBand { .. } => 650,
-        Kernel::ConvIm2col => 9_200,
-        Kernel::ConvAdd => 5_900,
-        Kernel::Dense => 2_000,
-        Kernel::MaxPool => 1_000,
-        Kernel::AvgPool => 450,
-        // Not in the measured blobs: sized from their O3 symbols, halved as `s` does to the
-        // measured ones, and rounded up.
-        Kernel::Add => 4_000,
-        Kernel::GlobalAvgPool => 600,
-        Kernel::Relu => 300,
+        Kernel::ConvBand { .. } => 600,
+        Kernel::ConvIm2col => 12_400,
+        Kernel::ConvAdd => 6_600,
+        Kernel::Dense => 2_400,
+        Kernel::MaxPool => 2_300,
+        Kernel::AvgPool => 800,
+        // Not in the measured blobs: from their symbols' sizes, rounded up.
+        Kernel::Add => 6_000,
+        Kernel::GlobalAvgPool => 800,
+        Kernel::Relu => 400,
         // Buffers shorter than the geometry: never planned for a validated blob.
-        Kernel::ConvReference => 1_500,
-        Kernel::DenseReference => 600,
+        Kernel::ConvReference => 2_500,
+        Kernel::DenseReference => 1_000,
     }
 }
 
 /// The band path's code shared by its variants (ring fill, block loop, requantization
 /// table): counted once when a blob runs any band variant.
-pub const BAND_BODY_ESTIMATE: u64 = 2_000;
+pub const BAND_BODY_ESTIMATE: u64 = 2_400;
 
 /// Flash of a firmware's code and constants built with the kernel variants `kernels`: an
 /// upper bound within a few KB (tests/tests/kslim.rs checks it on real builds).
@@ -255,6 +256,8 @@ pub struct BuildOptions<'a> {
     /// Read the images at run time over semihosting (`WHITTLE_STREAM=1`); `req.images`
     /// must then hold none.
     pub stream: bool,
+    /// Build the kernels for size too (the firmware's `size` profile) instead of speed.
+    pub opt_size: bool,
 }
 
 /// [`build_with`] the machine's defaults.
@@ -262,7 +265,7 @@ pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
     build_with(req, &BuildOptions::default())
 }
 
-/// Runs `cargo build --release --target <triple> --features <machine>` in the firmware crate
+/// Runs `cargo build --profile release|size --target <triple> --features <machine>` in the firmware crate
 /// (its own `target/`), holding a lock so concurrent builds do not overwrite each other's
 /// ELF, and copies the result to `req.out_elf`.
 pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildError> {
@@ -281,10 +284,12 @@ pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildEr
     let rust_target = req.machine.info().target;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    let profile = if opts.opt_size { "size" } else { "release" };
     cmd.current_dir(dir)
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--target",
             rust_target,
             "--features",
@@ -314,7 +319,7 @@ pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildEr
     }
     let elf = target
         .join(rust_target)
-        .join("release")
+        .join(profile)
         .join("whittle-firmware");
     std::fs::copy(&elf, req.out_elf).map_err(io(format!("copying {}", elf.display())))?;
     drop(lock);
@@ -374,13 +379,13 @@ mod tests {
         .fold(KernelSet::EMPTY, KernelSet::with);
         assert_eq!(
             code_flash_estimate(seed),
-            12_800 + 2_000 + 2_000 + 1_000 + 720 + 3 * 650
+            16_600 + 2_400 + 2_400 + 2_300 + 720 + 3 * 600
         );
         assert_eq!(code_flash_estimate(KernelSet::EMPTY), CODE_BASE_ESTIMATE);
         assert_eq!(code_flash_estimate(KernelSet::ALL), CODE_FLASH_ESTIMATE);
         // Without a band variant the band body is not counted.
         let dense = KernelSet::EMPTY.with(Kernel::Dense);
-        assert_eq!(code_flash_estimate(dense), CODE_BASE_ESTIMATE + 2_000);
+        assert_eq!(code_flash_estimate(dense), CODE_BASE_ESTIMATE + 2_400);
         // A blob that cannot be planned is charged every variant.
         assert_eq!(blob_code_estimate(None), CODE_FLASH_ESTIMATE);
     }

@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub streaming: Streaming,
     /// What the images are, copied into the report (`whittle check` makes them again).
     pub images_source: String,
+    /// Build the firmware's kernels for size instead of speed (`--opt-size`).
+    pub opt_size: bool,
 }
 
 impl RunOptions {
@@ -59,6 +61,7 @@ impl RunOptions {
             chip: None,
             streaming: Streaming::Auto,
             images_source: String::new(),
+            opt_size: false,
         }
     }
 }
@@ -259,6 +262,7 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
         &BuildOptions {
             memory_x: target.named.then_some(memory_x.as_path()),
             stream,
+            opt_size: opts.opt_size,
         },
     )?;
     qemu::check_tools()?;

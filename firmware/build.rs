@@ -1,6 +1,7 @@
 //! Bakes the model into the firmware: picks the machine's memory.x (or `WHITTLE_MEMORY_X`) and
 //! log transport, reads the blob (`WHITTLE_BLOB`) and test images (`WHITTLE_IMAGES`, or
-//! `WHITTLE_STREAM=1`: read at run time over semihosting) and generates `model.rs`.
+//! `WHITTLE_STREAM=1`: read at run time over semihosting) and generates `model.rs`, with the
+//! set of kernel variants the blob runs (the executor compiles in no other).
 
 use std::env;
 use std::fmt::Write as _;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
+use whittle_shared::kernels::select::KernelSet;
 
 /// Machines selectable by cargo feature; the first is the default.
 const MACHINES: [&str; 5] = [
@@ -48,19 +50,27 @@ fn machine() -> &'static str {
     }
 }
 
-/// What the build needs from the blob: RAM size and op count, or why it is invalid.
+/// What the build needs from the blob: RAM size, op count and the kernel variants it runs
+/// (nothing else is compiled in), or why it is invalid.
 struct BlobFacts {
+    /// `Model::from_bytes` accepted the blob (the firmware then skips those checks).
+    valid: bool,
     ram_bytes: usize,
     n_ops: usize,
     input_len: Option<usize>,
+    kernels: KernelSet,
 }
 
 fn blob_facts(bytes: &[u8]) -> BlobFacts {
     match Model::from_bytes(&AlignedBytes::new(bytes)) {
         Ok(m) => BlobFacts {
+            valid: true,
             ram_bytes: m.ram_bytes(),
             n_ops: m.n_ops() as usize,
             input_len: m.input().ok().map(|t| t.shape.len()),
+            // A plan that fails is a run-time error the firmware reports; build it without
+            // kernels then.
+            kernels: whittle_shared::exec::needed(&m).unwrap_or(KernelSet::EMPTY),
         },
         Err(e) => {
             // The firmware validates again at run time and reports this error over defmt
@@ -69,9 +79,11 @@ fn blob_facts(bytes: &[u8]) -> BlobFacts {
                 "cargo::warning=WHITTLE_BLOB is not a valid blob ({e}); the firmware will report it and exit 1"
             );
             BlobFacts {
+                valid: false,
                 ram_bytes: 16,
                 n_ops: 1,
                 input_len: None,
+                kernels: KernelSet::EMPTY,
             }
         }
     }
@@ -129,6 +141,13 @@ fn main() {
     let mem = fs::read(&memory).unwrap_or_else(|e| fail(&format!("{}: {e}", memory.display())));
     fs::write(out.join("memory.x"), mem).unwrap_or_else(|e| fail(&format!("memory.x: {e}")));
     println!("cargo::rustc-link-search={}", out.display());
+    // cortex-m-rt's `device` feature: the firmware brings its own (one-entry) interrupt
+    // table instead of the 240 (480 on Armv8-M) default entries, and names no handlers.
+    fs::write(
+        out.join("device.x"),
+        "/* no device interrupts are used */\n",
+    )
+    .unwrap_or_else(|e| fail(&format!("device.x: {e}")));
     let transport = if machine == "stm32f4-board" {
         "rtt"
     } else {
@@ -179,7 +198,19 @@ fn main() {
     let _ = writeln!(code, "pub const MACHINE: &str = {machine:?};");
     let _ = writeln!(code, "pub const RAM_BYTES: usize = {};", facts.ram_bytes);
     let _ = writeln!(code, "pub const N_OPS: usize = {};", facts.n_ops);
+    let names: Vec<&str> = facts.kernels.iter().map(|k| k.name()).collect();
+    let _ = writeln!(
+        code,
+        "/// The kernel variants the blob runs: {}.\npub const KERNELS: u128 = {:#x};",
+        names.join(", "),
+        facts.kernels.0
+    );
     let _ = writeln!(code, "pub const BLOB_LEN: usize = {};", blob.len());
+    let _ = writeln!(
+        code,
+        "/// `Model::from_bytes` accepted these very bytes at build time.\npub const BLOB_VALIDATED: bool = {};",
+        facts.valid
+    );
     let _ = writeln!(code, "pub const N_IMAGES: usize = {count};");
     let _ = writeln!(code, "pub const IMAGE_LEN: usize = {image_len};");
     let _ = writeln!(

@@ -59,6 +59,9 @@ pub enum Error {
     BufferSize { expected: u32, found: u32 },
     /// The model's precision does not match the call (int8 input to an f32 model, ...).
     WrongPrecision,
+    /// Layer `op` needs a kernel variant (`kernel`: its `select::Kernel` index) that this
+    /// build left out: a firmware built for another blob.
+    KernelNotBuilt { op: u16, kernel: u8 },
 }
 
 /// `Result` with [`Error`].
@@ -156,6 +159,11 @@ impl fmt::Display for Error {
                 write!(f, "buffer has {found} elements, expected {expected}")
             }
             WrongPrecision => write!(f, "model precision does not match the call"),
+            KernelNotBuilt { op, kernel } => write!(
+                f,
+                "layer {op}: needs kernel {}, which this firmware was built without (it was built for another blob; rebuild it for this one)",
+                crate::kernels::select::Kernel::from_index(kernel).map_or("?", |k| k.name())
+            ),
         }
     }
 }

@@ -180,6 +180,24 @@ impl<'a> Model<'a> {
     /// `bytes` must start at a 16-byte aligned address (the data section is read in place
     /// as i32/f32 arrays); nothing here panics on any input.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>> {
+        let model = Self::decode(bytes)?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// [`Self::from_bytes`] without the table, op and arena checks, for bytes known to pass
+    /// them — a firmware whose build validated this very blob (the header, CRC and
+    /// metadata are still checked, so a corrupted copy is still refused).
+    ///
+    /// # Safety
+    /// `Model::from_bytes` must have accepted the same bytes (in any build of this crate's
+    /// version): the executor's kernels rely on the checks skipped here.
+    pub unsafe fn from_validated_bytes(bytes: &'a [u8]) -> Result<Model<'a>> {
+        Self::decode(bytes)
+    }
+
+    /// The header, CRC and metadata checks of [`Self::from_bytes`], and the view.
+    fn decode(bytes: &'a [u8]) -> Result<Model<'a>> {
         let h = Header::parse(bytes)?;
         let data_off = h.data_offset as usize;
         if !(bytes.as_ptr() as usize + data_off).is_multiple_of(DATA_ALIGN) {
@@ -200,13 +218,11 @@ impl<'a> Model<'a> {
         {
             return Err(Error::BadHeader);
         }
-        let model = Model {
+        Ok(Model {
             meta,
             data: &bytes[data_off..],
             blob_len: h.total_len,
-        };
-        model.validate()?;
-        Ok(model)
+        })
     }
 
     /// The blob's metadata (precision, tensor ids, arena and scratch sizes).

@@ -5,13 +5,79 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use whittle_shared::Model;
+use whittle_shared::exec;
+use whittle_shared::kernels::select::{self, Kernel, KernelSet};
+
 use super::machine::Machine;
 use super::target::Target;
 
-/// Flash the firmware's own code and constants take besides the blob and the images
-/// (measured: 57.6 KiB of text, vector table and constants on thumbv7em with the DSP
-/// kernels, band path included; rounded up).
-pub const CODE_FLASH_ESTIMATE: u64 = 60 * 1024;
+/// Flash the firmware's own code and constants take besides the blob, the images and its
+/// kernel variants: boot, the blob's header/CRC/metadata decoding, the executor and its
+/// plan, the report (measured on thumbv7em in the default `release` profile — kernels at
+/// opt-level 3, the rest `s`: 15.6 KB, rounded up with 1 KiB of margin). The `size` profile
+/// (`--opt-size`) builds less, so the estimate bounds it too. [`code_flash_estimate`] adds
+/// the variants a blob runs.
+pub const CODE_BASE_ESTIMATE: u64 = 16_600;
+
+/// Flash that kernel variant `k` adds to the firmware, measured on thumbv7em in the
+/// `release` profile (differences between firmwares built for the seed nets and the ResNet-8
+/// topology, and the variants' symbols; rounded up). A band variant is one asm block; the
+/// band path's body is [`BAND_BODY_ESTIMATE`], counted once.
+pub const fn kernel_flash_estimate(k: Kernel) -> u64 {
+    match k {
+        Kernel::ConvBand { groups: 1, .. } => 720,
+        Kernel::ConvBand { .. } => 600,
+        Kernel::ConvIm2col => 12_400,
+        Kernel::ConvAdd => 6_600,
+        Kernel::ConvAddBand => 9_400,
+        Kernel::Dense => 2_400,
+        Kernel::MaxPool => 2_300,
+        Kernel::AvgPool => 800,
+        // Not in the measured blobs: from their symbols' sizes, rounded up.
+        Kernel::Add => 6_000,
+        Kernel::GlobalAvgPool => 800,
+        Kernel::Relu => 400,
+        // Buffers shorter than the geometry: never planned for a validated blob.
+        Kernel::ConvReference => 2_500,
+        Kernel::DenseReference => 1_000,
+    }
+}
+
+/// The band path's code shared by its variants (ring fill, block loop, requantization
+/// table): counted once when a blob runs any band variant.
+pub const BAND_BODY_ESTIMATE: u64 = 2_400;
+
+/// Flash of a firmware's code and constants built with the kernel variants `kernels`: an
+/// upper bound within a few KB (tests/tests/kslim.rs checks it on real builds).
+pub fn code_flash_estimate(kernels: KernelSet) -> u64 {
+    let band = kernels.iter().any(|k| matches!(k, Kernel::ConvBand { .. }));
+    CODE_BASE_ESTIMATE
+        + band as u64 * BAND_BODY_ESTIMATE
+        + kernels.iter().map(kernel_flash_estimate).sum::<u64>()
+}
+
+/// The code estimate of a firmware built with every variant (a blob whose variants are not
+/// known): [`code_flash_estimate`] of [`KernelSet::ALL`].
+pub const CODE_FLASH_ESTIMATE: u64 = {
+    let mut total = CODE_BASE_ESTIMATE + BAND_BODY_ESTIMATE;
+    let mut i = 0;
+    while i < select::SLOTS {
+        if let Some(k) = Kernel::from_index(i) {
+            total += kernel_flash_estimate(k);
+        }
+        i += 1;
+    }
+    total
+};
+
+/// The code estimate for `blob`'s firmware: [`code_flash_estimate`] of the variants it
+/// runs ([`exec::needed`]), or [`CODE_FLASH_ESTIMATE`] when it cannot be planned.
+pub fn blob_code_estimate(blob: Option<&Model>) -> u64 {
+    blob.and_then(|m| exec::needed(m).ok())
+        .map_or(CODE_FLASH_ESTIMATE, code_flash_estimate)
+}
+
 /// RAM the firmware needs besides the model's buffer: statics plus a stack reserve
 /// (measured peak ~2–3 KiB).
 pub const RAM_OVERHEAD_ESTIMATE: u64 = 8 * 1024;
@@ -76,13 +142,14 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// Checks before building that a blob of `blob_bytes` needing `model_ram_bytes` of RAM,
-/// plus `images_bytes` of baked-in test images (0 when streamed), fits `target`'s chip
-/// (code and stack estimated).
+/// plus `images_bytes` of baked-in test images (0 when streamed) and `code_bytes` of code
+/// ([`blob_code_estimate`]), fits `target`'s chip (stack estimated).
 pub fn check_fit(
     target: &Target,
     blob_bytes: u64,
     model_ram_bytes: u64,
     images_bytes: u64,
+    code_bytes: u64,
 ) -> Result<(), BuildError> {
     let chip = target.chip;
     let misfit = |what, need, have| BuildError::DoesNotFit {
@@ -92,7 +159,7 @@ pub fn check_fit(
         need,
         have,
     };
-    let flash = blob_bytes + images_bytes + CODE_FLASH_ESTIMATE;
+    let flash = blob_bytes + images_bytes + code_bytes;
     if flash > chip.flash_bytes {
         return Err(misfit("flash", flash, chip.flash_bytes));
     }
@@ -190,6 +257,8 @@ pub struct BuildOptions<'a> {
     /// Read the images at run time over semihosting (`WHITTLE_STREAM=1`); `req.images`
     /// must then hold none.
     pub stream: bool,
+    /// Build the kernels for size too (the firmware's `size` profile) instead of speed.
+    pub opt_size: bool,
 }
 
 /// [`build_with`] the machine's defaults.
@@ -197,7 +266,7 @@ pub fn build(req: &BuildRequest) -> Result<(), BuildError> {
     build_with(req, &BuildOptions::default())
 }
 
-/// Runs `cargo build --release --target <triple> --features <machine>` in the firmware crate
+/// Runs `cargo build --profile release|size --target <triple> --features <machine>` in the firmware crate
 /// (its own `target/`), holding a lock so concurrent builds do not overwrite each other's
 /// ELF, and copies the result to `req.out_elf`.
 pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildError> {
@@ -216,10 +285,12 @@ pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildEr
     let rust_target = req.machine.info().target;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    let profile = if opts.opt_size { "size" } else { "release" };
     cmd.current_dir(dir)
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--target",
             rust_target,
             "--features",
@@ -249,7 +320,7 @@ pub fn build_with(req: &BuildRequest, opts: &BuildOptions) -> Result<(), BuildEr
     }
     let elf = target
         .join(rust_target)
-        .join("release")
+        .join(profile)
         .join("whittle-firmware");
     std::fs::copy(&elf, req.out_elf).map_err(io(format!("copying {}", elf.display())))?;
     drop(lock);
@@ -270,24 +341,57 @@ fn tail(s: &str, n: usize) -> String {
 mod tests {
     use super::*;
 
+    const C: u64 = CODE_FLASH_ESTIMATE;
+
     #[test]
     fn too_big_a_model_is_refused_with_sizes_and_shortfall() {
         let t = Target::machine(Machine::Netduinoplus2);
-        let e = check_fit(&t, 1_300_000, 40_000, 0).unwrap_err();
+        let e = check_fit(&t, 1_300_000, 40_000, 0, 60 * 1024).unwrap_err();
         assert_eq!(
             e.to_string(),
             "the model needs 1.3 MiB flash; netduinoplus2 has 1 MiB (STM32F405RG, Cortex-M4F): 305.5 KiB short"
         );
         let t = Target::machine(Machine::Mps2An386);
-        let e = check_fit(&t, 100_000, 200_000, 0).unwrap_err();
+        let e = check_fit(&t, 100_000, 200_000, 0, C).unwrap_err();
         assert!(e.to_string().contains("RAM; mps2-an386 has 128 KiB"), "{e}");
-        assert!(check_fit(&t, 121_056, 45_072, 30_730).is_ok());
+        assert!(check_fit(&t, 121_056, 45_072, 30_730, C).is_ok());
         let t = Target::chip("nRF52840", None).unwrap();
-        let e = check_fit(&t, 100_000, 300_000, 0).unwrap_err();
+        let e = check_fit(&t, 100_000, 300_000, 0, C).unwrap_err();
         assert_eq!(
             e.to_string(),
             "the model needs 301.0 KiB RAM; nRF52840 has 256 KiB (Cortex-M4F, on QEMU mps2-an386): 45.0 KiB short"
         );
         assert_eq!(human(900), "900 B");
+    }
+
+    #[test]
+    fn the_code_estimate_adds_the_variants_a_blob_runs() {
+        let band = |groups| Kernel::ConvBand {
+            groups,
+            relu: true,
+            stride2: false,
+        };
+        // The seed net's variants.
+        let seed = [
+            Kernel::Dense,
+            Kernel::MaxPool,
+            band(1),
+            band(4),
+            band(6),
+            band(8),
+        ]
+        .into_iter()
+        .fold(KernelSet::EMPTY, KernelSet::with);
+        assert_eq!(
+            code_flash_estimate(seed),
+            16_600 + 2_400 + 2_400 + 2_300 + 720 + 3 * 600
+        );
+        assert_eq!(code_flash_estimate(KernelSet::EMPTY), CODE_BASE_ESTIMATE);
+        assert_eq!(code_flash_estimate(KernelSet::ALL), CODE_FLASH_ESTIMATE);
+        // Without a band variant the band body is not counted.
+        let dense = KernelSet::EMPTY.with(Kernel::Dense);
+        assert_eq!(code_flash_estimate(dense), CODE_BASE_ESTIMATE + 2_400);
+        // A blob that cannot be planned is charged every variant.
+        assert_eq!(blob_code_estimate(None), CODE_FLASH_ESTIMATE);
     }
 }

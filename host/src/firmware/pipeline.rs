@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub streaming: Streaming,
     /// What the images are, copied into the report (`whittle check` makes them again).
     pub images_source: String,
+    /// Build the firmware's kernels for size instead of speed (`--opt-size`).
+    pub opt_size: bool,
 }
 
 impl RunOptions {
@@ -59,6 +61,7 @@ impl RunOptions {
             chip: None,
             streaming: Streaming::Auto,
             images_source: String::new(),
+            opt_size: false,
         }
     }
 }
@@ -213,8 +216,10 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
     let images_file = images::encode(images)?;
     let model_ram = host_model.as_ref().map_or(0, |m| m.ram_bytes() as u64);
     let emulated = opts.machine.info().qemu.is_some();
-    let fit =
-        |images_bytes| builder::check_fit(&target, blob.len() as u64, model_ram, images_bytes);
+    let code = builder::blob_code_estimate(host_model.as_ref().ok());
+    let fit = |images_bytes| {
+        builder::check_fit(&target, blob.len() as u64, model_ram, images_bytes, code)
+    };
     let stream = match opts.streaming {
         Streaming::Always => true,
         Streaming::Never => false,
@@ -257,6 +262,7 @@ pub fn run(blob: &[u8], images: &[LabeledImage], opts: &RunOptions) -> Result<Ru
         &BuildOptions {
             memory_x: target.named.then_some(memory_x.as_path()),
             stream,
+            opt_size: opts.opt_size,
         },
     )?;
     qemu::check_tools()?;

@@ -178,6 +178,12 @@ impl<'a> Luts<'a> {
     }
 }
 
+/// Whether the add's parameters take tables ([`SkipAdd::new`] given room for one): what a
+/// fused add's band path needs, as the planner checks it.
+pub(crate) fn tables_apply(p: &AddParams) -> bool {
+    Prepared::new(p).is_some()
+}
+
 /// Bytes of one input's table (256 rescaled values).
 pub(crate) const TABLE_BYTES: usize = 256 * 4;
 

@@ -6,6 +6,7 @@
 //! conv-then-add bit for bit.
 
 use super::add_s8::{SkipAdd, TABLE_BYTES};
+use super::select::{self, Kernel, has};
 use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_band, conv2d_s8};
 use crate::format::{Padding, Requant, Shape};
 
@@ -92,11 +93,47 @@ fn rows(g: &ConvGeom, oy0: usize, oy1: usize) -> Option<(ConvGeom, usize, usize)
     Some((sub, in0 as usize, in1 as usize))
 }
 
-/// `skip ← add(skip, conv(input))` (the skip is the add's `a` when `skip_is_a`), chunk by
-/// chunk; `scratch` holds at least [`min_scratch_bytes`]. Buffers shorter than the geometry
-/// says (never for a validated model) leave `skip` unchanged.
+/// The band path's layout of `scratch_len` bytes: `(lut, len)`, the bytes of the add's
+/// tables at the start (two where they fit beside the band's needs, else the skip's only,
+/// and 4 to align them) and the conv's bytes after them, before one block's outputs at the
+/// end. `None` where the band path does not take the geometry or the scratch is short.
+pub(crate) const fn band_conv_scratch(g: &ConvGeom, scratch_len: usize) -> Option<(usize, usize)> {
+    let need = conv2d_band::scratch_bytes(g, conv2d_s8::RQ_WORDS);
+    let block = conv2d_band::block_bytes(g);
+    if need == 0 || scratch_len < TABLE_BYTES + 4 + need + block {
+        return None;
+    }
+    let rest = scratch_len - block;
+    let tables = if rest >= 2 * TABLE_BYTES + 4 + need {
+        2
+    } else {
+        1
+    };
+    let lut = tables * TABLE_BYTES + 4;
+    Some((lut, rest - lut))
+}
+
+/// Bytes of the chunked path's conv scratch at the start of `scratch_len` bytes: all but the
+/// chunk buffer and the add's tables after the conv's least scratch (two where they fit,
+/// else one, else none: the add then rescales every element).
+pub(crate) const fn chunked_conv_scratch(g: &ConvGeom, scratch_len: usize) -> usize {
+    let rest = scratch_len.saturating_sub(chunk_bytes(g));
+    let spare = rest.saturating_sub(conv2d_s8::min_scratch_bytes(g) + 4);
+    let tables = spare / TABLE_BYTES;
+    let tables = if tables > 2 { 2 } else { tables };
+    rest - tables * TABLE_BYTES - if tables > 0 { 4 } else { 0 }
+}
+
+/// `skip ← add(skip, conv(input))` (the skip is the add's `a` when `skip_is_a`) on the path
+/// and conv variant that [`select::conv_add_s8`] planned: `path` [`Kernel::ConvAddBand`]
+/// (DSP; elsewhere the chunked path runs it) or [`Kernel::ConvAdd`], chunk by chunk, each
+/// chunk's conv on variant `conv` (a chunk's geometry takes the whole one's). `scratch`
+/// holds at least [`min_scratch_bytes`]. `false`, with `skip` unchanged, where the set `K`
+/// lacks the path or `conv`. Buffers shorter than the geometry says (never for a validated
+/// model) leave `skip` unchanged.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_add_s8(
+pub fn conv2d_add_s8<const K: u128>(
+    (path, conv): (Kernel, Kernel),
     g: &ConvGeom,
     q: &OutQuant,
     input: &[i8],
@@ -107,7 +144,7 @@ pub fn conv2d_add_s8(
     skip_is_a: bool,
     scratch: &mut [u8],
     skip: &mut [i8],
-) {
+) -> bool {
     let (oh, row) = (
         g.output.h as usize,
         g.output.w as usize * g.output.c as usize,
@@ -117,22 +154,30 @@ pub fn conv2d_add_s8(
     let buf_len = chunk_bytes(g);
     if skip.len() < oh * row || input.len() < g.input.h as usize * in_row || scratch.len() < buf_len
     {
-        return;
+        return true;
     }
-    #[cfg(dsp)]
-    if band(
-        g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
-    ) {
-        return;
+    match path {
+        Kernel::ConvAddBand if has(K, Kernel::ConvAddBand) => {
+            #[cfg(dsp)]
+            {
+                let Kernel::ConvBand { groups, relu, .. } = conv else {
+                    return false;
+                };
+                let Some(block) = select::band_block::<K>(conv) else {
+                    return false;
+                };
+                let plan = (groups as usize, relu);
+                return band(
+                    g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip, plan, block,
+                );
+            }
+        }
+        Kernel::ConvAdd if has(K, Kernel::ConvAdd) => {}
+        _ => return false,
     }
+    let lut_at = chunked_conv_scratch(g, scratch.len());
     let (rest, buf) = scratch.split_at_mut(scratch.len() - buf_len);
     let buf: &mut [i8] = bytemuck::cast_slice_mut(buf);
-    // The add's tables after the conv's im2col scratch: two where they fit, else one, else
-    // none (the add then rescales every element).
-    let conv_need = conv2d_s8::min_scratch_bytes(g);
-    let spare = rest.len().saturating_sub(conv_need + 4);
-    let tables = (spare / TABLE_BYTES).min(2);
-    let lut_at = rest.len() - tables * TABLE_BYTES - if tables > 0 { 4 } else { 0 };
     let (conv_scratch, lut) = rest.split_at_mut(lut_at);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
     let luts = SkipAdd::new(add, skip_is_a, words);
@@ -140,10 +185,11 @@ pub fn conv2d_add_s8(
     while oy < oh {
         let end = (oy + n).min(oh);
         let Some((sub, in0, in1)) = rows(g, oy, end) else {
-            return;
+            return true;
         };
         let out = &mut buf[..(end - oy) * row];
-        conv2d_s8::conv2d_s8(
+        let ran = select::conv2d_s8_in::<K>(
+            conv,
             &sub,
             q,
             &input[in0 * in_row..in1 * in_row],
@@ -153,6 +199,9 @@ pub fn conv2d_add_s8(
             conv_scratch,
             out,
         );
+        if !ran {
+            return false;
+        }
         let acc = &mut skip[oy * row..end * row];
         match &luts {
             Some(l) => l.apply(acc, out),
@@ -160,12 +209,12 @@ pub fn conv2d_add_s8(
         }
         oy = end;
     }
+    true
 }
 
-/// The band path of the fused op ([`conv2d_band`]): the add's tables (two where scratch
-/// holds them beside the band's needs, else the skip's only) at the start of scratch, the
-/// band's scratch, one block's outputs at the end. `false`, having written nothing, where
-/// the band path does not run the conv.
+/// The band path of the fused op ([`conv2d_band`]) as [`band_conv_scratch`] lays it out,
+/// the conv planned as `plan` with block function `block`. `false`, having written
+/// nothing, where the band path does not run the conv after all (never when planned).
 #[cfg(dsp)]
 #[allow(clippy::too_many_arguments)]
 fn band(
@@ -179,20 +228,19 @@ fn band(
     skip_is_a: bool,
     scratch: &mut [u8],
     skip: &mut [i8],
+    plan: (usize, bool),
+    block: conv2d_band::BlockFn,
 ) -> bool {
-    let need = conv2d_band::scratch_bytes(g, conv2d_s8::RQ_WORDS);
-    let block = conv2d_band::block_bytes(g);
-    let fits = conv2d_s8::inputs_fit(g, input, weights, bias, requant);
-    if !fits || need == 0 || scratch.len() < TABLE_BYTES + 4 + need + block {
+    let Some((lut, _)) = band_conv_scratch(g, scratch.len()) else {
+        return false;
+    };
+    let fits = conv2d_s8::inputs_fit(g, input.len(), weights.len(), bias, requant);
+    if !fits {
         return false;
     }
-    let (rest, buf) = scratch.split_at_mut(scratch.len() - block);
-    let tables = if rest.len() >= 2 * TABLE_BYTES + 4 + need {
-        2
-    } else {
-        1
-    };
-    let (lut, conv_scratch) = rest.split_at_mut(tables * TABLE_BYTES + 4);
+    let block_len = conv2d_band::block_bytes(g);
+    let (rest, buf) = scratch.split_at_mut(scratch.len() - block_len);
+    let (lut, conv_scratch) = rest.split_at_mut(lut);
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
     let Some(luts) = SkipAdd::new(add, skip_is_a, words) else {
         return false;
@@ -203,5 +251,7 @@ fn band(
         skip,
         add: &luts,
     };
-    conv2d_band::conv(g, q, input, weights, bias, requant, words, dest)
+    conv2d_band::conv(
+        g, q, input, weights, bias, requant, words, dest, plan, block,
+    )
 }

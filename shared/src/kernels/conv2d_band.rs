@@ -61,8 +61,43 @@ pub(crate) const fn block_bytes(g: &ConvGeom) -> usize {
     (BLOCK * g.output.c as usize + 3) & !3
 }
 
+/// The band path's `(Q, relu)` for a conv whose input, weights, bias and multipliers the
+/// caller checked against its geometry ([`inputs_fit`](super::conv2d_s8::inputs_fit)), if
+/// the band path runs it: the geometry ([`groups`]), no clamp but int8's (a fused ReLU at
+/// zero point −128, or no ReLU), multipliers that take a folded table (`relu`: the
+/// fused-ReLU one; stride 2 only with it, the one variant compiled for stride 2: a ResNet's
+/// stride-2 3×3 convs are followed by BatchNorm and ReLU), and `scratch_words` enough for the
+/// table, the ring and (RGB) the padded filters. Target-independent: the host plans what
+/// the firmware runs.
+pub(crate) fn plan(
+    g: &ConvGeom,
+    q: &crate::kernels::OutQuant,
+    bias: &[i32],
+    requant: &[crate::format::Requant],
+    scratch_words: usize,
+) -> Option<(u8, bool)> {
+    use super::conv2d_s8::RQ_WORDS;
+    use super::requant_s8::{self, FoldedRequant, ReluRequant};
+    let qg = groups(g)?;
+    if q.act_min != -128 || q.act_max != 127 {
+        return None;
+    }
+    let oc = g.output.c as usize;
+    let packed = if g.input.c == 3 { oc * 9 } else { 0 };
+    // `fold_table`'s conditions, on the layer's `oc` multipliers.
+    let (zp, lo, hi) = (q.output_zp, q.act_min, q.act_max);
+    let need = RQ_WORDS * oc + 3 * row_words(g, qg) + packed;
+    let (requant, bias) = (requant.get(..oc)?, bias.get(..oc)?);
+    if scratch_words < need || !FoldedRequant::layer_ok(requant, zp, lo, hi) {
+        return None;
+    }
+    let bound = requant_s8::acc_bound(g.filter_len(), bias);
+    let relu = ReluRequant::layer_ok(requant, zp, lo, hi, bound);
+    (relu || g.stride[0] == 1).then_some((qg as u8, relu))
+}
+
 #[cfg(dsp)]
-pub(super) use dsp::{Dest, conv};
+pub(super) use dsp::{BlockFn, Dest, conv};
 
 #[cfg(dsp)]
 mod dsp {
@@ -70,7 +105,9 @@ mod dsp {
     use crate::format::Requant;
     use crate::kernels::OutQuant;
     use crate::kernels::add_s8::SkipAdd;
-    use crate::kernels::arm::{BandArgs, mac_requant_band, splat16, widen_groups, widen_reordered};
+    #[cfg(doc)]
+    use crate::kernels::arm::mac_requant_band;
+    use crate::kernels::arm::{BandArgs, splat16, widen_groups, widen_reordered};
     use crate::kernels::conv2d_s8::{RQ_WORDS, Table, fold_table};
 
     /// Where a band run's outputs go.
@@ -86,13 +123,12 @@ mod dsp {
         },
     }
 
-    /// Runs `g` on the band path and returns `true`, or returns `false` having written
-    /// nothing where the path does not apply: another geometry, a layer whose clamp is not
-    /// `−128..=127` (a fused ReLU at zero point −128, or no ReLU) or whose multipliers take
-    /// no folded table, a stride-2 layer without the ReLU table, buffers shorter than the
-    /// geometry, or too little scratch (a blob sized before this path existed). Fused-ReLU
-    /// layers take the ReLU table's requantization, others the folded one. The caller has
-    /// checked the input, weights, bias and multipliers against the geometry
+    /// Runs `g` on the band path with `Q = plan.0` groups and the block function `block`
+    /// (`mac_requant_band::<Q, RELU, S>`, `RELU = plan.1`, `S` the stride) and returns
+    /// `true`, or returns `false` having written nothing where the path does not apply after
+    /// all (never for what [`plan`] chose): another geometry or clamp, a table of the other
+    /// kind, buffers shorter than the geometry, too little scratch. The caller has checked
+    /// the input, weights, bias and multipliers against the geometry
     /// ([`conv2d_s8::inputs_fit`](crate::kernels::conv2d_s8::inputs_fit)).
     #[allow(clippy::too_many_arguments)]
     pub(in crate::kernels) fn conv(
@@ -104,10 +140,13 @@ mod dsp {
         requant: &[Requant],
         words: &mut [u32],
         mut dest: Dest<'_>,
+        plan: (usize, bool),
+        block: BlockFn,
     ) -> bool {
-        let Some(qg) = groups(g) else {
+        if groups(g) != Some(plan.0) {
             return false;
-        };
+        }
+        let qg = plan.0;
         let oc = g.output.c as usize;
         let k = g.filter_len();
         let out_len = match &dest {
@@ -133,13 +172,10 @@ mod dsp {
         let Some(packed) = rest.get_mut(..packed) else {
             return false;
         };
-        let (table, relu) = match fold_table(q, &requant[..oc], &bias[..oc], k, table_words) {
-            Some(Table::Relu(t)) => (t, true),
-            Some(Table::Folded(t)) => (t, false),
-            None => return false,
-        };
-        let Some(block) = block_fn(qg, relu, g.stride[0]) else {
-            return false;
+        let table = match fold_table(q, &requant[..oc], &bias[..oc], k, table_words) {
+            Some(Table::Relu(t)) if plan.1 => t,
+            Some(Table::Folded(t)) if !plan.1 => t,
+            _ => return false,
         };
         let w: &[i8] = if g.input.c == 3 {
             let p: &mut [i8] = bytemuck::cast_slice_mut(packed);
@@ -170,34 +206,7 @@ mod dsp {
     }
 
     /// One block's filters for the layer's `Q` ([`mac_requant_band`]).
-    type BlockFn = unsafe fn(*const i8, *const u32, *mut BandArgs);
-
-    /// The block function for `Q` channel groups, the table kind and the stride: every `Q`
-    /// at stride 1, and at stride 2 the ReLU table only (a ResNet's stride-2 3×3 convs are
-    /// followed by BatchNorm and ReLU; each variant is ~550 B of code). `None` otherwise.
-    fn block_fn(q: usize, relu: bool, stride: u8) -> Option<BlockFn> {
-        macro_rules! pick {
-            ($relu:literal, $s:literal) => {
-                match q {
-                    1 => mac_requant_band::<1, $relu, $s>,
-                    2 => mac_requant_band::<2, $relu, $s>,
-                    3 => mac_requant_band::<3, $relu, $s>,
-                    4 => mac_requant_band::<4, $relu, $s>,
-                    5 => mac_requant_band::<5, $relu, $s>,
-                    6 => mac_requant_band::<6, $relu, $s>,
-                    7 => mac_requant_band::<7, $relu, $s>,
-                    8 => mac_requant_band::<8, $relu, $s>,
-                    _ => mac_requant_band::<16, $relu, $s>,
-                }
-            };
-        }
-        Some(match (relu, stride) {
-            (true, 1) => pick!(true, 1),
-            (false, 1) => pick!(false, 1),
-            (true, 2) => pick!(true, 2),
-            _ => return None,
-        })
-    }
+    pub(in crate::kernels) type BlockFn = unsafe fn(*const i8, *const u32, *mut BandArgs);
 
     /// One call's constant state.
     struct Band<'a> {

@@ -2,7 +2,7 @@
 //! input offset folded in, then a multiply-accumulate over the block (SMLAD where `cfg(dsp)`).
 
 use super::requant_s8::{self, ChannelRequant, FoldedRequant, ReluRequant};
-use super::{ConvGeom, OutQuant, conv2d_band, reference};
+use super::{ConvGeom, OutQuant, conv2d_band, select};
 use crate::format::Requant;
 
 /// i16 slots of one im2col column: the filter length rounded up to whole 4-value groups.
@@ -135,24 +135,28 @@ pub(crate) fn fold_table<'a>(
 /// valid and the filter is not empty (what every fast path assumes).
 pub(crate) fn inputs_fit(
     g: &ConvGeom,
-    input: &[i8],
-    weights: &[i8],
+    input_len: usize,
+    weights_len: usize,
     bias: &[i32],
     requant: &[Requant],
 ) -> bool {
     let oc = g.output.c as usize;
-    input.len() >= g.input.len()
-        && weights.len() >= oc * g.filter_len()
+    input_len >= g.input.len()
+        && weights_len >= oc * g.filter_len()
         && bias.len() >= oc
         && requant.len() >= oc
         && requant_s8::all_valid(&requant[..oc])
         && g.filter_len() > 0
 }
 
-/// The kernel behind [`super::conv2d_s8`]: one match over the paths. On the DSP target the
-/// band path where it takes the layer, else im2col; the portable path elsewhere; the
-/// reference loops where the buffers are shorter than the path needs (a validated model
-/// only does that for a layer the band path sizes its scratch for and then refuses).
+/// Scratch words the DSP im2col path needs: `BLOCK` i16 columns, the staging column, the
+/// table and the padded last filter.
+pub(crate) const fn im2col_words(g: &ConvGeom) -> usize {
+    let kp = col_len(g);
+    BLOCK * kp / 2 + kp / 4 + RQ_WORDS * g.output.c as usize + kp / 4
+}
+
+/// The kernel behind [`super::conv2d_s8`]: the variant [`select::conv_s8`] picks, run.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_s8(
     g: &ConvGeom,
@@ -164,25 +168,79 @@ pub fn conv2d_s8(
     scratch: &mut [u8],
     output: &mut [i8],
 ) {
-    let oc = g.output.c as usize;
-    let kp = col_len(g);
-    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
-    let fits = inputs_fit(g, input, weights, bias, requant) && output.len() >= g.output.len();
+    let words = bytemuck::pod_align_to::<u8, u32>(scratch).1.len();
+    let kernel = select::conv_s8(
+        g,
+        q,
+        input.len(),
+        weights.len(),
+        bias,
+        requant,
+        output.len(),
+        words,
+    );
+    let ran = select::conv2d_s8_in::<{ select::KernelSet::ALL.0 }>(
+        kernel, g, q, input, weights, bias, requant, scratch, output,
+    );
+    debug_assert!(ran, "{kernel:?} is in the set of all variants");
+}
+
+/// The band variant planned as `plan` (`(Q, relu)`, [`conv2d_band::plan`]) with its block
+/// function: `false`, having written nothing, where the path does not apply after all (never
+/// when planned). Without the DSP extension `block` is absent and the portable loops run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn band(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+    plan: (usize, bool),
+    #[cfg(dsp)] block: conv2d_band::BlockFn,
+) -> bool {
     #[cfg(dsp)]
     {
-        let dest = conv2d_band::Dest::Tensor(&mut *output);
-        if fits && conv2d_band::conv(g, q, input, weights, bias, requant, words, dest) {
-            return;
-        }
-        if fits && words.len() >= BLOCK * kp / 2 + kp / 4 + RQ_WORDS * oc + kp / 4 {
-            return dsp::conv(g, q, input, weights, bias, requant, words, output);
-        }
+        let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
+        let dest = conv2d_band::Dest::Tensor(output);
+        conv2d_band::conv(
+            g, q, input, weights, bias, requant, words, dest, plan, block,
+        )
     }
     #[cfg(not(dsp))]
-    if fits && words.len() >= kp + RQ_WORDS * oc {
-        return portable::conv(g, q, input, weights, bias, requant, words, output);
+    {
+        let _ = plan;
+        im2col(g, q, input, weights, bias, requant, scratch, output);
+        true
     }
-    reference::conv2d_s8(g, q, input, weights, bias, requant, output)
+}
+
+/// The im2col variant (DSP), or the portable loops; the buffers as [`select::conv_s8`]
+/// checked them. The portable loops need less scratch than either DSP path, but a blob's
+/// scratch may be sized for the band path alone: with less than they need, the reference
+/// loops (same results).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn im2col(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
+    #[cfg(dsp)]
+    dsp::conv(g, q, input, weights, bias, requant, words, output);
+    #[cfg(not(dsp))]
+    if words.len() >= col_len(g) + RQ_WORDS * g.output.c as usize {
+        portable::conv(g, q, input, weights, bias, requant, words, output)
+    } else {
+        super::reference::conv2d_s8(g, q, input, weights, bias, requant, output)
+    }
 }
 
 /// Where one output pixel's filter window lands in the input.

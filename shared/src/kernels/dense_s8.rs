@@ -21,15 +21,33 @@ pub fn dense_s8(
     scratch: &mut [u8],
     output: &mut [i8],
 ) {
-    let (n, m) = (input.len(), output.len());
-    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
-    let fits = weights.len() >= n * m
-        && bias.len() >= m
-        && requant.len() >= m
-        && words.len() >= n.div_ceil(4) * 2;
-    if !fits || n == 0 {
-        return reference::dense_s8(q, input, weights, bias, requant, output);
+    let words = bytemuck::pod_align_to::<u8, u32>(scratch).1.len();
+    let kernel = super::select::dense_s8(
+        input.len(),
+        weights.len(),
+        bias.len(),
+        requant.len(),
+        output.len(),
+        words,
+    );
+    match kernel {
+        super::select::Kernel::Dense => fast(q, input, weights, bias, requant, scratch, output),
+        _ => reference::dense_s8(q, input, weights, bias, requant, output),
     }
+}
+
+/// The fast variant ([`Kernel::Dense`](super::select::Kernel::Dense)): buffers as
+/// [`select::dense_s8`](super::select::dense_s8) checked them.
+pub(crate) fn fast(
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
     #[cfg(dsp)]
     dsp::dense(q, input, weights, bias, requant, words, output);
     #[cfg(not(dsp))]

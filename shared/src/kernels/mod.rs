@@ -17,6 +17,7 @@ mod dense_s8;
 mod pool_s8;
 pub mod reference;
 mod requant_s8;
+pub mod select;
 
 use crate::format::{AddQuant, Padding, Requant, Shape};
 
@@ -141,10 +142,13 @@ pub const fn conv2d_add_s8_min_scratch_bytes(g: &ConvGeom) -> usize {
 }
 
 /// int8 convolution fused with the residual add that reads its output:
-/// `skip ← add(skip, conv(input))`, the skip being the add's `a` when `skip_is_a`. Equal to
-/// [`conv2d_s8`] then [`add_s8`] bit for bit, without the conv's output tensor.
+/// `skip ← add(skip, conv(input))`, the skip being the add's `a` when `skip_is_a`, on the
+/// path and conv variant `kernels` that [`select::conv_add_s8`] planned for this scratch.
+/// Equal to [`conv2d_s8`] then [`add_s8`] bit for bit, without the conv's output tensor.
+/// `false`, with `skip` unchanged, where the variant set `K` lacks one of them.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_add_s8(
+pub fn conv2d_add_s8<const K: u128>(
+    kernels: (select::Kernel, select::Kernel),
     g: &ConvGeom,
     q: &OutQuant,
     input: &[i8],
@@ -155,9 +159,9 @@ pub fn conv2d_add_s8(
     skip_is_a: bool,
     scratch: &mut [u8],
     skip: &mut [i8],
-) {
-    conv2d_add_s8::conv2d_add_s8(
-        g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
+) -> bool {
+    conv2d_add_s8::conv2d_add_s8::<K>(
+        kernels, g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
     )
 }
 
@@ -172,6 +176,20 @@ pub fn dense_s8(
     output: &mut [i8],
 ) {
     dense_s8::dense_s8(q, input, weights, bias, requant, scratch, output)
+}
+
+/// [`dense_s8`]'s fast variant alone ([`select::Kernel::Dense`]), for buffers that
+/// [`select::dense_s8`] accepted.
+pub fn dense_s8_fast(
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) {
+    dense_s8::fast(q, input, weights, bias, requant, scratch, output)
 }
 
 /// int8 max pooling (quantization unchanged).

@@ -1,7 +1,8 @@
 //! `l1`: group-lasso masks (the seed's easy way) — loss + λ·Σ_c w_c·|m_c| with w_c what
 //! channel c costs in the budget's currency, push-pull phases (default), snapping (|m| < s
-//! → 0, frozen; under a budget only while the live cost is over it), unit-norm filters, and
-//! λ steered every N mask steps until the snapped masks alone meet the budget.
+//! → 0, frozen; under a budget only while the live cost is over it; a kept mask below 0
+//! ends as its absolute value, which folds), unit-norm filters, and λ steered every N mask
+//! steps until the snapped masks alone meet the budget.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -492,6 +493,27 @@ impl PruneMethod for L1 {
 
     fn on_epoch_end(&mut self, model: &Net, _epoch: usize) -> Result<MethodLog, PruneError> {
         self.log(model)
+    }
+
+    /// A mask below 0 takes its absolute value. Under a met budget the masks the penalty
+    /// drives to 0 are not snapped, and may cross it; a negative mask would flip its
+    /// channel through the ReLU, which no conv can fold (the export refuses it). Its size,
+    /// and so whether and how the channel is kept, stays as learned; fine-tuning adapts to
+    /// the flipped sign of what is a near-zero channel.
+    fn finalize(&mut self, mut model: Net) -> Result<Net, PruneError> {
+        let values = self.read_masks(&model)?;
+        for (k, mut v) in values.into_iter().enumerate() {
+            if v.iter().any(|x| *x < 0.0) {
+                v.iter_mut().for_each(|x| *x = x.abs());
+                let t = NamedTensor {
+                    name: "values".into(),
+                    shape: vec![v.len()],
+                    values: v,
+                };
+                model.set_tensor(self.masks[k], &t)?;
+            }
+        }
+        Ok(model)
     }
 
     fn learned_keep(&self, net: &Net) -> Result<Option<Vec<Vec<usize>>>, PruneError> {

@@ -208,6 +208,46 @@ fn snapped_mask_stays_zero_through_later_steps() {
 }
 
 #[test]
+fn a_mask_driven_below_zero_ends_as_its_absolute_value() {
+    // Without snapping a strong penalty and a large mask lr drive a small mask through 0;
+    // learning ends with its absolute value, which folds (the sweep's l1 point at 50% once
+    // left one at -2e-10 under a met budget, which export refuses to fold through the ReLU).
+    let dev = Device::flex().autodiff();
+    let spec = tiny_spec();
+    let mut m = model(&spec, &dev);
+    let t = NamedTensor {
+        name: "values".into(),
+        shape: vec![16],
+        values: std::iter::once(0.001)
+            .chain(std::iter::repeat_n(1.0, 15))
+            .collect(),
+    };
+    let mask1 = node(&spec, "mask1");
+    ok(m.set_tensor(mask1, &t));
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            epochs: 2,
+            lambda: 1.0,
+            snap: None,
+            push_pull: None,
+            ..L1Config::default()
+        },
+    );
+    let c = LearnConfig {
+        mask_lr: 0.05,
+        ..cfg()
+    };
+    let (m, _) = ok(learn(&mut l1, m, &data(24), &c, &dev, &mut |_| {}));
+    let before = ok(m.tensor(mask1, "values")).values;
+    assert!(before[0] < 0.0, "the penalty drove it through 0: {before:?}");
+    let m = ok(l1.finalize(burn::module::Module::valid(&m)));
+    let v = ok(m.tensor(mask1, "values")).values;
+    let abs: Vec<f32> = before.iter().map(|x| x.abs()).collect();
+    assert_eq!(v, abs);
+}
+
+#[test]
 fn first_k_removes_exactly_k_per_layer() {
     let dev = Device::flex();
     let spec = seed_c10();

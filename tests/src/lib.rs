@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use whittle::data::{self, DatasetKind, SplitOptions, load_test};
-use whittle::firmware::{LabeledImage, qemu};
+use whittle::firmware::{LabeledImage, RunReport, qemu};
 use whittle::graph::Graph;
 use whittle::sim::quantize_chw;
 use whittle::train::{self, RunDir, RunOptions, TrainConfig};
@@ -84,6 +84,20 @@ pub fn images(blob: &[u8], n: usize) -> Vec<LabeledImage> {
             .map(|pixels| LabeledImage { label: 0, pixels })
             .collect(),
     }
+}
+
+/// Asserts that the firmware's class and output CRC equal the host simulation's on every
+/// image of a run.
+pub fn assert_bit_exact(r: &RunReport) {
+    for i in &r.per_image {
+        assert_eq!(
+            (i.pred, &i.crc),
+            (i.host_pred, &i.host_crc),
+            "image {}: firmware vs host",
+            i.index
+        );
+    }
+    assert!(r.host_matches && r.mismatches == 0);
 }
 
 /// The `whittle` binary beside this test's target directory (built if missing).

@@ -9,7 +9,7 @@ use whittle::firmware::{Machine, RunError, RunOptions, RunReport};
 use whittle::graph::op::{Dense, Flatten};
 use whittle::graph::{Builder, Op};
 use whittle::synth::{self, Arch};
-use whittle_tests::{images, require_tools};
+use whittle_tests::{assert_bit_exact, images, require_tools};
 
 const SEED: u64 = 42;
 
@@ -46,15 +46,7 @@ fn seed_net_firmware_matches_host_simulation_bit_for_bit() {
     require_tools();
     let r = an386(1.0, 10);
     assert_eq!(r.images, 10);
-    for i in &r.per_image {
-        assert_eq!(
-            (i.pred, &i.crc),
-            (i.host_pred, &i.host_crc),
-            "image {}: firmware vs host",
-            i.index
-        );
-    }
-    assert!(r.host_matches && r.mismatches == 0);
+    assert_bit_exact(&r);
     let classes: BTreeSet<u32> = r.per_image.iter().map(|i| i.pred).collect();
     assert!(classes.len() >= 2, "every image got class {classes:?}");
     assert!(r.stack_peak_bytes > 0 && r.stack_peak_bytes < r.stack_size_bytes);
@@ -320,15 +312,7 @@ fn resnet8_matches_host_and_stays_under_its_instruction_ceiling() {
         &RunOptions::new(Machine::Mps2An386),
     )
     .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
-    for i in &r.per_image {
-        assert_eq!(
-            (i.pred, &i.crc),
-            (i.host_pred, &i.host_crc),
-            "image {}: firmware vs host",
-            i.index
-        );
-    }
-    assert!(r.host_matches && r.mismatches == 0);
+    assert_bit_exact(&r);
     assert_eq!(r.macs, 12_501_632);
     assert_eq!(
         r.arena_bytes, 32_768,

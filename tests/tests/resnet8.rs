@@ -10,7 +10,7 @@ use whittle::firmware::{LabeledImage, Machine, RunOptions};
 use whittle::sim::quantize_chw;
 use whittle_shared::Model;
 use whittle_shared::encode::AlignedBytes;
-use whittle_tests::{data_dir, require_tools, whittle_bin};
+use whittle_tests::{assert_bit_exact, data_dir, require_tools, whittle_bin};
 
 /// The ONNX file: `WHITTLE_ONNX_RESNET8`, or the project's copy beside the repository.
 /// Panics (fails the test, never skips it) when it is missing.
@@ -84,15 +84,7 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
         .collect();
     let r = whittle::firmware::run(&blob, &images, &RunOptions::new(Machine::Mps2An386))
         .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
-    for i in &r.per_image {
-        assert_eq!(
-            (i.pred, &i.crc),
-            (i.host_pred, &i.host_crc),
-            "image {}: firmware vs host",
-            i.index
-        );
-    }
-    assert!(r.host_matches && r.mismatches == 0);
+    assert_bit_exact(&r);
     assert_eq!(r.macs, 12_501_632);
     let per_op: Vec<String> = r
         .per_layer

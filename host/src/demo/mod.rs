@@ -463,14 +463,7 @@ pub fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>, DemoError> {
         row.train_seconds = seconds;
         rows.push(row);
     }
-    let (bp, bm, bi) = (
-        rows[0].run.params,
-        rows[0].run.macs,
-        rows[0].run.instructions_per_inference,
-    );
-    for r in &mut rows {
-        r.compare_with(bp, bm, bi);
-    }
+    table::compare_all(&mut rows);
     let json = opts.out.join("demo.json");
     std::fs::write(&json, serde_json::to_string_pretty(&rows)?).map_err(io(&json))?;
     let points: Vec<Point> = rows

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::table::DemoRow;
+use super::table::{self, DemoRow};
 use super::{DemoError, DemoOptions, io, measure, test_set};
 use crate::graph::InputRange;
 use crate::train::RunDir;
@@ -58,14 +58,7 @@ pub fn run(opts: &DemoOptions, onnx: &Path, pruned: &[PathBuf]) -> Result<Vec<De
             opts,
         )?);
     }
-    let (bp, bm, bi) = (
-        rows[0].run.params,
-        rows[0].run.macs,
-        rows[0].run.instructions_per_inference,
-    );
-    for r in &mut rows {
-        r.compare_with(bp, bm, bi);
-    }
+    table::compare_all(&mut rows);
     let json = opts.out.join("resnet8.json");
     std::fs::write(&json, serde_json::to_string_pretty(&rows)?).map_err(io(&json))?;
     eprintln!(

@@ -52,6 +52,21 @@ impl DemoRow {
     }
 }
 
+/// Fills every row's ratios against the first row (the unpruned model).
+pub fn compare_all(rows: &mut [DemoRow]) {
+    let Some(base) = rows.first() else {
+        return;
+    };
+    let (bp, bm, bi) = (
+        base.run.params,
+        base.run.macs,
+        base.run.instructions_per_inference,
+    );
+    for r in rows {
+        r.compare_with(bp, bm, bi);
+    }
+}
+
 /// The demo's table as text.
 pub fn render(rows: &[DemoRow]) -> String {
     let header = [

@@ -27,7 +27,10 @@ pub enum InputRange {
 }
 
 impl InputRange {
-    /// The model input for a pixel byte.
+    /// The model input for a pixel byte, in f32 as training computes it: the f32 twin of
+    /// the blob's [`whittle_shared::InputRange::real`] (f64, for quantization). Not one
+    /// formula on purpose: the two roundings differ in the last bit for half the bytes,
+    /// and training's inputs must stay bit-stable.
     pub fn scale(self, pixel: u8) -> f32 {
         let p = f32::from(pixel);
         match self {

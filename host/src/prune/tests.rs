@@ -240,7 +240,10 @@ fn a_mask_driven_below_zero_ends_as_its_absolute_value() {
     };
     let (m, _) = ok(learn(&mut l1, m, &data(24), &c, &dev, &mut |_| {}));
     let before = ok(m.tensor(mask1, "values")).values;
-    assert!(before[0] < 0.0, "the penalty drove it through 0: {before:?}");
+    assert!(
+        before[0] < 0.0,
+        "the penalty drove it through 0: {before:?}"
+    );
     let m = ok(l1.finalize(burn::module::Module::valid(&m)));
     let v = ok(m.tensor(mask1, "values")).values;
     let abs: Vec<f32> = before.iter().map(|x| x.abs()).collect();

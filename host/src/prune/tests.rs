@@ -171,20 +171,27 @@ fn push_pull_phases_leave_the_other_group_bit_identical() {
     assert_ne!(wa, weights_only(&m2));
 }
 
-#[test]
-fn snapped_mask_stays_zero_through_later_steps() {
+/// The tiny net on an autodiff device with `mask1`'s first channel at `first` (the others
+/// at 1), and `mask1`'s node index.
+fn tiny_with_first_mask(first: f32) -> (Device, Graph, Net, usize) {
     let dev = Device::flex().autodiff();
     let spec = tiny_spec();
     let mut m = model(&spec, &dev);
     let t = NamedTensor {
         name: "values".into(),
         shape: vec![16],
-        values: std::iter::once(0.05)
+        values: std::iter::once(first)
             .chain(std::iter::repeat_n(1.0, 15))
             .collect(),
     };
     let mask1 = node(&spec, "mask1");
     ok(m.set_tensor(mask1, &t));
+    (dev, spec, m, mask1)
+}
+
+#[test]
+fn snapped_mask_stays_zero_through_later_steps() {
+    let (dev, spec, m, mask1) = tiny_with_first_mask(0.05);
     // A large lr and no penalty: the gradient would move the mask off 0 if it were free.
     let mut l1 = L1::new(
         &spec,
@@ -212,18 +219,7 @@ fn a_mask_driven_below_zero_ends_as_its_absolute_value() {
     // Without snapping a strong penalty and a large mask lr drive a small mask through 0;
     // learning ends with its absolute value, which folds (the sweep's l1 point at 50% once
     // left one at -2e-10 under a met budget, which export refuses to fold through the ReLU).
-    let dev = Device::flex().autodiff();
-    let spec = tiny_spec();
-    let mut m = model(&spec, &dev);
-    let t = NamedTensor {
-        name: "values".into(),
-        shape: vec![16],
-        values: std::iter::once(0.001)
-            .chain(std::iter::repeat_n(1.0, 15))
-            .collect(),
-    };
-    let mask1 = node(&spec, "mask1");
-    ok(m.set_tensor(mask1, &t));
+    let (dev, spec, m, mask1) = tiny_with_first_mask(0.001);
     let mut l1 = L1::new(
         &spec,
         L1Config {

@@ -1,0 +1,32 @@
+//! whittle's own CPU kernels for training on burn's flex backend (conv2d forward and both
+//! gradients), with a switch back to burn's ops: `WHITTLE_BURN_OPS=1` or [`set_burn_ops`].
+
+pub mod conv2d;
+pub mod conv_op;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+pub use conv_op::conv2d;
+
+/// 0: not decided yet (read `WHITTLE_BURN_OPS` on first use), 1: own kernels, 2: burn's ops.
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Use burn's own ops instead of whittle's kernels (`true`), or whittle's (`false`), from
+/// now on in this process; overrides `WHITTLE_BURN_OPS`.
+pub fn set_burn_ops(burn: bool) {
+    MODE.store(if burn { 2 } else { 1 }, Ordering::Relaxed);
+}
+
+/// Whether burn's ops are in use: [`set_burn_ops`] if called, else `WHITTLE_BURN_OPS` set to
+/// anything but `0` or empty.
+pub fn burn_ops() -> bool {
+    match MODE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let burn = std::env::var("WHITTLE_BURN_OPS").is_ok_and(|v| !v.is_empty() && v != "0");
+            set_burn_ops(burn);
+            burn
+        }
+    }
+}

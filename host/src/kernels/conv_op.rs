@@ -1,21 +1,17 @@
 //! [`conv2d`]: burn's `conv2d` with whittle's kernels on flex (plain and autodiff, backward
 //! written by hand); other backends, groups > 1, non-f32 or `WHITTLE_BURN_OPS=1` use burn's.
 
-use std::borrow::Cow;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData, module};
+use burn::tensor::{Tensor, module};
 
 use super::conv2d::{self as k, Geometry};
-
-/// The training backend whittle's kernels serve (burn's default checkpointing: none).
-type Ad = Autodiff<Flex>;
+use super::flex::{Ad, AdTensor, On, on, tensor as flex, values};
 
 /// `y = conv2d(x, w) + b` as burn's [`module::conv2d`] computes it, NCHW.
 ///
@@ -64,47 +60,22 @@ fn own(
     b: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    let ad = (
-        x.clone().try_into_primitive::<Ad>(),
-        w.clone().try_into_primitive::<Ad>(),
-        b.clone().map(|b| b.try_into_primitive::<Ad>()).transpose(),
-    );
-    if let (Ok(xp), Ok(wp), Ok(bp)) = ad
-        && is_f32(xp.primitive())
-        && is_f32(wp.primitive())
-        && bp.as_ref().is_none_or(|b| is_f32(b.primitive()))
-    {
-        return Tensor::from_primitive::<Ad>(tracked(g, xp, wp, bp));
+    let bias = b.clone().map(on);
+    match (on(x.clone()), on(w.clone()), bias) {
+        (On::Autodiff(xp), On::Autodiff(wp), None) => {
+            Tensor::from_primitive::<Ad>(tracked(g, xp, wp, None))
+        }
+        (On::Autodiff(xp), On::Autodiff(wp), Some(On::Autodiff(bp))) => {
+            Tensor::from_primitive::<Ad>(tracked(g, xp, wp, Some(bp)))
+        }
+        (On::Plain(xp), On::Plain(wp), None) => {
+            Tensor::from_primitive::<Flex>(forward(&g, &xp, &wp, None))
+        }
+        (On::Plain(xp), On::Plain(wp), Some(On::Plain(bp))) => {
+            Tensor::from_primitive::<Flex>(forward(&g, &xp, &wp, Some(&bp)))
+        }
+        _ => module::conv2d(x, w, b, options),
     }
-    let plain = (
-        x.clone().try_into_primitive::<Flex>(),
-        w.clone().try_into_primitive::<Flex>(),
-        b.clone().map(|b| b.try_into_primitive::<Flex>()).transpose(),
-    );
-    if let (Ok(xp), Ok(wp), Ok(bp)) = plain
-        && is_f32(&xp)
-        && is_f32(&wp)
-        && bp.as_ref().is_none_or(is_f32)
-    {
-        return Tensor::from_primitive::<Flex>(forward(&g, &xp, &wp, bp.as_ref()));
-    }
-    module::conv2d(x, w, b, options)
-}
-
-fn is_f32(t: &FlexTensor) -> bool {
-    t.dtype() == DType::F32
-}
-
-/// The values of an f32 flex tensor, row-major (borrowed when already contiguous).
-fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.to_contiguous().as_slice::<f32>().unwrap_or(&[]).to_vec()),
-    }
-}
-
-fn flex(v: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(v, shape))
 }
 
 fn forward(g: &Geometry, x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
@@ -173,8 +144,6 @@ impl Backward<Flex, 2> for ConvNoBias {
     }
 }
 
-type AdTensor = burn::backend::tensor::FloatTensor<Ad>;
-
 /// The forward on the autodiff backend, registering the hand-written backward.
 fn tracked(g: Geometry, x: AdTensor, w: AdTensor, b: Option<AdTensor>) -> AdTensor {
     let y = forward(&g, x.primitive(), w.primitive(), b.as_ref().map(|b| b.primitive()));
@@ -206,7 +175,7 @@ fn tracked(g: Geometry, x: AdTensor, w: AdTensor, b: Option<AdTensor>) -> AdTens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Device;
+    use burn::tensor::{Device, TensorData};
 
     fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data()

@@ -159,6 +159,20 @@ fn conv2d(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     crate::kernels::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
 }
 
+/// burn's `MaxPool2d::forward` through whittle's kernel ([`crate::kernels::max_pool2d`])
+/// when it is unpadded and undilated (as the nets built here are).
+fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let unpadded = matches!(
+        m.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    if unpadded && m.dilation == [1, 1] && !m.ceil_mode {
+        crate::kernels::max_pool2d(x, m.kernel_size, m.stride)
+    } else {
+        m.forward(x)
+    }
+}
+
 /// One node's forward step. `inputs` are the node's input activations in order.
 ///
 /// # Panics
@@ -201,7 +215,7 @@ pub fn forward(op: &Op, module: &NodeModule, mut inputs: Vec<Act>, gate: GateMod
             _ => bad(&x),
         },
         Op::MaxPool(_) => match (module, x) {
-            (NodeModule::MaxPool(m), Act::Spatial(t)) => Act::Spatial(m.forward(t)),
+            (NodeModule::MaxPool(m), Act::Spatial(t)) => Act::Spatial(max_pool2d(m, t)),
             (_, a) => bad(&a),
         },
         Op::AvgPool(_) => match (module, x) {

@@ -1,16 +1,18 @@
-//! whittle's own CPU kernels for training on burn's flex backend (conv2d and max pooling,
-//! forward and backward), with a switch back to burn's ops: `WHITTLE_BURN_OPS=1` or
-//! [`set_burn_ops`].
+//! whittle's own CPU kernels for training on burn's flex backend (conv2d, max pooling, a
+//! fused ReLU + mask; forward and backward), with a switch back to burn's ops:
+//! `WHITTLE_BURN_OPS=1` or [`set_burn_ops`].
 
 pub mod conv2d;
 pub mod conv_op;
 pub mod flex;
 pub mod max_pool;
+pub mod relu_scale;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use conv_op::conv2d;
 pub use max_pool::max_pool2d;
+pub use relu_scale::relu_scale;
 
 /// 0: not decided yet (read `WHITTLE_BURN_OPS` on first use), 1: own kernels, 2: burn's ops.
 static MODE: AtomicU8 = AtomicU8::new(0);

@@ -186,8 +186,14 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, a: Ma
         }
         return;
     }
-    assert!(last(a, m, k) < a.data.len(), "gemm: left matrix out of its slice");
-    assert!(last(b, k, n) < b.data.len(), "gemm: right matrix out of its slice");
+    assert!(
+        last(a, m, k) < a.data.len(),
+        "gemm: left matrix out of its slice"
+    );
+    assert!(
+        last(b, k, n) < b.data.len(),
+        "gemm: right matrix out of its slice"
+    );
     // SAFETY: the three matrices lie inside their slices (asserted above), `dst` is borrowed
     // mutably and so aliases neither input, and all strides are positive.
     unsafe {
@@ -390,15 +396,11 @@ mod tests {
                                         - g.padding[0] as isize;
                                     let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
                                         - g.padding[1] as isize;
-                                    if iy < 0
-                                        || ix < 0
-                                        || iy as usize >= g.h
-                                        || ix as usize >= g.w
+                                    if iy < 0 || ix < 0 || iy as usize >= g.h || ix as usize >= g.w
                                     {
                                         continue;
                                     }
-                                    s += x[((n * g.c + c) * g.h + iy as usize) * g.w
-                                        + ix as usize]
+                                    s += x[((n * g.c + c) * g.h + iy as usize) * g.w + ix as usize]
                                         * w[((o * g.c + c) * kh + ky) * kw + kx];
                                 }
                             }
@@ -448,8 +450,12 @@ mod tests {
             dilation: [1, 2],
             padding: [2, 0, 1, 3],
         };
-        let x: Vec<f32> = (0..2 * 3 * 42).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
-        let w: Vec<f32> = (0..4 * 3 * 6).map(|i| ((i * 13) % 7) as f32 - 3.0).collect();
+        let x: Vec<f32> = (0..2 * 3 * 42)
+            .map(|i| ((i * 37) % 11) as f32 - 5.0)
+            .collect();
+        let w: Vec<f32> = (0..4 * 3 * 6)
+            .map(|i| ((i * 13) % 7) as f32 - 3.0)
+            .collect();
         // Small integers: every sum is exact in f32, whatever the order.
         assert_eq!(forward(&g, &x, &w, None), naive(&g, &x, &w));
     }

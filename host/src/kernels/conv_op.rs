@@ -1,11 +1,11 @@
 //! [`conv2d`]: burn's `conv2d` with whittle's kernels on flex (plain and autodiff, backward
 //! written by hand); other backends, groups > 1, non-f32 or `WHITTLE_BURN_OPS=1` use burn's.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, module};
@@ -146,7 +146,12 @@ impl Backward<Flex, 2> for ConvNoBias {
 
 /// The forward on the autodiff backend, registering the hand-written backward.
 fn tracked(g: Geometry, x: AdTensor, w: AdTensor, b: Option<AdTensor>) -> AdTensor {
-    let y = forward(&g, x.primitive(), w.primitive(), b.as_ref().map(|b| b.primitive()));
+    let y = forward(
+        &g,
+        x.primitive(),
+        w.primitive(),
+        b.as_ref().map(|b| b.primitive()),
+    );
     let state = || State {
         x: x.primitive().clone(),
         w: w.primitive().clone(),
@@ -265,25 +270,85 @@ mod tests {
 
     #[test]
     fn three_by_three_same_like_the_seed_nets() {
-        case(4, 5, [9, 11], 6, [3, 3], [1, 1], [1, 1], [(1, 1), (1, 1)], true);
+        case(
+            4,
+            5,
+            [9, 11],
+            6,
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            [(1, 1), (1, 1)],
+            true,
+        );
     }
 
     #[test]
     fn stride_two_with_asymmetric_padding() {
         // TF 'SAME' at stride 2 pads (0, 1); the other side too, both axes.
-        case(3, 4, [8, 7], 5, [3, 3], [2, 2], [1, 1], [(0, 1), (1, 0)], true);
+        case(
+            3,
+            4,
+            [8, 7],
+            5,
+            [3, 3],
+            [2, 2],
+            [1, 1],
+            [(0, 1), (1, 0)],
+            true,
+        );
     }
 
     #[test]
     fn pointwise_one_by_one_and_strided_one_by_one() {
-        case(2, 7, [5, 6], 3, [1, 1], [1, 1], [1, 1], [(0, 0), (0, 0)], false);
-        case(2, 7, [5, 6], 3, [1, 1], [2, 2], [1, 1], [(0, 0), (0, 0)], true);
+        case(
+            2,
+            7,
+            [5, 6],
+            3,
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            [(0, 0), (0, 0)],
+            false,
+        );
+        case(
+            2,
+            7,
+            [5, 6],
+            3,
+            [1, 1],
+            [2, 2],
+            [1, 1],
+            [(0, 0), (0, 0)],
+            true,
+        );
     }
 
     #[test]
     fn five_by_five_batch_one_odd_sizes_and_dilation() {
-        case(1, 3, [13, 9], 4, [5, 5], [1, 1], [1, 1], [(2, 2), (2, 2)], true);
-        case(1, 2, [11, 10], 3, [3, 2], [1, 2], [2, 1], [(3, 0), (1, 2)], false);
+        case(
+            1,
+            3,
+            [13, 9],
+            4,
+            [5, 5],
+            [1, 1],
+            [1, 1],
+            [(2, 2), (2, 2)],
+            true,
+        );
+        case(
+            1,
+            2,
+            [11, 10],
+            3,
+            [3, 2],
+            [1, 2],
+            [2, 1],
+            [(3, 0), (1, 2)],
+            false,
+        );
     }
 
     #[test]
@@ -293,7 +358,12 @@ mod tests {
         let w = Tensor::<4>::from_data(TensorData::new(uniform(216, 6), [6, 4, 3, 3]), &dev);
         let b = Tensor::<1>::from_data(TensorData::new(uniform(6, 7), [6]), &dev);
         let o = ConvOptions::new_with_padding([2, 1], [(1, 1), (0, 2)], [1, 1], 1);
-        let want = vals(module::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone()));
+        let want = vals(module::conv2d(
+            x.clone(),
+            w.clone(),
+            Some(b.clone()),
+            o.clone(),
+        ));
         assert!(x.clone().try_into_primitive::<Flex>().is_ok());
         let g = geometry(&x, &w, &o).unwrap_or_else(|| panic!("no geometry"));
         let got = vals(own(g, x, w, Some(b), o));

@@ -179,8 +179,8 @@ mod tests {
         let dev = Device::flex().autodiff();
         let n: usize = dims.iter().product();
         let run = |burn: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(distinct(n, 1), dims), &dev)
-                .require_grad();
+            let x =
+                Tensor::<4>::from_data(TensorData::new(distinct(n, 1), dims), &dev).require_grad();
             assert!(x.clone().try_into_primitive::<Ad>().is_ok());
             let y = if burn {
                 burn_max_pool2d(x.clone(), MaxPoolOptions::new(kernel).with_stride(stride))
@@ -224,7 +224,8 @@ mod tests {
     #[test]
     fn inference_equals_burns() {
         let dev = Device::flex();
-        let x = Tensor::<4>::from_data(TensorData::new(distinct(2 * 3 * 64, 3), [2, 3, 8, 8]), &dev);
+        let x =
+            Tensor::<4>::from_data(TensorData::new(distinct(2 * 3 * 64, 3), [2, 3, 8, 8]), &dev);
         let want = vals(burn_max_pool2d(
             x.clone(),
             MaxPoolOptions::new([2, 2]).with_stride([2, 2]),

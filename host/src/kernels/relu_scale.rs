@@ -24,7 +24,11 @@ use super::flex::{Ad, AdTensor, On, on, tensor, values};
 pub fn relu_scale(x: Tensor<4>, scale: Tensor<1>) -> Tensor<4> {
     let dims = x.dims();
     let c = scale.dims()[0];
-    assert_eq!(c, dims[1], "a scale of {c} channels for an input of {}", dims[1]);
+    assert_eq!(
+        c, dims[1],
+        "a scale of {c} channels for an input of {}",
+        dims[1]
+    );
     let burn = |x, s: Tensor<1>| relu(x) * s.reshape([1, c, 1, 1]);
     if super::burn_ops() {
         return burn(x, scale);
@@ -163,8 +167,8 @@ mod tests {
         let dims = [3, 5, 7, 6];
         let n: usize = dims.iter().product();
         let run = |burn: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(uniform(n, 1), dims), &dev)
-                .require_grad();
+            let x =
+                Tensor::<4>::from_data(TensorData::new(uniform(n, 1), dims), &dev).require_grad();
             // One channel's scale is 0 (a pruned mask): its gradient must still flow.
             let mut sv = uniform(5, 2);
             sv[3] = 0.0;
@@ -187,7 +191,10 @@ mod tests {
         assert_eq!(got.1, want.1, "input gradient");
         // The scale gradient is a sum over 3·42 terms in another order.
         for (a, b) in got.2.iter().zip(&want.2) {
-            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "scale gradient {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "scale gradient {a} vs {b}"
+            );
         }
     }
 

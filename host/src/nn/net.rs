@@ -201,7 +201,11 @@ impl Net {
         let only_reader = last_use[relu.output.0] == i + 1
             && relu.output != g.output
             && next.inputs == [relu.output]
-            && g.nodes.iter().filter(|n| n.inputs.contains(&relu.output)).count() == 1;
+            && g.nodes
+                .iter()
+                .filter(|n| n.inputs.contains(&relu.output))
+                .count()
+                == 1;
         match (&relu.op, &next.op, &self.nodes[i + 1]) {
             (Op::Relu(_), Op::Mask(_), NodeModule::Mask(m)) if only_reader => Some(m.values.val()),
             _ => None,
@@ -320,9 +324,11 @@ mod tests {
             };
             let grads = (y.clone() * y.clone()).sum().backward();
             let g = |m: &NodeModule| match m {
-                NodeModule::Mask(m) => m.values.val().grad(&grads).map(|t| {
-                    t.into_data().try_to_vec::<f32>().unwrap_or_default()
-                }),
+                NodeModule::Mask(m) => m
+                    .values
+                    .val()
+                    .grad(&grads)
+                    .map(|t| t.into_data().try_to_vec::<f32>().unwrap_or_default()),
                 _ => None,
             };
             let masks: Vec<Vec<f32>> = net.nodes.iter().filter_map(g).collect();
@@ -341,7 +347,10 @@ mod tests {
         assert_eq!(fused.1.len(), 3, "a gradient for each mask");
         for (a, b) in fused.1.iter().zip(&plain.1) {
             for (u, v) in a.iter().zip(b) {
-                assert!((u - v).abs() <= 1e-4 * (1.0 + v.abs()), "mask gradient {u} vs {v}");
+                assert!(
+                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                    "mask gradient {u} vs {v}"
+                );
             }
         }
     }

@@ -120,7 +120,8 @@ impl Geometry {
         }
     }
 
-    /// Adds the im2col-shaped `cols` (`k × p`) back into one image's gradient `dx` (`c·h·w`).
+    /// Adds the im2col-shaped `cols` (`k × p`) into one image's gradient `dx` (`c·h·w`,
+    /// zeroed by the caller).
     fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
@@ -128,7 +129,6 @@ impl Geometry {
         let [t, l, _, _] = self.padding;
         let [oh, ow] = self.output().unwrap_or([0, 0]);
         let p = oh * ow;
-        dx.fill(0.0);
         for c in 0..self.c {
             let plane = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
             for ky in 0..kh {

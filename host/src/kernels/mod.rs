@@ -8,7 +8,11 @@ pub mod flex;
 pub mod max_pool;
 pub mod relu_scale;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
+
+#[cfg(test)]
+mod tests;
 
 pub use conv_op::conv2d;
 pub use max_pool::max_pool2d;
@@ -23,9 +27,26 @@ pub fn set_burn_ops(burn: bool) {
     MODE.store(if burn { 2 } else { 1 }, Ordering::Relaxed);
 }
 
-/// Whether burn's ops are in use: [`set_burn_ops`] if called, else `WHITTLE_BURN_OPS` set to
-/// anything but `0` or empty.
+thread_local! {
+    /// [`with_burn_ops`]'s choice for the calling thread, over the process-wide one.
+    static LOCAL: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with burn's ops (`true`) or whittle's kernels (`false`) on this thread only
+/// (the choice is made where an op is called, so rayon's workers need not see it).
+pub fn with_burn_ops<T>(burn: bool, f: impl FnOnce() -> T) -> T {
+    let before = LOCAL.replace(Some(burn));
+    let out = f();
+    LOCAL.set(before);
+    out
+}
+
+/// Whether burn's ops are in use: [`with_burn_ops`] inside its closure, else
+/// [`set_burn_ops`] if called, else `WHITTLE_BURN_OPS` set to anything but `0` or empty.
 pub fn burn_ops() -> bool {
+    if let Some(burn) = LOCAL.get() {
+        return burn;
+    }
     match MODE.load(Ordering::Relaxed) {
         1 => false,
         2 => true,

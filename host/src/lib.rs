@@ -10,6 +10,7 @@ pub mod export;
 pub mod firmware;
 pub mod graph;
 pub mod import;
+pub mod kernels;
 pub mod nn;
 pub mod plan;
 pub mod prune;

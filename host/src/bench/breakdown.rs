@@ -3,14 +3,15 @@
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
-use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward, unfold4d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, UnfoldOptions};
+use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{BenchError, BenchOptions, Training, batch_indices};
 use crate::data::{Images, make_batch};
 use crate::graph::{Graph, Op, Shape};
+use crate::kernels::conv2d::{self as kernels, Geometry};
 use crate::train::evaluate::hits;
 use crate::train::trainer;
 
@@ -35,7 +36,8 @@ impl PhaseTimes {
 }
 
 /// Median milliseconds of one conv layer's ops at a batch size, each run alone on the
-/// plain (non-autodiff) device with the calls burn's autodiff makes.
+/// plain (non-autodiff) device: whittle's kernels, or with `WHITTLE_BURN_OPS=1` the calls
+/// burn's autodiff makes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConvOpTimes {
     /// Index of the conv node in the graph.
@@ -46,15 +48,13 @@ pub struct ConvOpTimes {
     pub out: usize,
     /// Forward convolution (with bias).
     pub forward_ms: f64,
-    /// Input gradient: `conv_transpose2d` of the output gradient (burn's default). The
-    /// first layer never needs it (the image has no gradient).
+    /// Input gradient (whittle: gemm + col2im; burn: `conv_transpose2d` of the output
+    /// gradient). The first layer never needs it (the image has no gradient).
     pub x_grad_ms: f64,
-    /// Weight gradient: `conv2d_weight_backward` (burn's default: a convolution of the
-    /// input by the output gradient, batch as channels).
+    /// Weight and bias gradient (whittle: im2col + gemm per image; burn:
+    /// `conv2d_weight_backward`, a convolution of the input by the output gradient, batch
+    /// as channels).
     pub w_grad_ms: f64,
-    /// The same weight gradient as im2col + one batched matmul (`unfold4d`, `matmul`,
-    /// `sum_dim`), for comparison.
-    pub w_grad_im2col_ms: f64,
 }
 
 /// Time each phase of `opts.steps` training steps (after `opts.warmup`) on `images`.
@@ -157,23 +157,49 @@ pub fn conv_ops(
         let bias = Tensor::<1>::random([co], Distribution::Default, &dev);
         let g = rand([batch, co, h, w]);
         let opts = ConvOptions::new([1, 1], [p, p], [1, 1], 1);
-        let forward_ms = median_ms(reps, || {
-            let _ = conv2d(x.clone(), wt.clone(), Some(bias.clone()), opts.clone());
-        });
-        let x_grad_ms = median_ms(reps, || {
-            let _ = conv_transpose2d(
-                g.clone(),
-                wt.clone(),
-                None,
-                ConvTransposeOptions::new([1, 1], [p, p], [0, 0], [1, 1], 1),
-            );
-        });
-        let w_grad_ms = median_ms(reps, || {
-            let _ = conv2d_weight_backward(x.clone(), wt.clone(), g.clone(), opts.clone());
-        });
-        let w_grad_im2col_ms = median_ms(reps, || {
-            let _ = w_grad_im2col(x.clone(), g.clone(), k, p);
-        });
+        let (forward_ms, x_grad_ms, w_grad_ms) = if crate::kernels::burn_ops() {
+            let forward_ms = median_ms(reps, || {
+                let _ = conv2d(x.clone(), wt.clone(), Some(bias.clone()), opts.clone());
+            });
+            let x_grad_ms = median_ms(reps, || {
+                let _ = conv_transpose2d(
+                    g.clone(),
+                    wt.clone(),
+                    None,
+                    ConvTransposeOptions::new([1, 1], [p, p], [0, 0], [1, 1], 1),
+                );
+            });
+            let w_grad_ms = median_ms(reps, || {
+                let _ = conv2d_weight_backward(x.clone(), wt.clone(), g.clone(), opts.clone());
+            });
+            (forward_ms, x_grad_ms, w_grad_ms)
+        } else {
+            let geo = Geometry {
+                n: batch,
+                c,
+                h,
+                w,
+                co,
+                kernel: [k, k],
+                stride: [1, 1],
+                dilation: [1, 1],
+                padding: [p; 4],
+            };
+            let host = |t: &Tensor<4>| t.to_data().try_to_vec::<f32>().unwrap_or_default();
+            let (xv, wv, gv) = (host(&x), host(&wt), host(&g));
+            let bv = bias.to_data().try_to_vec::<f32>().unwrap_or_default();
+            (
+                median_ms(reps, || {
+                    let _ = kernels::forward(&geo, &xv, &wv, Some(&bv));
+                }),
+                median_ms(reps, || {
+                    let _ = kernels::input_grad(&geo, &wv, &gv);
+                }),
+                median_ms(reps, || {
+                    let _ = kernels::weight_grad(&geo, &xv, &gv);
+                }),
+            )
+        };
         out.push(ConvOpTimes {
             layer,
             input: [batch, c, h, w],
@@ -181,49 +207,15 @@ pub fn conv_ops(
             forward_ms,
             x_grad_ms,
             w_grad_ms,
-            w_grad_im2col_ms,
         });
     }
     Ok(out)
-}
-
-/// The weight gradient of a stride-1 `k`x`k` conv with padding `p` as im2col + matmul:
-/// `sum_n g[n] (out x hw) · cols[n]ᵀ (hw x c·k·k)`.
-fn w_grad_im2col(x: Tensor<4>, g: Tensor<4>, k: usize, p: usize) -> Tensor<4> {
-    let [n, c, _, _] = x.dims();
-    let [_, co, h, w] = g.dims();
-    let cols = unfold4d(x, [k, k], UnfoldOptions::new([1, 1], [p, p], [1, 1]));
-    g.reshape([n, co, h * w])
-        .matmul(cols.swap_dims(1, 2))
-        .sum_dim(0)
-        .reshape([co, c, k, k])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::graph::presets::seed_c10;
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
-
-    #[test]
-    fn im2col_weight_gradient_equals_burns() {
-        let dev = Device::flex();
-        let x = Tensor::<4>::random([3, 4, 6, 5], Distribution::Default, &dev);
-        let wt = Tensor::<4>::random([7, 4, 3, 3], Distribution::Default, &dev);
-        let g = Tensor::<4>::random([3, 7, 6, 5], Distribution::Default, &dev);
-        let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let want = values(conv2d_weight_backward(x.clone(), wt, g.clone(), opts));
-        let got = values(w_grad_im2col(x, g, 3, 1));
-        assert_eq!(got.len(), want.len());
-        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{i}: {a} vs {b}");
-        }
-    }
 
     #[test]
     fn conv_ops_cover_every_conv_layer_and_phases_add_up() {

@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Also time each phase of a training step and each conv layer's ops alone.
     #[arg(long)]
     breakdown: bool,
+    /// burn's own ops instead of whittle's kernels (same as WHITTLE_BURN_OPS=1).
+    #[arg(long)]
+    burn_ops: bool,
     /// Also write the figures as JSON (same keys as the PyTorch script's --json).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -58,6 +61,9 @@ fn load_spec(arch: &str) -> anyhow::Result<Graph> {
 /// Run `whittle bench`.
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let device = whittle::device::device(&a.backend)?;
+    if a.burn_ops {
+        whittle::kernels::set_burn_ops(true);
+    }
     if let Some(n) = a.threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         rayon::ThreadPoolBuilder::new()
@@ -93,8 +99,13 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         (splits.train, splits.val, label.to_string())
     };
     let threads = rayon::current_num_threads();
+    let ops = if whittle::kernels::burn_ops() {
+        "burn's ops"
+    } else {
+        "whittle's kernels"
+    };
     eprintln!(
-        "bench {} on {} ({} backend, {threads} threads): {} warm-up + {} timed steps, batch {} (train) / {} (inference)",
+        "bench {} on {} ({} backend, {ops}, {threads} threads): {} warm-up + {} timed steps, batch {} (train) / {} (inference)",
         spec.name, data_label, a.backend, a.warmup, a.steps, a.batch, a.infer_batch
     );
     let labels = Labels {
@@ -143,16 +154,24 @@ fn print_breakdown(
         println!("  {name:15} {ms:8.2} ms {:5.1}%", pct(ms));
     }
     let ops = breakdown::conv_ops(spec, opts.batch, 20, device)?;
-    println!("conv ops alone, batch {} (median of 20, ms):", opts.batch);
-    println!("  layer  input           out  forward   x-grad   w-grad  w-grad(im2col)");
+    let which = if whittle::kernels::burn_ops() {
+        "burn's ops"
+    } else {
+        "whittle's kernels"
+    };
+    println!(
+        "conv ops alone ({which}), batch {} (median of 20, ms):",
+        opts.batch
+    );
+    println!("  layer  input           out  forward   x-grad   w-grad");
     let mut sum = [0f64; 3];
     for (i, o) in ops.iter().enumerate() {
         let [_, c, h, w] = o.input;
         // The first conv's input gradient is never computed (the image needs none).
         let x = if i == 0 { 0.0 } else { o.x_grad_ms };
         println!(
-            "  {:5}  {c:3}x{h:2}x{w:2}  {:11} {:8.2} {:8.2} {:8.2} {:15.2}",
-            o.layer, o.out, o.forward_ms, x, o.w_grad_ms, o.w_grad_im2col_ms
+            "  {:5}  {c:3}x{h:2}x{w:2}  {:11} {:8.2} {:8.2} {:8.2}",
+            o.layer, o.out, o.forward_ms, x, o.w_grad_ms
         );
         sum[0] += o.forward_ms;
         sum[1] += x;

@@ -9,6 +9,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation::{relu, softmax};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::hard_concrete::{HardConcrete, HardConcreteConfig};
@@ -148,6 +149,30 @@ pub fn build(op: &Op, inputs: &[Shape], device: &Device) -> NodeModule {
     }
 }
 
+/// burn's `Conv2d::forward` through whittle's kernels ([`crate::kernels::conv2d`]); the
+/// nets built here always pad explicitly (other paddings take burn's own forward).
+fn conv2d(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let PaddingConfig2d::Explicit(t, l, b, r) = m.padding else {
+        return m.forward(x);
+    };
+    let options = ConvOptions::new_with_padding(m.stride, [(t, b), (l, r)], m.dilation, m.groups);
+    crate::kernels::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// burn's `MaxPool2d::forward` through whittle's kernel ([`crate::kernels::max_pool2d`])
+/// when it is unpadded and undilated (as the nets built here are).
+fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let unpadded = matches!(
+        m.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    if unpadded && m.dilation == [1, 1] && !m.ceil_mode {
+        crate::kernels::max_pool2d(x, m.kernel_size, m.stride)
+    } else {
+        m.forward(x)
+    }
+}
+
 /// One node's forward step. `inputs` are the node's input activations in order.
 ///
 /// # Panics
@@ -164,7 +189,7 @@ pub fn forward(op: &Op, module: &NodeModule, mut inputs: Vec<Act>, gate: GateMod
     };
     match op {
         Op::Conv2d(_) => match (module, x) {
-            (NodeModule::Conv(m), Act::Spatial(t)) => Act::Spatial(m.forward(t)),
+            (NodeModule::Conv(m), Act::Spatial(t)) => Act::Spatial(conv2d(m, t)),
             (_, a) => bad(&a),
         },
         Op::BatchNorm(_) => match module {
@@ -190,7 +215,7 @@ pub fn forward(op: &Op, module: &NodeModule, mut inputs: Vec<Act>, gate: GateMod
             _ => bad(&x),
         },
         Op::MaxPool(_) => match (module, x) {
-            (NodeModule::MaxPool(m), Act::Spatial(t)) => Act::Spatial(m.forward(t)),
+            (NodeModule::MaxPool(m), Act::Spatial(t)) => Act::Spatial(max_pool2d(m, t)),
             (_, a) => bad(&a),
         },
         Op::AvgPool(_) => match (module, x) {

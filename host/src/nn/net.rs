@@ -25,6 +25,12 @@ pub struct Net {
 pub trait Observer {
     /// Value `v` was computed.
     fn value(&mut self, v: ValueId, act: &Act);
+
+    /// Whether every value must be shown; when not, the interpreter may fuse a ReLU and
+    /// the Mask after it and skip showing the ReLU's output.
+    fn sees_all(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -32,6 +38,10 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn value(&mut self, _v: ValueId, _act: &Act) {}
+
+    fn sees_all(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps every value on the host: `values[v]` = (shape with batch, NCHW values).
@@ -116,18 +126,35 @@ impl Net {
     /// If the graph's output is not a flat value (a validated graph's always is).
     pub fn run(&self, input: Tensor<4>, gate: GateMode, observer: &mut dyn Observer) -> Tensor<2> {
         let g = &self.graph;
-        // Last reader of each value, so its tensor is dropped as soon as possible.
-        let mut last_use = vec![0usize; g.values.len()];
-        for (i, n) in g.nodes.iter().enumerate() {
-            for v in &n.inputs {
-                last_use[v.0] = i;
-            }
-        }
+        let last_use = self.last_uses();
         let mut vals: Vec<Option<Act>> = vec![None; g.values.len()];
         let x = Act::Spatial(input);
         observer.value(g.input, &x);
         vals[g.input.0] = Some(x);
+        let mut fused = false;
         for (i, (node, m)) in g.nodes.iter().zip(&self.nodes).enumerate() {
+            if std::mem::take(&mut fused) {
+                continue; // this Mask ran inside the ReLU before it
+            }
+            if !observer.sees_all()
+                && let Some(scale) = self.mask_after_relu(i, &last_use)
+                && let Some(Act::Spatial(_)) = &vals[node.inputs[0].0]
+            {
+                let v = node.inputs[0];
+                let Some(Act::Spatial(t)) = (if last_use[v.0] == i && v != g.output {
+                    vals[v.0].take()
+                } else {
+                    vals[v.0].clone()
+                }) else {
+                    unreachable!("checked above")
+                };
+                let y = Act::Spatial(crate::kernels::relu_scale(t, scale));
+                let mask = &g.nodes[i + 1];
+                observer.value(mask.output, &y);
+                vals[mask.output.0] = Some(y);
+                fused = true;
+                continue;
+            }
             let inputs: Vec<Act> = node
                 .inputs
                 .iter()
@@ -151,6 +178,37 @@ impl Net {
                 "the graph output is not flat: {:?}",
                 other.map(|a| a.dims())
             ),
+        }
+    }
+}
+
+impl Net {
+    /// The last node reading each value, so its tensor is dropped as soon as possible.
+    fn last_uses(&self) -> Vec<usize> {
+        let mut last_use = vec![0usize; self.graph.values.len()];
+        for (i, n) in self.graph.nodes.iter().enumerate() {
+            for v in &n.inputs {
+                last_use[v.0] = i;
+            }
+        }
+        last_use
+    }
+
+    /// When node `i` is a ReLU read only by node `i + 1`, a Mask: the mask's scales.
+    fn mask_after_relu(&self, i: usize, last_use: &[usize]) -> Option<Tensor<1>> {
+        let g = &self.graph;
+        let (relu, next) = (&g.nodes[i], g.nodes.get(i + 1)?);
+        let only_reader = last_use[relu.output.0] == i + 1
+            && relu.output != g.output
+            && next.inputs == [relu.output]
+            && g.nodes
+                .iter()
+                .filter(|n| n.inputs.contains(&relu.output))
+                .count()
+                == 1;
+        match (&relu.op, &next.op, &self.nodes[i + 1]) {
+            (Op::Relu(_), Op::Mask(_), NodeModule::Mask(m)) if only_reader => Some(m.values.val()),
+            _ => None,
         }
     }
 }
@@ -226,5 +284,74 @@ mod tests {
             }
         }
         assert!((probs[0..4].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn fused_relu_mask_equals_the_node_by_node_run() {
+        // `forward` (NoObserver) fuses each ReLU with its Mask; a Capture sees every value,
+        // so the same net runs node by node. Logits and every gradient must agree.
+        // The seed nets' pattern without their Dropout (random in training mode).
+        use crate::graph::op::{Conv2d, Mask, MaxPool, Relu};
+        let mut b = Builder::new("fuse", [3, 8, 8], 5);
+        for (i, out) in [4, 6].into_iter().enumerate() {
+            b.then(&format!("conv{i}"), Op::Conv2d(Conv2d::same(out, 3)));
+            b.then(&format!("relu{i}"), Op::Relu(Relu {}));
+            b.then(&format!("mask{i}"), Op::Mask(Mask {}));
+            let pool = MaxPool {
+                kernel: [2, 2],
+                stride: [2, 2],
+            };
+            b.then(&format!("pool{i}"), Op::MaxPool(pool));
+        }
+        b.then("flatten", Op::Flatten(Flatten {}));
+        b.then("dense", Op::Dense(Dense { out: 5, bias: true }));
+        b.then("relu_d", Op::Relu(Relu {}));
+        b.then("mask_d", Op::Mask(Mask {}));
+        let g = b.finish().unwrap_or_else(|e| panic!("{e}"));
+        let dev = Device::flex().autodiff();
+        dev.seed(11);
+        let net = Net::new(&g, &dev);
+        net.init_now();
+        let x: Vec<f32> = (0..2 * 3 * 8 * 8)
+            .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [2, 3, 8, 8]), &dev);
+        let run = |fused: bool| {
+            let y = if fused {
+                net.forward(x.clone())
+            } else {
+                net.run(x.clone(), GateMode::Off, &mut Capture::default())
+            };
+            let grads = (y.clone() * y.clone()).sum().backward();
+            let g = |m: &NodeModule| match m {
+                NodeModule::Mask(m) => m
+                    .values
+                    .val()
+                    .grad(&grads)
+                    .map(|t| t.into_data().try_to_vec::<f32>().unwrap_or_default()),
+                _ => None,
+            };
+            let masks: Vec<Vec<f32>> = net.nodes.iter().filter_map(g).collect();
+            let logits = y.into_data().try_to_vec::<f32>().unwrap_or_default();
+            (logits, masks)
+        };
+        let last = net.last_uses();
+        let pairs: Vec<usize> = (0..net.nodes.len())
+            .filter(|&i| net.mask_after_relu(i, &last).is_some())
+            .collect();
+        // The dense pair (flat values) is found too but runs node by node.
+        assert_eq!(pairs, vec![1, 5, 10], "each ReLU + Mask pair is found");
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0.len(), 10);
+        assert_eq!(fused.0, plain.0, "logits");
+        assert_eq!(fused.1.len(), 3, "a gradient for each mask");
+        for (a, b) in fused.1.iter().zip(&plain.1) {
+            for (u, v) in a.iter().zip(b) {
+                assert!(
+                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                    "mask gradient {u} vs {v}"
+                );
+            }
+        }
     }
 }

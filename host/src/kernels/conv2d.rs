@@ -1,0 +1,462 @@
+//! Conv2d on f32 slices (NCHW, groups 1): forward, input gradient and weight/bias gradient
+//! as im2col / col2im around one `gemm` call per image, parallel over the batch on rayon.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Everything about one convolution's shapes: any stride, dilation and asymmetric padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Batch.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub co: usize,
+    /// Kernel `[height, width]`.
+    pub kernel: [usize; 2],
+    /// Stride `[y, x]`.
+    pub stride: [usize; 2],
+    /// Dilation `[y, x]`.
+    pub dilation: [usize; 2],
+    /// Padding `[top, left, bottom, right]`.
+    pub padding: [usize; 4],
+}
+
+impl Geometry {
+    /// Output `[height, width]`; `None` when the kernel does not fit the padded input or a
+    /// stride or dilation is zero.
+    pub fn output(&self) -> Option<[usize; 2]> {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [t, l, b, r] = self.padding;
+        if sh == 0 || sw == 0 || dh == 0 || dw == 0 || kh == 0 || kw == 0 {
+            return None;
+        }
+        let eh = dh * (kh - 1) + 1;
+        let ew = dw * (kw - 1) + 1;
+        let (ph, pw) = (self.h + t + b, self.w + l + r);
+        if ph < eh || pw < ew {
+            return None;
+        }
+        Some([(ph - eh) / sh + 1, (pw - ew) / sw + 1])
+    }
+
+    /// Rows of the im2col matrix: `c · kh · kw`.
+    fn k(&self) -> usize {
+        self.c * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output pixels per image and channel.
+    fn p(&self) -> usize {
+        let [oh, ow] = self.output().unwrap_or([0, 0]);
+        oh * ow
+    }
+
+    /// A 1×1, stride-1, unpadded conv: the image itself is its im2col matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0; 4]
+    }
+
+    /// For output coordinate range `0..out` along one axis, kernel tap `tap`: the first and
+    /// one-past-last output index whose input index `o·s + tap·d − pad` lies in `0..size`.
+    fn valid(out: usize, size: usize, s: usize, off: isize) -> (usize, usize) {
+        // input = o*s + off must satisfy 0 <= input < size.
+        let lo = if off >= 0 {
+            0
+        } else {
+            ((-off) as usize).div_ceil(s)
+        };
+        let hi = if (size as isize) - off <= 0 {
+            0
+        } else {
+            (((size as isize - off) as usize).div_ceil(s)).min(out)
+        };
+        (lo.min(hi), hi)
+    }
+
+    /// The im2col matrix of one image `x` (`c·h·w`) into `cols` (`k × p`, row-major).
+    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [t, l, _, _] = self.padding;
+        let [oh, ow] = self.output().unwrap_or([0, 0]);
+        let p = oh * ow;
+        for c in 0..self.c {
+            let plane = &x[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for ky in 0..kh {
+                let offy = (ky * dh) as isize - t as isize;
+                let (y0, y1) = Self::valid(oh, self.h, sh, offy);
+                for kx in 0..kw {
+                    let offx = (kx * dw) as isize - l as isize;
+                    let (x0, x1) = Self::valid(ow, self.w, sw, offx);
+                    let row = ((c * kh + ky) * kw + kx) * p;
+                    let dst = &mut cols[row..row + p];
+                    dst[..y0 * ow].fill(0.0);
+                    dst[y1 * ow..].fill(0.0);
+                    for oy in y0..y1 {
+                        let iy = (oy * sh) as isize + offy;
+                        let src = &plane[iy as usize * self.w..(iy as usize + 1) * self.w];
+                        let d = &mut dst[oy * ow..(oy + 1) * ow];
+                        d[..x0].fill(0.0);
+                        d[x1..].fill(0.0);
+                        let ix0 = ((x0 * sw) as isize + offx) as usize;
+                        if sw == 1 {
+                            d[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
+                        } else {
+                            for (j, v) in d[x0..x1].iter_mut().enumerate() {
+                                *v = src[ix0 + j * sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the im2col-shaped `cols` (`k × p`) into one image's gradient `dx` (`c·h·w`,
+    /// zeroed by the caller).
+    fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [t, l, _, _] = self.padding;
+        let [oh, ow] = self.output().unwrap_or([0, 0]);
+        let p = oh * ow;
+        for c in 0..self.c {
+            let plane = &mut dx[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for ky in 0..kh {
+                let offy = (ky * dh) as isize - t as isize;
+                let (y0, y1) = Self::valid(oh, self.h, sh, offy);
+                for kx in 0..kw {
+                    let offx = (kx * dw) as isize - l as isize;
+                    let (x0, x1) = Self::valid(ow, self.w, sw, offx);
+                    let row = ((c * kh + ky) * kw + kx) * p;
+                    let src = &cols[row..row + p];
+                    for oy in y0..y1 {
+                        let iy = (oy * sh) as isize + offy;
+                        let d = &mut plane[iy as usize * self.w..(iy as usize + 1) * self.w];
+                        let s = &src[oy * ow + x0..oy * ow + x1];
+                        let ix0 = ((x0 * sw) as isize + offx) as usize;
+                        if sw == 1 {
+                            for (a, b) in d[ix0..ix0 + s.len()].iter_mut().zip(s) {
+                                *a += b;
+                            }
+                        } else {
+                            for (j, b) in s.iter().enumerate() {
+                                d[ix0 + j * sw] += b;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A row- or column-strided view of a matrix in a slice: element `(i, j)` at `i·rs + j·cs`.
+#[derive(Clone, Copy)]
+struct Mat<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+/// `dst (m × n, row-major) (+)= a (m × k) · b (k × n)`; `accumulate` adds to `dst`.
+///
+/// # Panics
+/// If a matrix does not fit its slice.
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, a: Mat, b: Mat) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |mat: Mat, rows: usize, cols: usize| {
+        (rows.max(1) - 1) * mat.rs + (cols.max(1) - 1) * mat.cs
+    };
+    assert!(dst.len() >= m * n, "gemm: destination too small");
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    assert!(
+        last(a, m, k) < a.data.len(),
+        "gemm: left matrix out of its slice"
+    );
+    assert!(
+        last(b, k, n) < b.data.len(),
+        "gemm: right matrix out of its slice"
+    );
+    // SAFETY: the three matrices lie inside their slices (asserted above), `dst` is borrowed
+    // mutably and so aliases neither input, and all strides are positive.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// The sum of `v` in eight interleaved lanes (vectorizes; a plain fold is one serial chain).
+pub fn sum(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// Forward: `y[n] = w · im2col(x[n]) + bias`, `y` NCHW `[n, co, oh, ow]`.
+///
+/// # Panics
+/// If the geometry has no output or a slice's length does not match it.
+pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (k, p) = (g.k(), g.p());
+    assert_eq!(x.len(), g.n * g.c * g.h * g.w, "conv input length");
+    assert_eq!(w.len(), g.co * k, "conv weight length");
+    let mut y = vec![0f32; g.n * g.co * p];
+    if p == 0 {
+        return y;
+    }
+    let img = g.c * g.h * g.w;
+    let wm = Mat {
+        data: w,
+        rs: k,
+        cs: 1,
+    };
+    y.par_chunks_mut(g.co * p)
+        .zip(x.par_chunks(img.max(1)))
+        .for_each_init(
+            || vec![0f32; if g.is_pointwise() { 0 } else { k * p }],
+            |cols, (yn, xn)| {
+                if let Some(b) = bias {
+                    for (row, &bv) in yn.chunks_mut(p).zip(b) {
+                        row.fill(bv);
+                    }
+                }
+                let src: &[f32] = if g.is_pointwise() {
+                    xn
+                } else {
+                    g.im2col(xn, cols);
+                    cols
+                };
+                let cm = Mat {
+                    data: src,
+                    rs: p,
+                    cs: 1,
+                };
+                matmul(g.co, p, k, yn, bias.is_some(), wm, cm);
+            },
+        );
+    y
+}
+
+/// Input gradient: `dx[n] = col2im(wᵀ · dy[n])`, NCHW like the input.
+///
+/// # Panics
+/// If a slice's length does not match the geometry.
+pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (k, p) = (g.k(), g.p());
+    assert_eq!(w.len(), g.co * k, "conv weight length");
+    assert_eq!(dy.len(), g.n * g.co * p, "conv output gradient length");
+    let img = g.c * g.h * g.w;
+    let mut dx = vec![0f32; g.n * img];
+    if p == 0 || img == 0 {
+        return dx;
+    }
+    let wt = Mat {
+        data: w,
+        rs: 1,
+        cs: k,
+    };
+    dx.par_chunks_mut(img)
+        .zip(dy.par_chunks(g.co * p))
+        .for_each_init(
+            || vec![0f32; if g.is_pointwise() { 0 } else { k * p }],
+            |cols, (dxn, dyn_)| {
+                let gm = Mat {
+                    data: dyn_,
+                    rs: p,
+                    cs: 1,
+                };
+                if g.is_pointwise() {
+                    matmul(k, p, g.co, dxn, false, wt, gm);
+                } else {
+                    matmul(k, p, g.co, cols, false, wt, gm);
+                    g.col2im(cols, dxn);
+                }
+            },
+        );
+    dx
+}
+
+/// Weight and bias gradients: `dw = Σₙ dy[n] · im2col(x[n])ᵀ` (`[co, c, kh, kw]`) and
+/// `db = Σₙ,ₚ dy[n, co, p]`, each thread summing its share of the batch.
+///
+/// # Panics
+/// If a slice's length does not match the geometry.
+pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (k, p) = (g.k(), g.p());
+    assert_eq!(x.len(), g.n * g.c * g.h * g.w, "conv input length");
+    assert_eq!(dy.len(), g.n * g.co * p, "conv output gradient length");
+    let img = g.c * g.h * g.w;
+    if p == 0 || img == 0 {
+        return (vec![0f32; g.co * k], vec![0f32; g.co]);
+    }
+    // Contiguous shares of the batch, one per thread: few accumulators to add up.
+    let threads = rayon::current_num_threads().max(1);
+    let per = g.n.div_ceil(threads).max(1);
+    let partial: Vec<(Vec<f32>, Vec<f32>)> = x
+        .par_chunks(img * per)
+        .zip(dy.par_chunks(g.co * p * per))
+        .map(|(xs, dys)| {
+            let mut dw = vec![0f32; g.co * k];
+            let mut db = vec![0f32; g.co];
+            let mut cols = vec![0f32; if g.is_pointwise() { 0 } else { k * p }];
+            for (i, (xn, dyn_)) in xs.chunks(img).zip(dys.chunks(g.co * p)).enumerate() {
+                let src: &[f32] = if g.is_pointwise() {
+                    xn
+                } else {
+                    g.im2col(xn, &mut cols);
+                    &cols
+                };
+                let gm = Mat {
+                    data: dyn_,
+                    rs: p,
+                    cs: 1,
+                };
+                let ct = Mat {
+                    data: src,
+                    rs: 1,
+                    cs: p,
+                };
+                matmul(g.co, k, p, &mut dw, i > 0, gm, ct);
+                for (b, row) in db.iter_mut().zip(dyn_.chunks(p)) {
+                    *b += sum(row);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let mut it = partial.into_iter();
+    let (mut dw, mut db) = it.next().unwrap_or_default();
+    for (pw, pb) in it {
+        dw.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
+    }
+    (dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one output at a time.
+    fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let [oh, ow] = g.output().unwrap_or([0, 0]);
+        let [kh, kw] = g.kernel;
+        let mut y = vec![0f32; g.n * g.co * oh * ow];
+        for n in 0..g.n {
+            for o in 0..g.co {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0f32;
+                        for c in 0..g.c {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                        - g.padding[0] as isize;
+                                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                        - g.padding[1] as isize;
+                                    if iy < 0 || ix < 0 || iy as usize >= g.h || ix as usize >= g.w
+                                    {
+                                        continue;
+                                    }
+                                    s += x[((n * g.c + c) * g.h + iy as usize) * g.w + ix as usize]
+                                        * w[((o * g.c + c) * kh + ky) * kw + kx];
+                                }
+                            }
+                        }
+                        y[((n * g.co + o) * oh + oy) * ow + ox] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn output_size_follows_the_padded_extent() {
+        let g = Geometry {
+            n: 1,
+            c: 1,
+            h: 7,
+            w: 6,
+            co: 1,
+            kernel: [3, 3],
+            stride: [2, 2],
+            dilation: [1, 1],
+            padding: [0, 1, 1, 0],
+        };
+        assert_eq!(g.output(), Some([3, 3])); // (7 + 0 + 1 - 3) / 2 + 1, (6 + 1 + 0 - 3) / 2 + 1
+        assert_eq!(
+            Geometry {
+                kernel: [9, 3],
+                ..g
+            }
+            .output(),
+            None
+        );
+    }
+
+    #[test]
+    fn forward_equals_the_definition_with_stride_dilation_and_odd_padding() {
+        let g = Geometry {
+            n: 2,
+            c: 3,
+            h: 7,
+            w: 6,
+            co: 4,
+            kernel: [3, 2],
+            stride: [2, 1],
+            dilation: [1, 2],
+            padding: [2, 0, 1, 3],
+        };
+        let x: Vec<f32> = (0..2 * 3 * 42)
+            .map(|i| ((i * 37) % 11) as f32 - 5.0)
+            .collect();
+        let w: Vec<f32> = (0..4 * 3 * 6)
+            .map(|i| ((i * 13) % 7) as f32 - 3.0)
+            .collect();
+        // Small integers: every sum is exact in f32, whatever the order.
+        assert_eq!(forward(&g, &x, &w, None), naive(&g, &x, &w));
+    }
+}

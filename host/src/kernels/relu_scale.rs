@@ -1,0 +1,209 @@
+//! [`relu_scale`]: `relu(x) · s[c]` (a ReLU and the Mask after it) in one pass forward and
+//! one backward, instead of burn's four to six; plain and autodiff flex, burn's ops elsewhere.
+
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+use rayon::prelude::*;
+
+use super::conv2d::sum;
+use super::flex::{Ad, AdTensor, On, on, tensor, values};
+
+/// `y[n, c, ..] = max(x[n, c, ..], 0) · scale[c]`, as burn's `relu(x) * scale.reshape(..)`.
+///
+/// # Shapes
+/// - x: `[n, c, h, w]`, scale: `[c]`, output: as x
+///
+/// # Panics
+/// If `scale` does not have `c` values.
+pub fn relu_scale(x: Tensor<4>, scale: Tensor<1>) -> Tensor<4> {
+    let dims = x.dims();
+    let c = scale.dims()[0];
+    assert_eq!(
+        c, dims[1],
+        "a scale of {c} channels for an input of {}",
+        dims[1]
+    );
+    let burn = |x, s: Tensor<1>| relu(x) * s.reshape([1, c, 1, 1]);
+    if super::burn_ops() {
+        return burn(x, scale);
+    }
+    let plane = dims[2] * dims[3];
+    match (on(x.clone()), on(scale.clone())) {
+        (On::Autodiff(xp), On::Autodiff(sp)) => {
+            Tensor::from_primitive::<Ad>(tracked(dims, plane, xp, sp))
+        }
+        (On::Plain(xp), On::Plain(sp)) => {
+            let y = forward(plane, &values(&xp), &values(&sp));
+            Tensor::from_primitive::<Flex>(tensor(y, dims.to_vec()))
+        }
+        _ => burn(x, scale),
+    }
+}
+
+/// Planes of `plane` values, plane `i` of channel `i mod c`.
+fn forward(plane: usize, x: &[f32], s: &[f32]) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    if plane == 0 {
+        return y;
+    }
+    y.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, (yp, xp))| {
+            let m = s[i % s.len()];
+            for (a, &b) in yp.iter_mut().zip(xp) {
+                *a = b.max(0.0) * m;
+            }
+        });
+    y
+}
+
+/// `dx = dy · s[c] · (x > 0)` and `ds[c] = Σ dy · relu(x)` over batch and plane.
+fn backward(plane: usize, x: &[f32], s: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let c = s.len();
+    let mut dx = vec![0f32; x.len()];
+    if plane == 0 {
+        return (dx, vec![0f32; c]);
+    }
+    let per_plane: Vec<f32> = dx
+        .par_chunks_mut(plane)
+        .zip(x.par_chunks(plane).zip(dy.par_chunks(plane)))
+        .enumerate()
+        .map(|(i, (dxp, (xp, gp)))| {
+            let m = s[i % c];
+            let mut lanes = [0f32; 8];
+            for ((d, &xv), (&g, k)) in dxp.iter_mut().zip(xp).zip(gp.iter().zip(0..)) {
+                let on = xv > 0.0;
+                *d = if on { g * m } else { 0.0 };
+                lanes[k & 7] += if on { g * xv } else { 0.0 };
+            }
+            sum(&lanes)
+        })
+        .collect();
+    let mut ds = vec![0f32; c];
+    for (i, v) in per_plane.iter().enumerate() {
+        ds[i % c] += v;
+    }
+    (dx, ds)
+}
+
+/// What the backward pass needs: the input, the scale and the plane size.
+#[derive(Debug, Clone)]
+struct State {
+    x: FlexTensor,
+    s: FlexTensor,
+    plane: usize,
+    dims: [usize; 4],
+}
+
+#[derive(Debug)]
+struct ReluScaleBackward;
+
+impl Backward<Flex, 2> for ReluScaleBackward {
+    type State = State;
+
+    fn backward(self, ops: Ops<State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [nx, ns] = ops.parents;
+        let st = ops.state;
+        let (dx, ds) = backward(st.plane, &values(&st.x), &values(&st.s), &values(&dy));
+        if let Some(node) = nx {
+            grads.register::<Flex>(node.id, tensor(dx, st.dims.to_vec()));
+        }
+        if let Some(node) = ns {
+            grads.register::<Flex>(node.id, tensor(ds, vec![st.dims[1]]));
+        }
+    }
+}
+
+fn tracked(dims: [usize; 4], plane: usize, x: AdTensor, s: AdTensor) -> AdTensor {
+    let y = forward(plane, &values(x.primitive()), &values(s.primitive()));
+    let y = tensor(y, dims.to_vec());
+    match ReluScaleBackward
+        .prepare::<NoCheckpointing>([x.node(), s.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            State {
+                x: x.primitive().clone(),
+                s: s.primitive().clone(),
+                plane,
+                dims,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn uniform(len: usize, seed: u64) -> Vec<f32> {
+        let mut r = crate::rng::SplitMix64::new(seed);
+        (0..len)
+            .map(|_| (r.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn forward_and_both_gradients_equal_burns_relu_then_mask() {
+        let dev = Device::flex().autodiff();
+        let dims = [3, 5, 7, 6];
+        let n: usize = dims.iter().product();
+        let run = |burn: bool| {
+            let x =
+                Tensor::<4>::from_data(TensorData::new(uniform(n, 1), dims), &dev).require_grad();
+            // One channel's scale is 0 (a pruned mask): its gradient must still flow.
+            let mut sv = uniform(5, 2);
+            sv[3] = 0.0;
+            let s = Tensor::<1>::from_data(TensorData::new(sv, [5]), &dev).require_grad();
+            assert!(x.clone().try_into_primitive::<Ad>().is_ok());
+            let y = if burn {
+                relu(x.clone()) * s.clone().reshape([1, 5, 1, 1])
+            } else {
+                relu_scale(x.clone(), s.clone())
+            };
+            let r = Tensor::<4>::from_data(TensorData::new(uniform(n, 3), dims), &dev);
+            let grads = (y.clone() * r).sum().backward();
+            let gx = vals(x.grad(&grads).unwrap_or_else(|| panic!("no x grad")));
+            let gs = vals(s.grad(&grads).unwrap_or_else(|| panic!("no scale grad")));
+            (vals(y), gx, gs)
+        };
+        let (want, got) = (run(true), run(false));
+        // One product per element: exactly burn's forward and input gradient.
+        assert_eq!(got.0, want.0, "forward");
+        assert_eq!(got.1, want.1, "input gradient");
+        // The scale gradient is a sum over 3·42 terms in another order.
+        for (a, b) in got.2.iter().zip(&want.2) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "scale gradient {a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn inference_equals_burns() {
+        let dev = Device::flex();
+        let x = Tensor::<4>::from_data(TensorData::new(uniform(120, 4), [2, 3, 4, 5]), &dev);
+        let s = Tensor::<1>::from_data(TensorData::new(vec![0.5, -2.0, 0.0], [3]), &dev);
+        let want = vals(relu(x.clone()) * s.clone().reshape([1, 3, 1, 1]));
+        assert_eq!(vals(relu_scale(x, s)), want);
+    }
+}

@@ -1,8 +1,8 @@
 //! `l1`: group-lasso masks (the seed's easy way) — loss + λ·Σ_c w_c·|m_c| with w_c what
 //! channel c costs in the budget's currency, push-pull phases (default), snapping (|m| < s
-//! → 0, frozen; under a budget only while the live cost is over it; a kept mask below 0
-//! ends as its absolute value, which folds), unit-norm filters, and λ steered every N mask
-//! steps until the snapped masks alone meet the budget.
+//! → 0, frozen; under a budget only while the live cost is over it; live masks projected
+//! to ≥ 0 after every step, so they fold through the ReLU), unit-norm filters, and λ
+//! steered every N mask steps until the snapped masks alone meet the budget.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -145,9 +145,33 @@ impl L1 {
         self.config.layer_lambda.get(i).copied().unwrap_or(1.0)
     }
 
+    /// Per prunable group, whether each channel is snapped: every Mask on it frozen (a
+    /// group without a Mask has none).
+    fn snapped_channels(&self) -> Vec<Vec<bool>> {
+        let widths = self.groups.widths();
+        let mut dead: Vec<Vec<bool>> = widths.iter().map(|&w| vec![true; w]).collect();
+        let mut has_mask = vec![false; widths.len()];
+        for (k, f) in self.frozen.iter().enumerate() {
+            let Some(gi) = self.mask_group[k] else {
+                continue;
+            };
+            has_mask[gi] = true;
+            for (c, d) in dead[gi].iter_mut().enumerate() {
+                *d &= f.get(c).copied().unwrap_or(false);
+            }
+        }
+        for (d, m) in dead.iter_mut().zip(has_mask) {
+            if !m {
+                d.fill(false);
+            }
+        }
+        dead
+    }
+
     /// Live channels per prunable group from the Mask nodes' values: under a budget a
-    /// channel lives until every mask on it is snapped (exactly 0); without one, while
-    /// some mask on it is above the threshold.
+    /// channel lives until every mask on it is snapped (frozen at 0; a live mask may sit
+    /// at 0 too, held there by the projection); without one, while some mask on it is
+    /// above the threshold.
     fn live_of(&self, values: &[Vec<f32>]) -> Vec<usize> {
         let widths = self.groups.widths();
         let th = self.config.threshold;
@@ -160,7 +184,8 @@ impl L1 {
             };
             has_mask[gi] = true;
             for (c, x) in v.iter().enumerate() {
-                let live = if budget { *x != 0.0 } else { x.abs() > th };
+                let snapped = self.frozen[k].get(c).copied().unwrap_or(false);
+                let live = if budget { !snapped } else { x.abs() > th };
                 if live && c < alive[gi].len() {
                     alive[gi][c] = true;
                 }
@@ -257,7 +282,9 @@ impl L1 {
         for (k, v) in values.iter_mut().enumerate() {
             let mut changed = false;
             for (c, x) in v.iter_mut().enumerate() {
-                if self.frozen[k][c] && *x != 0.0 {
+                // Frozen masks stay 0; live ones are kept ≥ 0 (projected): a mask below 0
+                // would flip its channel through the ReLU, which no conv can fold.
+                if (self.frozen[k][c] && *x != 0.0) || *x < 0.0 {
                     *x = 0.0;
                     changed = true;
                 }
@@ -495,36 +522,23 @@ impl PruneMethod for L1 {
         self.log(model)
     }
 
-    /// A mask below 0 takes its absolute value. Under a met budget the masks the penalty
-    /// drives to 0 are not snapped, and may cross it; a negative mask would flip its
-    /// channel through the ReLU, which no conv can fold (the export refuses it). Its size,
-    /// and so whether and how the channel is kept, stays as learned; fine-tuning adapts to
-    /// the flipped sign of what is a near-zero channel.
-    fn finalize(&mut self, mut model: Net) -> Result<Net, PruneError> {
-        let values = self.read_masks(&model)?;
-        for (k, mut v) in values.into_iter().enumerate() {
-            if v.iter().any(|x| *x < 0.0) {
-                v.iter_mut().for_each(|x| *x = x.abs());
-                let t = NamedTensor {
-                    name: "values".into(),
-                    shape: vec![v.len()],
-                    values: v,
-                };
-                model.set_tensor(self.masks[k], &t)?;
-            }
-        }
-        Ok(model)
-    }
-
     fn learned_keep(&self, net: &Net) -> Result<Option<Vec<Vec<usize>>>, PruneError> {
         let th = self.config.threshold;
         let budget = self.config.target.is_some();
+        let snapped = self.snapped_channels();
         Ok(Some(
             self.masks(net)?
                 .into_iter()
-                .map(|m| {
+                .zip(&snapped)
+                .map(|(m, dead)| {
                     (0..m.len())
-                        .filter(|&c| if budget { m[c] != 0.0 } else { m[c].abs() > th })
+                        .filter(|&c| {
+                            if budget {
+                                !dead.get(c).copied().unwrap_or(false)
+                            } else {
+                                m[c].abs() > th
+                            }
+                        })
                         .collect()
                 })
                 .collect(),
@@ -534,16 +548,21 @@ impl PruneMethod for L1 {
     fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
         let th = self.config.threshold;
         let masks = self.masks(net)?;
+        let snapped = self.snapped_channels();
         let scores: Vec<Vec<f32>> = self
             .scores(net)?
             .into_iter()
             .zip(masks)
-            .map(|(s, m)| {
+            .zip(&snapped)
+            .map(|((s, m), dead)| {
                 s.into_iter()
                     .zip(m)
-                    .map(|(s, v)| match ctx.amount {
-                        // Snapped masks compute nothing: never keep them for a budget.
-                        Amount::Target(_) if v == 0.0 => f32::NEG_INFINITY,
+                    .enumerate()
+                    .map(|(c, (s, v))| match ctx.amount {
+                        // Snapped channels compute nothing: never keep them for a budget.
+                        Amount::Target(_) if dead.get(c).copied().unwrap_or(false) => {
+                            f32::NEG_INFINITY
+                        }
                         Amount::Target(_) => s,
                         _ if v.abs() > th => s,
                         _ => f32::NEG_INFINITY,

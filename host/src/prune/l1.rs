@@ -173,9 +173,15 @@ impl L1 {
     /// at 0 too, held there by the projection); without one, while some mask on it is
     /// above the threshold.
     fn live_of(&self, values: &[Vec<f32>]) -> Vec<usize> {
+        if self.config.target.is_some() {
+            return self
+                .snapped_channels()
+                .iter()
+                .map(|dead| dead.iter().filter(|d| !**d).count())
+                .collect();
+        }
         let widths = self.groups.widths();
         let th = self.config.threshold;
-        let budget = self.config.target.is_some();
         let mut alive: Vec<Vec<bool>> = widths.iter().map(|&w| vec![false; w]).collect();
         let mut has_mask = vec![false; widths.len()];
         for (k, v) in values.iter().enumerate() {
@@ -184,9 +190,7 @@ impl L1 {
             };
             has_mask[gi] = true;
             for (c, x) in v.iter().enumerate() {
-                let snapped = self.frozen[k].get(c).copied().unwrap_or(false);
-                let live = if budget { !snapped } else { x.abs() > th };
-                if live && c < alive[gi].len() {
+                if x.abs() > th && c < alive[gi].len() {
                     alive[gi][c] = true;
                 }
             }
@@ -241,15 +245,7 @@ impl L1 {
                             .total_cmp(&values[b.0][b.1].abs())
                             .then(a.cmp(b))
                     });
-                    let mut now = values.clone();
-                    for (kk, f) in self.frozen.iter().enumerate() {
-                        for (cc, &z) in f.iter().enumerate() {
-                            if z {
-                                now[kk][cc] = 0.0;
-                            }
-                        }
-                    }
-                    let mut live = self.live_of(&now);
+                    let mut live = self.live_of(&values);
                     // A channel dies with its last unfrozen mask (residual groups have several).
                     let info: Vec<(usize, bool)> = cand
                         .iter()

@@ -16,7 +16,9 @@ use whittle::prune::l1_norm::L1Norm;
 use whittle::prune::learn::LearnConfig;
 use whittle::prune::scratch::Scratch;
 use whittle::prune::slimming::{Slimming, SlimmingConfig};
-use whittle::prune::{Amount, KeepPlan, PruneMethod, PruneOptions, Target, prune_run};
+use whittle::prune::{
+    Amount, KeepPlan, MaskOptimizer, PruneMethod, PruneOptions, Target, prune_run,
+};
 use whittle::train::{LrSchedule, RunDir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,6 +39,16 @@ enum ScoreArg {
     Mask,
     /// |m|·‖W_c‖₂ (invariant to scale moving between mask and filter).
     MaskNorm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MaskStepArg {
+    /// Adam on the task loss, then the penalty's proximal step.
+    ProxAdam,
+    /// Plain SGD on the task loss, then the penalty's proximal step.
+    ProxSgd,
+    /// Adam on loss + penalty (the subgradient; all masks shrink alike).
+    Adam,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,9 +116,14 @@ pub struct PruneArgs {
     /// Fine-tune with random crop (4 px padding) + horizontal flip.
     #[arg(long)]
     augment: bool,
-    /// l1/l0: learning rate of the masks / gates (their own Adam).
-    #[arg(long, default_value_t = 1e-2)]
-    mask_lr: f64,
+    /// l1/l0: learning rate of the masks / gates (their own optimizer) [default: 1.0 for
+    /// l1's prox-sgd, 1e-2 for Adam].
+    #[arg(long)]
+    mask_lr: Option<f64>,
+    /// l1: how the masks step: the penalty as a proximal step (soft threshold
+    /// mask-lr·λ·w after each step) after SGD or Adam on the task loss, or in Adam's loss.
+    #[arg(long, value_enum, default_value = "prox-sgd")]
+    mask_step: MaskStepArg,
     /// Learning phase: L1 on the conv/dense kernels.
     #[arg(long, default_value_t = 1.25e-6)]
     learn_l1: f64,
@@ -209,6 +226,7 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         ramp_steps: a.ramp_steps,
         ..Control::default()
     };
+    let adam_lr = a.mask_lr.unwrap_or(LearnConfig::default().mask_lr);
     let mut method: Box<dyn PruneMethod> = match a.method {
         MethodArg::L1 => Box::new(L1::new(
             &spec,
@@ -228,6 +246,13 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
                 score: match a.score {
                     ScoreArg::Mask => Score::Mask,
                     ScoreArg::MaskNorm => Score::MaskNorm,
+                },
+                optimizer: match a.mask_step {
+                    MaskStepArg::ProxAdam => MaskOptimizer::ProximalAdam { lr: adam_lr },
+                    MaskStepArg::ProxSgd => MaskOptimizer::ProximalSgd {
+                        lr: a.mask_lr.unwrap_or(1.0),
+                    },
+                    MaskStepArg::Adam => MaskOptimizer::Adam,
                 },
             },
         )),
@@ -273,7 +298,7 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         learn: LearnConfig {
             batch_size: a.batch,
             lr: a.lr,
-            mask_lr: a.mask_lr,
+            mask_lr: adam_lr,
             l1: a.learn_l1,
             l2: a.learn_l2,
             seed: a.seed,

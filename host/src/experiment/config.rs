@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ExperimentError;
 use crate::data::{self, DatasetKind};
-use crate::prune::Target;
+use crate::prune::{MaskOptimizer, Target};
 use crate::train::RunDir;
 
 /// Methods an experiment can run.
@@ -90,6 +90,9 @@ pub struct Config {
     /// Images run in QEMU per point.
     #[serde(default = "default_firmware_images")]
     pub firmware_images: usize,
+    /// How l1's masks step (default: l1's own, the penalty's proximal step after Adam).
+    #[serde(default)]
+    pub l1_optimizer: Option<MaskOptimizer>,
 }
 
 /// One point of the sweep.

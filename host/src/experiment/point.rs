@@ -95,6 +95,7 @@ fn method_for(
             L1Config {
                 epochs: c.learn_epochs,
                 target: Some(target),
+                optimizer: c.l1_optimizer.unwrap_or(L1Config::default().optimizer),
                 ..L1Config::default()
             },
         )),

@@ -1,8 +1,9 @@
 //! `l1`: group-lasso masks (the seed's easy way) — loss + λ·Σ_c w_c·|m_c| with w_c what
-//! channel c costs in the budget's currency, push-pull phases (default), snapping (|m| < s
-//! → 0, frozen; under a budget only while the live cost is over it; live masks projected
-//! to ≥ 0 after every step, so they fold through the ReLU), unit-norm filters, and λ
-//! steered every N mask steps until the snapped masks alone meet the budget.
+//! channel c costs in the budget's currency, applied as a proximal step after SGD (default)
+//! or Adam on the task loss, or as a subgradient in Adam's loss; push-pull phases (default),
+//! snapping (|m| < s → 0, frozen; under a budget only while the live cost is over it; live
+//! masks projected to ≥ 0 after every step, so they fold through the ReLU), unit-norm
+//! filters, and λ steered every N mask steps until the snapped masks alone meet the budget.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::budget::{Ranking, Target};
 use super::control::{Control, Controller, budget_picks, channel_weights, live_cost};
 use super::error::PruneError;
-use super::method::{Amount, MethodLog, PlanContext, PruneMethod, choose};
+use super::method::{Amount, MaskOptimizer, MethodLog, PlanContext, PruneMethod, choose};
 use crate::graph::{Graph, Groups, Op};
 use crate::nn::{NamedTensor, Net, NodeModule, Trainable};
 use crate::plan::{KeepPlan, mask_of, mask_values};
@@ -63,6 +64,20 @@ pub struct L1Config {
     pub control: Control,
     /// Cross-layer score of the final re-rank.
     pub score: Score,
+    /// How the masks step: the penalty as a proximal step (soft threshold by lr·λ·w_c
+    /// after every mask step, masks held ≥ 0) after SGD (default: a mask then moves by
+    /// its own gradient, so the channels the loss needs hold while the rest reach 0) or
+    /// Adam on the task loss, or as a subgradient in Adam's loss — which moves every mask
+    /// by about its learning rate per step once the penalty dominates: all masks shrink
+    /// together and the net collapses.
+    #[serde(default = "default_optimizer")]
+    pub optimizer: MaskOptimizer,
+}
+
+/// SGD at 1.0: on seed-c10 at half its weights 0.3 gave 73.14 %, 1.0 73.45 %, and 3.0
+/// diverged (int8 test, one seed; Adam + proximal 71.00 %, Adam with the subgradient 63.01 %).
+fn default_optimizer() -> MaskOptimizer {
+    MaskOptimizer::ProximalSgd { lr: 1.0 }
 }
 
 impl Default for L1Config {
@@ -81,6 +96,7 @@ impl Default for L1Config {
             target: None,
             control: Control::default(),
             score: Score::default(),
+            optimizer: default_optimizer(),
         }
     }
 }
@@ -213,9 +229,24 @@ impl L1 {
         self.masks.iter().map(|&i| Ok(mask_of(model, i)?)).collect()
     }
 
-    /// Snap small masks to 0 and keep frozen ones at 0. Under a budget, candidates are
-    /// snapped smallest first and only while the live cost is over the target.
-    fn snap(&mut self, mut model: Net) -> Result<Net, PruneError> {
+    /// Soft-threshold every live mask by `step`·(its λ multiplier and cost weight), held
+    /// at ≥ 0: the proximal step of the penalty (prox of t·|m| on m ≥ 0 is max(m − t, 0)).
+    fn shrink(&self, values: &mut [Vec<f32>], step: f64) {
+        for (k, v) in values.iter_mut().enumerate() {
+            let w = self.weights.get(k).copied().unwrap_or(1.0);
+            let t = (step * self.mult(k) * w) as f32;
+            for (c, x) in v.iter_mut().enumerate() {
+                if !self.frozen[k][c] {
+                    *x = (*x - t).max(0.0);
+                }
+            }
+        }
+    }
+
+    /// Shrink the live masks by `shrink` (the proximal step; 0: none), snap small masks
+    /// to 0 and keep frozen ones at 0. Under a budget, candidates are snapped smallest
+    /// first and only while the live cost is over the target.
+    fn snap(&mut self, mut model: Net, shrink: f64) -> Result<Net, PruneError> {
         let mut values = self.read_masks(&model)?;
         for (k, v) in values.iter().enumerate() {
             if let Some((c, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
@@ -226,6 +257,9 @@ impl L1 {
                     step: 0,
                 });
             }
+        }
+        if shrink > 0.0 {
+            self.shrink(&mut values, shrink);
         }
         if let Some(s) = self.config.snap {
             let mut cand: Vec<(usize, usize)> = Vec::new();
@@ -276,7 +310,7 @@ impl L1 {
             }
         }
         for (k, v) in values.iter_mut().enumerate() {
-            let mut changed = false;
+            let mut changed = shrink > 0.0;
             for (c, x) in v.iter_mut().enumerate() {
                 // Frozen masks stay 0; live ones are kept ≥ 0 (projected): a mask below 0
                 // would flip its channel through the ReLU, which no conv can fold.
@@ -438,6 +472,10 @@ impl PruneMethod for L1 {
         self.config.epochs
     }
 
+    fn mask_optimizer(&self) -> MaskOptimizer {
+        self.config.optimizer
+    }
+
     fn init(&mut self, model: Net) -> Result<Net, PruneError> {
         self.config.control.check()?;
         self.spec.groups()?;
@@ -503,7 +541,12 @@ impl PruneMethod for L1 {
         } else {
             model
         };
-        let model = self.snap(model)?;
+        // The penalty's proximal step, at the λ the penalty reports for this step.
+        let shrink = match self.config.optimizer.proximal_lr() {
+            Some(lr) if t.masks => lr * self.controller.effective(),
+            _ => 0.0,
+        };
+        let model = self.snap(model, shrink)?;
         if t.masks && self.controller.tick() {
             self.control(&model)?;
         }

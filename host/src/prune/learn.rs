@@ -1,17 +1,18 @@
 //! The mask/gate learning loop: cross-entropy + kernel L1/L2 + the method's penalty, one
-//! Adam for the weights and another (its own learning rate) for masks and gates; the
-//! method chooses per epoch which parameters train and hooks every step.
+//! Adam for the weights and another optimizer (its own learning rate; Adam or SGD, the
+//! penalty in the loss or applied by the method as a proximal step) for masks and gates;
+//! the method chooses per epoch which parameters train and hooks every step.
 
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::PruneError;
-use super::method::{MethodLog, PruneMethod};
+use super::method::{MaskOptimizer, MethodLog, PruneMethod};
 use crate::data::{Images, Splits, make_batch_in};
 use crate::graph::Op;
 use crate::nn::{GateMode, Net, NoObserver, Trainable};
@@ -107,14 +108,22 @@ pub fn learn(
     on_epoch: &mut dyn FnMut(&LearnEpoch),
 ) -> Result<(Net, Vec<LearnEpoch>), PruneError> {
     let bad = |v: f64| v.is_nan() || v <= 0.0;
-    if config.batch_size == 0 || bad(config.lr) || bad(config.mask_lr) {
+    let optimizer = method.mask_optimizer();
+    let proximal = optimizer.proximal_lr().is_some();
+    let mask_lr = optimizer.proximal_lr().unwrap_or(config.mask_lr);
+    if config.batch_size == 0 || bad(config.lr) || bad(mask_lr) {
         return Err(PruneError::Config(
             "batch size, lr and mask lr must be > 0".into(),
         ));
     }
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut optim_w = AdamConfig::new().with_epsilon(1e-7).init();
-    let mut optim_m = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim_m = match optimizer {
+        MaskOptimizer::ProximalSgd { .. } => SgdConfig::new().init(),
+        MaskOptimizer::Adam | MaskOptimizer::ProximalAdam { .. } => {
+            AdamConfig::new().with_epsilon(1e-7).init()
+        }
+    };
     let mut log = Vec::new();
     let eval_mode = if model
         .graph
@@ -158,7 +167,9 @@ pub fn learn(
             let mut pen_value = 0f32;
             if let Some(p) = method.penalty(&model, epoch) {
                 pen_value = p.clone().into_scalar();
-                loss = loss + p;
+                if !proximal {
+                    loss = loss + p;
+                }
             }
             let ce_value: f32 = ce.into_scalar();
             if !ce_value.is_finite() || !pen_value.is_finite() {
@@ -184,7 +195,7 @@ pub fn learn(
                 model = optim_w.step(config.lr, model, g_w);
             }
             if !m_ids.is_empty() {
-                model = optim_m.step(config.mask_lr, model, g_m);
+                model = optim_m.step(mask_lr, model, g_m);
             }
             model = method.after_step(model, epoch)?;
             reports.extend(method.take_report());

@@ -26,6 +26,36 @@ pub enum Amount {
     PerLayer(usize),
 }
 
+/// How masks and gates step in the learning phase.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MaskOptimizer {
+    /// Adam at `LearnConfig::mask_lr` on the whole loss, the method's penalty in it.
+    Adam,
+    /// Adam at `lr` on the task loss alone; the method applies its penalty itself in
+    /// [`PruneMethod::after_step`] as a proximal step of size `lr`·λ (outside Adam's
+    /// per-parameter normalization, which would make every mask shrink at the same speed).
+    ProximalAdam {
+        /// Adam learning rate of the masks (and the proximal step's scale).
+        lr: f64,
+    },
+    /// Plain SGD at `lr` on the task loss, the penalty as a proximal step of size `lr`·λ.
+    ProximalSgd {
+        /// SGD learning rate of the masks.
+        lr: f64,
+    },
+}
+
+impl MaskOptimizer {
+    /// The proximal step's learning rate (None: the penalty is in the loss).
+    pub fn proximal_lr(self) -> Option<f64> {
+        match self {
+            Self::Adam => None,
+            Self::ProximalAdam { lr } | Self::ProximalSgd { lr } => Some(lr),
+        }
+    }
+}
+
 /// What a keep plan may look at besides the net.
 pub struct PlanContext<'a> {
     /// The graph being pruned (the base graph: no gates).
@@ -96,7 +126,13 @@ pub trait PruneMethod {
         GateMode::Off
     }
 
-    /// The method's loss term (added to cross-entropy and the kernels' L1/L2).
+    /// How the masks / gates step (Adam on the loss unless the method says otherwise).
+    fn mask_optimizer(&self) -> MaskOptimizer {
+        MaskOptimizer::Adam
+    }
+
+    /// The method's loss term (added to cross-entropy and the kernels' L1/L2; under
+    /// a proximal [`MaskOptimizer`] only reported, the method applying it after the step).
     fn penalty(&self, _model: &Net, _epoch: usize) -> Option<Tensor<1>> {
         None
     }

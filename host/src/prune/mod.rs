@@ -24,5 +24,5 @@ pub use crate::nn::{GateMode, Trainable};
 pub use crate::plan::{GroupKeep, KeepPlan};
 pub use budget::{Ranking, Target};
 pub use error::PruneError;
-pub use method::{Amount, MethodLog, PlanContext, PruneMethod};
+pub use method::{Amount, MaskOptimizer, MethodLog, PlanContext, PruneMethod};
 pub use pipeline::{LearnedPlan, PruneOptions, PruneSummary, prune_run};

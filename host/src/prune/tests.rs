@@ -9,7 +9,7 @@ use super::first_k::FirstK;
 use super::l0::{L0, L0Config};
 use super::l1::{L1, L1Config, PushPull};
 use super::learn::{LearnConfig, LearnEpoch, learn};
-use super::method::{Amount, MethodLog, PlanContext, PruneMethod};
+use super::method::{Amount, MaskOptimizer, MethodLog, PlanContext, PruneMethod};
 use super::*;
 use crate::data::images::IMAGE_BYTES;
 use crate::data::{Images, Splits};
@@ -228,6 +228,8 @@ fn a_mask_driven_below_zero_is_held_at_zero_and_stays_live() {
             lambda: 1.0,
             snap: None,
             push_pull: None,
+            // Adam on the loss: the proximal step's clamp is tested below.
+            optimizer: MaskOptimizer::Adam,
             ..L1Config::default()
         },
     );
@@ -240,6 +242,80 @@ fn a_mask_driven_below_zero_is_held_at_zero_and_stays_live() {
     assert!(v.iter().all(|&x| x >= 0.0), "{v:?}");
     assert!(v[0] < 0.01, "the penalty drove it down: {v:?}");
     assert!(!l1.frozen[0][0], "held at 0 is not snapped");
+}
+
+#[test]
+fn the_proximal_step_shrinks_a_mask_by_its_own_gradient_plus_exactly_eta_lambda() {
+    // Channels 8..16 of conv1 are zeroed (weight and bias): after the ReLU they are 0, so
+    // the loss's gradient on their masks is exactly 0 and SGD leaves them; the proximal
+    // step alone moves them, by η·λ per step (no ramp, no budget: weight 1). The live
+    // channels' masks also feel the loss, so most end elsewhere. Under Adam the penalty's
+    // subgradient would move every mask by ~lr per step, needed or not.
+    let (dev, spec, mut m, mask1) = tiny_with_first_mask(1.0);
+    let conv1 = node(&spec, "conv1");
+    for name in ["weight", "bias"] {
+        let mut t = ok(m.tensor(conv1, name));
+        let per = t.values.len() / 16;
+        t.values[8 * per..].fill(0.0);
+        ok(m.set_tensor(conv1, &t));
+    }
+    let (eta, lambda) = (0.1, 2.0);
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            epochs: 1,
+            lambda,
+            snap: None,
+            push_pull: Some(PushPull {
+                mask_epochs: 1,
+                weight_epochs: 1,
+            }),
+            control: control::Control {
+                ramp_steps: 0,
+                ..control::Control::default()
+            },
+            optimizer: MaskOptimizer::ProximalSgd { lr: eta },
+            ..L1Config::default()
+        },
+    );
+    assert_eq!(l1.mask_optimizer(), MaskOptimizer::ProximalSgd { lr: eta });
+    let (m, log) = ok(learn(&mut l1, m, &data(24), &cfg(), &dev, &mut |_| {}));
+    let steps = 24 / cfg().batch_size;
+    let v = ok(m.tensor(mask1, "values")).values;
+    let expect = 1.0 - steps as f32 * (eta * lambda) as f32;
+    for (c, x) in v.iter().enumerate().skip(8) {
+        assert!(
+            (x - expect).abs() < 1e-5,
+            "dead channel {c}: {x} != {expect}"
+        );
+    }
+    // (A live channel whose ReLU never fires has no gradient either.)
+    assert!(
+        v[..8].iter().filter(|x| (*x - expect).abs() > 1e-6).count() >= 4,
+        "live channels felt the loss: {v:?}"
+    );
+    assert!(log[0].penalty > 0.0, "the penalty is still reported");
+    // A larger λ drives the dead masks to exactly 0, never below.
+    let (dev, spec, m, mask1) = tiny_with_first_mask(0.3);
+    let mut l1 = L1::new(
+        &spec,
+        L1Config {
+            epochs: 1,
+            lambda: 5.0,
+            snap: None,
+            push_pull: None,
+            control: control::Control {
+                ramp_steps: 0,
+                ..control::Control::default()
+            },
+            optimizer: MaskOptimizer::ProximalSgd { lr: eta },
+            ..L1Config::default()
+        },
+    );
+    let (m, _) = ok(learn(&mut l1, m, &data(24), &cfg(), &dev, &mut |_| {}));
+    let v = ok(m.tensor(mask1, "values")).values;
+    assert!(v.iter().all(|&x| x >= 0.0), "{v:?}");
+    assert_eq!(v[0], 0.0, "{v:?}");
 }
 
 #[test]

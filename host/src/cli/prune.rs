@@ -116,7 +116,7 @@ pub struct PruneArgs {
     /// Fine-tune with random crop (4 px padding) + horizontal flip.
     #[arg(long)]
     augment: bool,
-    /// l1/l0: learning rate of the masks / gates (their own optimizer) [default: 1.0 for
+    /// l1/l0: learning rate of the masks / gates (their own optimizer) [default: 0.3 for
     /// l1's prox-sgd, 1e-2 for Adam].
     #[arg(long)]
     mask_lr: Option<f64>,
@@ -250,7 +250,7 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
                 optimizer: match a.mask_step {
                     MaskStepArg::ProxAdam => MaskOptimizer::ProximalAdam { lr: adam_lr },
                     MaskStepArg::ProxSgd => MaskOptimizer::ProximalSgd {
-                        lr: a.mask_lr.unwrap_or(1.0),
+                        lr: a.mask_lr.unwrap_or(0.3),
                     },
                     MaskStepArg::Adam => MaskOptimizer::Adam,
                 },

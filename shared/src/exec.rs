@@ -184,7 +184,7 @@ pub struct Step {
     /// The add fused into the conv `op`, with what the fusion needs.
     pub fused: Option<(Op, ConvAdd)>,
     /// The variant that runs the step (`None`: a flatten, which is a view); a fused step's
-    /// path ([`Kernel::ConvAdd`] or [`Kernel::ConvAddBand`]).
+    /// path ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`] or [`Kernel::ConvAddPointwise`]).
     pub kernel: Option<Kernel>,
     /// A fused step's conv variant.
     pub conv: Option<Kernel>,
@@ -199,7 +199,7 @@ pub fn plan_s8<'m, 'a>(model: &'m Model<'a>) -> Plan<'m, 'a> {
 }
 
 /// [`plan_s8`] for a build with the variants `K`: without either fused path
-/// ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`]) a fused pair is an
+/// ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`], [`Kernel::ConvAddPointwise`]) a fused pair is an
 /// [`Error::KernelNotBuilt`] (and the fused step's planning is not compiled in).
 pub fn plan_s8_in<'m, 'a, const K: u128>(model: &'m Model<'a>) -> Plan<'m, 'a, K> {
     Plan {
@@ -230,7 +230,9 @@ impl<const K: u128> Iterator for Plan<'_, '_, K> {
             &mut self.ops,
             index,
             op,
-            has(K, Kernel::ConvAdd) || has(K, Kernel::ConvAddBand),
+            has(K, Kernel::ConvAdd)
+                || has(K, Kernel::ConvAddBand)
+                || has(K, Kernel::ConvAddPointwise),
         );
         if let Ok(s) = &step {
             self.index += 1 + s.fused.is_some() as u16;
@@ -527,7 +529,10 @@ pub fn run_s8_in<'b, const K: u128>(
             (fused, op, kernel, conv, geom)
         {
             // A constant: without a fused path the fused code is not compiled in.
-            if !has(K, Kernel::ConvAdd) && !has(K, Kernel::ConvAddBand) {
+            if !has(K, Kernel::ConvAdd)
+                && !has(K, Kernel::ConvAddBand)
+                && !has(K, Kernel::ConvAddPointwise)
+            {
                 return Err(not_built(index, path));
             }
             conv_add_s8::<K>(model, (index, &c, &f, (path, conv)), geom, arena, scratch)?;

@@ -31,6 +31,8 @@ pub const fn kernel_flash_estimate(k: Kernel) -> u64 {
         Kernel::ConvIm2col => 12_400,
         Kernel::ConvAdd => 6_600,
         Kernel::ConvAddBand => 9_400,
+        Kernel::ConvPointwise => 3_000,
+        Kernel::ConvAddPointwise => 3_000,
         Kernel::Dense => 2_400,
         Kernel::MaxPool => 2_300,
         Kernel::AvgPool => 800,

@@ -12,7 +12,9 @@
 //! condition in [`conv_s8`] (or a new selection function) that picks it, and one arm in the
 //! dispatch that calls its function under `has(K, …)`.
 
-use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_add_s8, conv2d_band, conv2d_s8};
+use super::{
+    AddParams, ConvGeom, OutQuant, add_s8, conv2d_1x1, conv2d_add_s8, conv2d_band, conv2d_s8,
+};
 use crate::format::Requant;
 
 /// One compiled kernel variant: what an op runs, as far as it decides the code linked.
@@ -32,12 +34,18 @@ pub enum Kernel {
     },
     /// Any other conv: im2col blocks (DSP), or the portable loops.
     ConvIm2col,
+    /// A 1×1 conv without padding (any stride, input channels a multiple of 4) read in place:
+    /// each block of 4 output pixels widened straight from the input, no im2col.
+    ConvPointwise,
     /// A conv fused with the residual add after it, in chunks of rows added in place (its
     /// conv is a variant of its own).
     ConvAdd,
     /// A conv fused with the residual add after it on the band path: each block of 4 output
     /// pixels added into the skip as it is computed (its conv is a band variant).
     ConvAddBand,
+    /// A 1×1 conv fused with the residual add after it: each block of 4 output pixels
+    /// ([`Kernel::ConvPointwise`], its conv) added into the skip as it is computed.
+    ConvAddPointwise,
     /// A fully connected layer.
     Dense,
     /// A fully connected layer whose buffers are shorter than its lengths (never for a
@@ -58,7 +66,7 @@ const BAND_GROUPS: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 16];
 const BAND_KINDS: u8 = 3;
 
 /// Slots before the band variants (the others, in [`Kernel::index`] order).
-const FIXED: [Kernel; 11] = [
+const FIXED: [Kernel; 13] = [
     Kernel::ConvReference,
     Kernel::ConvIm2col,
     Kernel::ConvAdd,
@@ -70,6 +78,8 @@ const FIXED: [Kernel; 11] = [
     Kernel::Relu,
     Kernel::Add,
     Kernel::ConvAddBand,
+    Kernel::ConvPointwise,
+    Kernel::ConvAddPointwise,
 ];
 
 /// The first band slot.
@@ -93,6 +103,8 @@ impl Kernel {
             Kernel::Relu => 8,
             Kernel::Add => 9,
             Kernel::ConvAddBand => 10,
+            Kernel::ConvPointwise => 11,
+            Kernel::ConvAddPointwise => 12,
             Kernel::ConvBand {
                 groups,
                 relu,
@@ -188,6 +200,8 @@ impl Kernel {
             Kernel::Relu => "relu",
             Kernel::Add => "add",
             Kernel::ConvAddBand => "conv_add_band",
+            Kernel::ConvPointwise => "conv_1x1",
+            Kernel::ConvAddPointwise => "conv_add_1x1",
             Kernel::ConvBand { .. } => {
                 let i = (self.index() - BAND0) as usize;
                 let k = BAND_KINDS as usize;
@@ -234,7 +248,7 @@ pub const fn has(k: u128, kernel: Kernel) -> bool {
 
 /// The variant [`conv2d_s8_in`] runs for a conv of geometry `g` with these buffers
 /// (`scratch_words`: the whole 4-byte words of its scratch from the first aligned one): the
-/// band path where it takes the layer, else im2col where the scratch holds it, else the
+/// direct 1×1 path or the band path where it takes the layer, else im2col where the scratch holds it, else the
 /// reference loops (buffers shorter than the geometry, or a blob whose scratch was sized for
 /// a band path that refuses the layer's requantization). The same on every target: the host
 /// computes what the firmware will run.
@@ -254,6 +268,9 @@ pub fn conv_s8(
     {
         return Kernel::ConvReference;
     }
+    if conv2d_1x1::plan(g, q, requant, scratch_words) {
+        return Kernel::ConvPointwise;
+    }
     match conv2d_band::plan(g, q, bias, requant, scratch_words) {
         Some((groups, relu)) => Kernel::ConvBand {
             groups,
@@ -272,10 +289,11 @@ pub const fn scratch_words(offset: usize, len: usize) -> usize {
     len.saturating_sub(skip) / 4
 }
 
-/// The path (`ConvAddBand` or `ConvAdd`) and conv variant of a conv fused with the add
-/// after it, its scratch `scratch_len` bytes at `offset` bytes into the RAM buffer: the band
-/// path where the band takes the conv with the scratch left beside the add's table(s) and
-/// one block's outputs, and the add's parameters take tables; else the chunked path, its
+/// The path (`ConvAddBand`, `ConvAddPointwise` or `ConvAdd`) and conv variant of a conv
+/// fused with the add after it, its scratch `scratch_len` bytes at `offset` bytes into the
+/// RAM buffer: the band path where the band takes the conv with the scratch left beside the
+/// add's table(s) and one block's outputs, and the add's parameters take tables; the direct
+/// 1×1 path likewise; else the chunked path, its
 /// conv planned on the scratch before the chunk buffer and the tables. As
 /// [`conv2d_add_s8`](super::conv2d_add_s8) lays its scratch out.
 #[allow(clippy::too_many_arguments)]
@@ -303,6 +321,13 @@ pub fn conv_add_s8(
             stride2: g.stride[0] == 2,
         };
         return (Kernel::ConvAddBand, conv);
+    }
+    if fits
+        && add_s8::tables_apply(add)
+        && let Some((lut, len)) = conv2d_1x1::add_scratch(g, scratch_len)
+        && conv2d_1x1::plan(g, q, requant, scratch_words(offset + lut, len))
+    {
+        return (Kernel::ConvAddPointwise, Kernel::ConvPointwise);
     }
     let len = conv2d_add_s8::chunked_conv_scratch(g, scratch_len);
     let conv = conv_s8(
@@ -413,6 +438,10 @@ pub fn conv2d_s8_in<const K: u128>(
                 #[cfg(dsp)]
                 block,
             )
+        }
+        Kernel::ConvPointwise if has(K, Kernel::ConvPointwise) => {
+            let dest = conv2d_1x1::Dest::Tensor(output);
+            conv2d_1x1::conv(g, q, input, weights, bias, requant, scratch, dest)
         }
         Kernel::ConvIm2col if has(K, Kernel::ConvIm2col) => {
             conv2d_s8::im2col(g, q, input, weights, bias, requant, scratch, output);

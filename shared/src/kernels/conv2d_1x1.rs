@@ -114,8 +114,11 @@ pub(crate) enum Dest<'a> {
 /// written nothing where the path does not apply after all (never for what [`plan`] chose):
 /// another geometry or clamp, multipliers without a folded table, buffers shorter than the
 /// geometry, too little scratch. The caller has checked the input, weights, bias and
-/// multipliers against the geometry.
+/// multipliers against the geometry. Always inlined, so that the destination folds at each
+/// call site and a build without the fused path links no fused row loop (nor, through it,
+/// a second caller of the add's element loop, which the band path then keeps inline).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn conv(
     g: &ConvGeom,
     q: &OutQuant,

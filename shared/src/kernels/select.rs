@@ -90,6 +90,9 @@ pub const SLOTS: u8 = 128;
 
 impl Kernel {
     /// The variant's bit in a [`KernelSet`] (stable within a build, not a file format).
+    /// Always inlined: [`has`] must fold to a constant in the firmware's dispatch, built
+    /// for size, or the arms of the variants a build leaves out stay linked.
+    #[inline(always)]
     pub const fn index(self) -> u8 {
         match self {
             Kernel::ConvReference => 0,

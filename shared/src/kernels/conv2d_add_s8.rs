@@ -6,7 +6,7 @@
 //! conv-then-add bit for bit.
 
 use super::add_s8::{SkipAdd, TABLE_BYTES};
-use super::select::{self, Kernel, has};
+use super::select::{self, Kernel, has_const};
 use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_1x1, conv2d_band, conv2d_s8};
 use crate::format::{Padding, Requant, Shape};
 
@@ -158,7 +158,7 @@ pub fn conv2d_add_s8<const K: u128>(
         return true;
     }
     match path {
-        Kernel::ConvAddBand if has(K, Kernel::ConvAddBand) => {
+        Kernel::ConvAddBand if has_const!(K, Kernel::ConvAddBand) => {
             #[cfg(dsp)]
             {
                 let Kernel::ConvBand { groups, relu, .. } = conv else {
@@ -173,15 +173,15 @@ pub fn conv2d_add_s8<const K: u128>(
                 );
             }
         }
-        Kernel::ConvAddPointwise if has(K, Kernel::ConvAddPointwise) => {
-            if conv != Kernel::ConvPointwise || !has(K, Kernel::ConvPointwise) {
+        Kernel::ConvAddPointwise if has_const!(K, Kernel::ConvAddPointwise) => {
+            if conv != Kernel::ConvPointwise || !has_const!(K, Kernel::ConvPointwise) {
                 return false;
             }
             return pointwise(
                 g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
             );
         }
-        Kernel::ConvAdd if has(K, Kernel::ConvAdd) => {}
+        Kernel::ConvAdd if has_const!(K, Kernel::ConvAdd) => {}
         _ => return false,
     }
     let lut_at = chunked_conv_scratch(g, scratch.len());

@@ -90,9 +90,6 @@ pub const SLOTS: u8 = 128;
 
 impl Kernel {
     /// The variant's bit in a [`KernelSet`] (stable within a build, not a file format).
-    /// Always inlined: [`has`] must fold to a constant in the firmware's dispatch, built
-    /// for size, or the arms of the variants a build leaves out stay linked.
-    #[inline(always)]
     pub const fn index(self) -> u8 {
         match self {
             Kernel::ConvReference => 0,
@@ -242,12 +239,28 @@ impl KernelSet {
     }
 }
 
-/// Whether the set of bits `k` holds `kernel`: with `k` a const generic parameter this is a
-/// constant, and the dispatch arm it guards compiles to nothing when false.
+/// Whether the set of bits `k` holds `kernel`.
 #[inline(always)]
 pub const fn has(k: u128, kernel: Kernel) -> bool {
-    k >> kernel.index() & 1 == 1
+    has_bit(k, kernel.index())
 }
+
+/// Whether the set of bits `k` holds the variant in slot `i`.
+#[inline(always)]
+pub const fn has_bit(k: u128, i: u8) -> bool {
+    k >> i & 1 == 1
+}
+
+/// [`has`] for a variant written out, its slot computed at compile time: with `k` a const
+/// generic parameter the whole test is a constant, and the dispatch arm it guards compiles
+/// to nothing when false, whether or not the optimizer (the firmware's executor is built
+/// for size) inlines [`Kernel::index`].
+macro_rules! has_const {
+    ($k:expr, $kernel:expr) => {
+        $crate::kernels::select::has_bit($k, const { $kernel.index() })
+    };
+}
+pub(crate) use has_const;
 
 /// The variant [`conv2d_s8_in`] runs for a conv of geometry `g` with these buffers
 /// (`scratch_words`: the whole 4-byte words of its scratch from the first aligned one): the
@@ -380,17 +393,17 @@ pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::B
             match kernel {
                 $(
                     Kernel::ConvBand { groups: $q, relu: true, stride2: false }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: true, stride2: false }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: true, stride2: false }) =>
                     {
                         Some(mac_requant_band::<$q, true, 1>)
                     }
                     Kernel::ConvBand { groups: $q, relu: false, stride2: false }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: false, stride2: false }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: false, stride2: false }) =>
                     {
                         Some(mac_requant_band::<$q, false, 1>)
                     }
                     Kernel::ConvBand { groups: $q, relu: true, stride2: true }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: true, stride2: true }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: true, stride2: true }) =>
                     {
                         Some(mac_requant_band::<$q, true, 2>)
                     }
@@ -442,15 +455,15 @@ pub fn conv2d_s8_in<const K: u128>(
                 block,
             )
         }
-        Kernel::ConvPointwise if has(K, Kernel::ConvPointwise) => {
+        Kernel::ConvPointwise if has_const!(K, Kernel::ConvPointwise) => {
             let dest = conv2d_1x1::Dest::Tensor(output);
             conv2d_1x1::conv(g, q, input, weights, bias, requant, scratch, dest)
         }
-        Kernel::ConvIm2col if has(K, Kernel::ConvIm2col) => {
+        Kernel::ConvIm2col if has_const!(K, Kernel::ConvIm2col) => {
             conv2d_s8::im2col(g, q, input, weights, bias, requant, scratch, output);
             true
         }
-        Kernel::ConvReference if has(K, Kernel::ConvReference) => {
+        Kernel::ConvReference if has_const!(K, Kernel::ConvReference) => {
             super::reference::conv2d_s8(g, q, input, weights, bias, requant, output);
             true
         }

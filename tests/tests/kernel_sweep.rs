@@ -899,11 +899,11 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                     continue;
                 }
                 // `conv2d_band::conv`: stride 1 (or 2 with the ReLU table), 3×3, a whole
-                // block per row, 3 channels or 4..=32 in groups of 4 or 64, a folded table
-                // and `act_min = −128`.
+                // block per row, 3 channels or 4..=64 in groups of 4, a folded table and
+                // `act_min = −128`.
                 let groups = if ic == 3 {
                     Some(1)
-                } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) || ic == 64 {
+                } else if ic.is_multiple_of(4) && (4..=64).contains(&ic) {
                     Some(ic / 4)
                 } else {
                     None

@@ -536,7 +536,7 @@ pub struct BandArgs {
 /// `ReluRequant::layer_ok` (`RELU`) or `FoldedRequant::layer_ok`, with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
 /// each row pointer 4-byte aligned and readable for `8·Q·(3·S + 3)` bytes — every pair up to
 /// pixel `3·S + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`; `S` 1 or 2.
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 16`; `S` 1 or 2.
 /// Not inlined: one copy per `Q`, `RELU` and `S` (~550 B), called through a pointer chosen
 /// once per layer.
 #[inline(never)]

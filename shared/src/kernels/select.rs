@@ -24,8 +24,8 @@ pub enum Kernel {
     /// A conv whose buffers are shorter than its geometry (never for a validated model):
     /// the reference loops.
     ConvReference,
-    /// A 3×3 conv on the band path with `groups` widened 4-channel groups per pixel (1–8,
-    /// or 16), requantized by the fused-ReLU table (`relu`) or the folded one; stride 2
+    /// A 3×3 conv on the band path with `groups` widened 4-channel groups per pixel (1–16),
+    /// requantized by the fused-ReLU table (`relu`) or the folded one; stride 2
     /// (`stride2`) only with the ReLU table.
     ConvBand {
         groups: u8,
@@ -60,7 +60,7 @@ pub enum Kernel {
 }
 
 /// The band path's group counts, in [`Kernel::index`] order.
-const BAND_GROUPS: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 16];
+const BAND_GROUPS: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
 /// Band variants per group count: folded and ReLU table at stride 1, ReLU table at stride 2.
 const BAND_KINDS: u8 = 3;
@@ -110,10 +110,10 @@ impl Kernel {
                 relu,
                 stride2,
             } => {
-                let slot = if groups >= 1 && groups <= 8 {
+                let slot = if groups >= 1 && groups <= 16 {
                     groups - 1
                 } else {
-                    8
+                    15
                 };
                 // Folded at stride 2 (never planned) shares the ReLU one's slot.
                 let kind = if stride2 { 2 } else { relu as u8 };
@@ -141,7 +141,7 @@ impl Kernel {
 
     /// Short name, as error messages and `whittle fit` print it (`conv_band_q4_relu`).
     pub const fn name(self) -> &'static str {
-        const BAND: [[&str; 3]; 9] = [
+        const BAND: [[&str; 3]; 16] = [
             [
                 "conv_band_q1_folded",
                 "conv_band_q1_relu",
@@ -181,6 +181,41 @@ impl Kernel {
                 "conv_band_q8_folded",
                 "conv_band_q8_relu",
                 "conv_band_q8_relu_s2",
+            ],
+            [
+                "conv_band_q9_folded",
+                "conv_band_q9_relu",
+                "conv_band_q9_relu_s2",
+            ],
+            [
+                "conv_band_q10_folded",
+                "conv_band_q10_relu",
+                "conv_band_q10_relu_s2",
+            ],
+            [
+                "conv_band_q11_folded",
+                "conv_band_q11_relu",
+                "conv_band_q11_relu_s2",
+            ],
+            [
+                "conv_band_q12_folded",
+                "conv_band_q12_relu",
+                "conv_band_q12_relu_s2",
+            ],
+            [
+                "conv_band_q13_folded",
+                "conv_band_q13_relu",
+                "conv_band_q13_relu_s2",
+            ],
+            [
+                "conv_band_q14_folded",
+                "conv_band_q14_relu",
+                "conv_band_q14_relu_s2",
+            ],
+            [
+                "conv_band_q15_folded",
+                "conv_band_q15_relu",
+                "conv_band_q15_relu_s2",
             ],
             [
                 "conv_band_q16_folded",
@@ -412,7 +447,7 @@ pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::B
             }
         };
     }
-    arms!(1, 2, 3, 4, 5, 6, 7, 8, 16)
+    arms!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 }
 
 /// Runs conv variant `kernel` (as [`conv_s8`] chose it for these buffers) if the set `K`

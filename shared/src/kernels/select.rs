@@ -10,7 +10,7 @@
 //!
 //! Adding a variant: a [`Kernel`] value (and its [`Kernel::index`] slot and name), the
 //! condition in [`conv_s8`] (or a new selection function) that picks it, and one arm in the
-//! dispatch that calls its function under `has(K, …)`.
+//! dispatch that calls its function under `has_const!(K, …)`.
 
 use super::{
     AddParams, ConvGeom, OutQuant, add_s8, conv2d_1x1, conv2d_add_s8, conv2d_band, conv2d_s8,
@@ -422,7 +422,7 @@ pub fn dense_s8(
 #[inline(always)]
 pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::BlockFn> {
     use super::arm::mac_requant_band;
-    /// Three arms per group count, each under its own constant `has(K, …)`.
+    /// Three arms per group count, each under its own constant `has_const!(K, …)`.
     macro_rules! arms {
         ($($q:literal),*) => {
             match kernel {

@@ -8,7 +8,7 @@ use core::ops::Range;
 use crate::error::{Error, Result};
 use crate::format::{ADD_TAG, Add, Conv2d, DATA_ALIGN, Op, Precision, TensorInfo};
 use crate::fuse::{self, ConvAdd};
-use crate::kernels::select::{self, Kernel, KernelSet, has, scratch_words};
+use crate::kernels::select::{self, Kernel, KernelSet, has, has_const, scratch_words};
 use crate::kernels::{self, AddParams, ConvGeom, OutQuant, PoolGeom};
 use crate::model::Model;
 
@@ -184,7 +184,7 @@ pub struct Step {
     /// The add fused into the conv `op`, with what the fusion needs.
     pub fused: Option<(Op, ConvAdd)>,
     /// The variant that runs the step (`None`: a flatten, which is a view); a fused step's
-    /// path ([`Kernel::ConvAdd`] or [`Kernel::ConvAddBand`]).
+    /// path ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`] or [`Kernel::ConvAddPointwise`]).
     pub kernel: Option<Kernel>,
     /// A fused step's conv variant.
     pub conv: Option<Kernel>,
@@ -199,7 +199,7 @@ pub fn plan_s8<'m, 'a>(model: &'m Model<'a>) -> Plan<'m, 'a> {
 }
 
 /// [`plan_s8`] for a build with the variants `K`: without either fused path
-/// ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`]) a fused pair is an
+/// ([`Kernel::ConvAdd`], [`Kernel::ConvAddBand`], [`Kernel::ConvAddPointwise`]) a fused pair is an
 /// [`Error::KernelNotBuilt`] (and the fused step's planning is not compiled in).
 pub fn plan_s8_in<'m, 'a, const K: u128>(model: &'m Model<'a>) -> Plan<'m, 'a, K> {
     Plan {
@@ -230,7 +230,9 @@ impl<const K: u128> Iterator for Plan<'_, '_, K> {
             &mut self.ops,
             index,
             op,
-            has(K, Kernel::ConvAdd) || has(K, Kernel::ConvAddBand),
+            has_const!(K, Kernel::ConvAdd)
+                || has_const!(K, Kernel::ConvAddBand)
+                || has_const!(K, Kernel::ConvAddPointwise),
         );
         if let Ok(s) = &step {
             self.index += 1 + s.fused.is_some() as u16;
@@ -403,9 +405,9 @@ fn op_s8<const K: u128>(
                 model.data_i32(d.bias)?,
                 model.data_requant(d.requant)?,
             );
-            if k == Kernel::Dense && has(K, Kernel::Dense) {
+            if k == Kernel::Dense && has_const!(K, Kernel::Dense) {
                 kernels::dense_s8_fast(&q, x, w, b, rq, scratch, y);
-            } else if k == Kernel::DenseReference && has(K, Kernel::DenseReference) {
+            } else if k == Kernel::DenseReference && has_const!(K, Kernel::DenseReference) {
                 kernels::reference::dense_s8(&q, x, w, b, rq, y);
             } else {
                 return Err(not_built(index, k));
@@ -415,16 +417,16 @@ fn op_s8<const K: u128>(
             let (g, i, o) = pool_geom(model, &p)?;
             let ([x, _], y) = io(arena, [range(&i, P), 0..0], range(&o, P))?;
             let (x, y) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
-            if k == Kernel::MaxPool && has(K, Kernel::MaxPool) {
+            if k == Kernel::MaxPool && has_const!(K, Kernel::MaxPool) {
                 kernels::maxpool2d_s8(&g, x, y);
-            } else if k == Kernel::AvgPool && has(K, Kernel::AvgPool) {
+            } else if k == Kernel::AvgPool && has_const!(K, Kernel::AvgPool) {
                 kernels::avgpool2d_s8(&g, x, y);
             } else {
                 return Err(not_built(index, k));
             }
         }
         (Some(k), Op::GlobalAvgPool(u)) => {
-            if !has(K, Kernel::GlobalAvgPool) {
+            if !has_const!(K, Kernel::GlobalAvgPool) {
                 return Err(not_built(index, k));
             }
             let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
@@ -436,7 +438,7 @@ fn op_s8<const K: u128>(
             );
         }
         (Some(k), Op::Relu(u)) => {
-            if !has(K, Kernel::Relu) {
+            if !has_const!(K, Kernel::Relu) {
                 return Err(not_built(index, k));
             }
             let (i, o) = (model.tensor(u.input)?, model.tensor(u.output)?);
@@ -448,7 +450,7 @@ fn op_s8<const K: u128>(
             );
         }
         (Some(k), Op::Add(a)) => {
-            if !has(K, Kernel::Add) {
+            if !has_const!(K, Kernel::Add) {
                 return Err(not_built(index, k));
             }
             let (ta, tb, o) = (
@@ -527,7 +529,10 @@ pub fn run_s8_in<'b, const K: u128>(
             (fused, op, kernel, conv, geom)
         {
             // A constant: without a fused path the fused code is not compiled in.
-            if !has(K, Kernel::ConvAdd) && !has(K, Kernel::ConvAddBand) {
+            if !has_const!(K, Kernel::ConvAdd)
+                && !has_const!(K, Kernel::ConvAddBand)
+                && !has_const!(K, Kernel::ConvAddPointwise)
+            {
                 return Err(not_built(index, path));
             }
             conv_add_s8::<K>(model, (index, &c, &f, (path, conv)), geom, arena, scratch)?;

@@ -694,3 +694,205 @@ fn conv2d_s8_blocks_across_rows_and_strides() {
         }
     }
 }
+
+/// One 1×1 layer's data: quantization (a fused ReLU or not), input, weights, bias and
+/// multipliers that take the folded requantization (right shifts 2..=14).
+struct Pointwise {
+    q: OutQuant,
+    input: Vec<i8>,
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    requant: Vec<Requant>,
+}
+
+fn pointwise(g: &ConvGeom, r: &mut Rng, relu: bool) -> Pointwise {
+    let (oc, k) = (g.output.c as usize, g.filter_len());
+    let q = OutQuant::new(r.range(-128, 127) as i32, r.range(-128, 127) as i32, relu);
+    Pointwise {
+        q,
+        input: r.i8s(g.input.len()),
+        weights: r.i8s(oc * k),
+        bias: (0..oc).map(|_| r.range(-70_000, 70_000) as i32).collect(),
+        requant: (0..oc)
+            .map(|_| Requant {
+                multiplier: r.range(1 << 30, i32::MAX as i64) as i32,
+                shift: r.range(-14, -2) as i32,
+            })
+            .collect(),
+    }
+}
+
+/// The 1×1 geometries of the direct path's tests: stride 1 and 2, odd and even sizes (output
+/// widths that are and are not a multiple of the 4-pixel block), the channel counts of
+/// ResNet-8 and its pruned widths.
+fn pointwise_geoms() -> Vec<ConvGeom> {
+    let chans = [3u16, 4, 12, 16, 20, 32, 40, 64];
+    let mut gs = Vec::new();
+    for (i, &ic) in chans.iter().enumerate() {
+        for (j, &oc) in chans.iter().enumerate() {
+            // Every pair once at one size, cycling through the sizes and both strides.
+            let (s, h, w) = [
+                (1, 5, 9),
+                (2, 16, 16),
+                (2, 9, 11),
+                (1, 4, 4),
+                (2, 8, 7),
+                (1, 3, 13),
+                (2, 15, 9),
+            ][(i * chans.len() + j) % 7];
+            gs.push(conv_geom(ic, oc, [1, 1], [s, s], [0; 4], h, w));
+        }
+    }
+    gs
+}
+
+/// The direct 1×1 conv (planned wherever the input channels are a multiple of 4 and a row
+/// holds a block) against the reference loops, bit for bit, with and without a fused ReLU.
+#[test]
+fn conv2d_s8_1x1_direct_matches_reference() {
+    use kernels::select::{self, Kernel};
+    let mut direct = 0;
+    for g in pointwise_geoms() {
+        for (seed, relu) in [(1, false), (2, true), (3, false)] {
+            let mut r = Rng(seed ^ (g.input.c as u64) << 8 ^ (g.output.c as u64) << 16);
+            let l = pointwise(&g, &mut r, relu);
+            let mut want = vec![0i8; g.output.len()];
+            reference::conv2d_s8(
+                &g, &l.q, &l.input, &l.weights, &l.bias, &l.requant, &mut want,
+            );
+            let mut scratch = vec![0xA5u8; conv2d_s8_scratch_bytes(&g)];
+            let words = select::scratch_words(0, scratch.len());
+            let kernel = select::conv_s8(
+                &g,
+                &l.q,
+                l.input.len(),
+                l.weights.len(),
+                &l.bias,
+                &l.requant,
+                want.len(),
+                words,
+            );
+            let expect_direct = g.input.c.is_multiple_of(4) && g.output.w >= 4;
+            assert_eq!(
+                kernel == Kernel::ConvPointwise,
+                expect_direct,
+                "{g:?}: {kernel:?}"
+            );
+            direct += expect_direct as usize;
+            let mut got = vec![0i8; g.output.len()];
+            kernels::conv2d_s8(
+                &g,
+                &l.q,
+                &l.input,
+                &l.weights,
+                &l.bias,
+                &l.requant,
+                &mut scratch,
+                &mut got,
+            );
+            assert_eq!(got, want, "{g:?} relu {relu}");
+        }
+    }
+    assert!(direct > 100, "{direct} direct runs");
+}
+
+/// The direct 1×1 conv fused with the residual add after it (the skip as either input, two
+/// tables, one, or a scratch too short for the direct path) against the reference conv then
+/// the reference add, bit for bit.
+#[test]
+fn conv2d_add_s8_1x1_direct_matches_conv_then_add() {
+    use kernels::select::{self, Kernel};
+    let mut seen = [0usize; 3];
+    for g in pointwise_geoms() {
+        for (seed, relu) in [(5, false), (6, true)] {
+            let mut r = Rng(seed ^ (g.input.c as u64) << 8 ^ (g.output.c as u64) << 16);
+            let l = pointwise(&g, &mut r, relu);
+            let mut m = || Requant {
+                multiplier: r.range(1 << 30, i32::MAX as i64) as i32,
+                shift: r.range(-12, 0) as i32,
+            };
+            let (a, b, out) = (m(), m(), m());
+            let quant = AddQuant {
+                left_shift: 20,
+                a,
+                b,
+                out: Requant {
+                    shift: r.range(-20, -2) as i32,
+                    ..out
+                },
+            };
+            let aq = OutQuant::new(0, r.range(-128, 127) as i32, r.range(0, 1) == 1);
+            let add = AddParams {
+                quant,
+                a_zp: r.range(-128, 127) as i32,
+                b_zp: l.q.output_zp,
+                output_zp: aq.output_zp,
+                act_min: aq.act_min,
+                act_max: aq.act_max,
+            };
+            let skip0 = r.i8s(g.output.len());
+            let mut conv = vec![0i8; g.output.len()];
+            reference::conv2d_s8(
+                &g, &l.q, &l.input, &l.weights, &l.bias, &l.requant, &mut conv,
+            );
+            let declared = kernels::conv2d_add_s8_scratch_bytes(&g);
+            let least = kernels::conv2d_add_s8_min_scratch_bytes(&g);
+            for skip_is_a in [true, false] {
+                let mut want = vec![0i8; g.output.len()];
+                let mut add = add;
+                if !skip_is_a {
+                    (add.a_zp, add.b_zp) = (add.b_zp, add.a_zp);
+                    (add.quant.a, add.quant.b) = (add.quant.b, add.quant.a);
+                }
+                if skip_is_a {
+                    reference::add_s8(&add, &skip0, &conv, &mut want);
+                } else {
+                    reference::add_s8(&add, &conv, &skip0, &mut want);
+                }
+                for len in [declared + 1000, declared, declared - 700, least] {
+                    let len = len.max(least);
+                    let kernels = select::conv_add_s8(
+                        &g,
+                        &l.q,
+                        l.input.len(),
+                        l.weights.len(),
+                        &l.bias,
+                        &l.requant,
+                        &add,
+                        0,
+                        len,
+                    );
+                    let two = len >= declared + 1000;
+                    match kernels {
+                        (Kernel::ConvAddPointwise, Kernel::ConvPointwise) => {
+                            seen[two as usize] += 1
+                        }
+                        (Kernel::ConvAddPointwise, _) => panic!("{kernels:?}"),
+                        _ => seen[2] += 1,
+                    }
+                    let mut scratch = vec![0x5Au8; len];
+                    let mut got = skip0.clone();
+                    let ran = kernels::conv2d_add_s8::<{ select::KernelSet::ALL.0 }>(
+                        kernels,
+                        &g,
+                        &l.q,
+                        &l.input,
+                        &l.weights,
+                        &l.bias,
+                        &l.requant,
+                        &add,
+                        skip_is_a,
+                        &mut scratch,
+                        &mut got,
+                    );
+                    assert!(ran, "{kernels:?}");
+                    assert_eq!(
+                        got, want,
+                        "{g:?} {kernels:?} scratch {len} skip_is_a {skip_is_a}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 20), "{seen:?}");
+}

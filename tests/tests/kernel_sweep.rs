@@ -436,7 +436,47 @@ fn resnet_stack_one_table() -> Case {
     }
 }
 
-const CASES: [fn() -> Case; 12] = [
+/// The direct 1×1 path (pixels widened in place, no im2col) at output widths that are not a
+/// multiple of 4 (13 and 7: the last block moved left): a 1×1 stride 2 from 8 channels to 12
+/// with ReLU (the ReLU table); a 3×3 linear conv as the main branch; a 1×1 stride 1 from
+/// the first layer's output, linear, fused with the add of the main branch (ReLU at zero
+/// point −20: the asm's lower clamp in the add); then a downsampling stack: 3×3 stride 2
+/// 'same' with ReLU, a 3×3 linear, and the 1×1 stride-2 shortcut 12 → 16 from the stack's
+/// input fused with the add (linear, zero point 3), as the imported ResNet-8 runs them.
+fn pointwise_shortcuts() -> Case {
+    Case {
+        name: "pointwise_shortcuts",
+        input: Shape::new(8, 21, 26),
+        input_zp: -9,
+        layers: vec![
+            Layer::Conv(conv(12, [1, 1], [2, 2], VALID, relu(-128)).gain(60.0)),
+            Layer::Conv(conv(12, [3, 3], [1, 1], same(3), linear(6)).gain(40.0)),
+            Layer::ConvFrom(
+                Some(0),
+                conv(12, [1, 1], [1, 1], VALID, linear(-3)).gain(40.0),
+            ),
+            Layer::AddSkip {
+                back: 1,
+                act: relu(-20),
+                out: 0.75,
+            },
+            Layer::Conv(conv(16, [3, 3], [2, 2], same(3), relu(-128)).gain(60.0)),
+            Layer::Conv(conv(16, [3, 3], [1, 1], same(3), linear(2)).gain(40.0)),
+            Layer::ConvFrom(
+                Some(3),
+                conv(16, [1, 1], [2, 2], VALID, linear(0)).gain(40.0),
+            ),
+            Layer::AddSkip {
+                back: 5,
+                act: linear(3),
+                out: 0.5,
+            },
+        ],
+        seed: 12,
+    }
+}
+
+const CASES: [fn() -> Case; 13] = [
     rgb_first_layer,
     rgb_stride2_dense_head,
     four_channels_5x5_nonsquare,
@@ -449,6 +489,7 @@ const CASES: [fn() -> Case; 12] = [
     resnet_stacks_fused_adds,
     stride2_projection_shortcut,
     resnet_stack_one_table,
+    pointwise_shortcuts,
 ];
 
 /// Image 0 alternates −128 and 127; the others are uniform int8 noise.
@@ -830,12 +871,39 @@ fn paths(blob: &[u8]) -> BTreeSet<String> {
                         ));
                     }
                 }
+                // `conv2d_1x1::plan`: a 1×1 without padding, one stride along both axes,
+                // whole groups of 4 input channels, a block per row, a folded table, no
+                // upper clamp but 127 (the blob's scratch holds it beside a fused add's
+                // tables: the encoder declares the chunked path's, which is more).
+                let direct = c.kernel == [1, 1]
+                    && p == Padding::default()
+                    && c.stride[0] == c.stride[1]
+                    && ic.is_multiple_of(4)
+                    && ow >= 4
+                    && folded;
+                if direct {
+                    tag(format!("direct 1x1 stride {}", c.stride[0]));
+                    if !ow.is_multiple_of(4) {
+                        tag("direct 1x1 width not multiple of 4 (last block moved left)".into());
+                    }
+                    if fused {
+                        tag("direct 1x1 fused with its add".into());
+                    } else {
+                        tag("direct 1x1 unfused".into());
+                    }
+                    tag(if relu_table {
+                        "direct 1x1 relu table".into()
+                    } else {
+                        "direct 1x1 folded table".into()
+                    });
+                    continue;
+                }
                 // `conv2d_band::conv`: stride 1 (or 2 with the ReLU table), 3×3, a whole
-                // block per row, 3 channels or 4..=32 in groups of 4 or 64, a folded table
-                // and `act_min = −128`.
+                // block per row, 3 channels or 4..=64 in groups of 4, a folded table and
+                // `act_min = −128`.
                 let groups = if ic == 3 {
                     Some(1)
-                } else if ic.is_multiple_of(4) && (4..=32).contains(&ic) || ic == 64 {
+                } else if ic.is_multiple_of(4) && (4..=64).contains(&ic) {
                     Some(ic / 4)
                 } else {
                     None
@@ -1175,6 +1243,13 @@ fn the_sweep_reaches_every_kernel_path() {
             "add linear",
             "add unfused, tables",
             "im2col whole groups",
+            "direct 1x1 stride 1",
+            "direct 1x1 stride 2",
+            "direct 1x1 width not multiple of 4 (last block moved left)",
+            "direct 1x1 fused with its add",
+            "direct 1x1 unfused",
+            "direct 1x1 relu table",
+            "direct 1x1 folded table",
             "im2col rgb 3x3",
             "im2col staging",
             "conv linear",
@@ -1272,4 +1347,9 @@ fn stride2_projection_shortcut_matches_host() {
 #[test]
 fn resnet_stack_one_table_matches_host() {
     sweep(resnet_stack_one_table);
+}
+
+#[test]
+fn pointwise_shortcuts_matches_host() {
+    sweep(pointwise_shortcuts);
 }

@@ -70,6 +70,11 @@ fn resnet8_needs_the_fused_add_and_a_build_without_it_refuses_by_name() {
     // included), none in chunks.
     assert!(set.contains(Kernel::ConvAddBand), "{set:?}");
     assert!(!set.contains(Kernel::ConvAdd), "{set:?}");
+    // Its 1×1 stride-2 shortcuts (unfused here: they run first) on the direct path, so
+    // no conv needs im2col.
+    assert!(set.contains(Kernel::ConvPointwise), "{set:?}");
+    assert!(!set.contains(Kernel::ConvIm2col), "{set:?}");
+    assert!(!set.contains(Kernel::ConvAddPointwise), "{set:?}");
     assert!(
         set.contains(Kernel::ConvBand {
             groups: 4,

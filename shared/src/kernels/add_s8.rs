@@ -282,13 +282,20 @@ impl<'a> SkipAdd<'a> {
             let [m, kh, sh] = [a.0[6], a.0[7], a.0[8]];
             // SAFETY: `skip` and `conv` hold `n ≥ 1` bytes; the tables 256 words each; the
             // constants are 10 words, 8-byte aligned, from a sum that passed `layer_ok` with
-            // `act_max = 127`.
+            // `act_max = 127`; the loops without the lower clamp only where `act_min = −128`
+            // (SSAT gives it).
             unsafe {
-                match self.conv {
-                    ConvSide::Table(lc) => {
-                        super::arm::add_skip_tables(y, x, n, t, lc.as_ptr(), [m, kh, sh])
+                use super::arm::{add_skip_scale, add_skip_tables};
+                let k = a.0.as_ptr();
+                match (self.conv, self.k.lo > -128) {
+                    (ConvSide::Table(lc), true) => {
+                        add_skip_tables::<true>(y, x, n, t, lc.as_ptr(), [m, kh, sh])
                     }
-                    ConvSide::Scale(_) => super::arm::add_skip_scale(y, x, n, t, a.0.as_ptr()),
+                    (ConvSide::Table(lc), false) => {
+                        add_skip_tables::<false>(y, x, n, t, lc.as_ptr(), [m, kh, sh])
+                    }
+                    (ConvSide::Scale(_), true) => add_skip_scale::<true>(y, x, n, t, k),
+                    (ConvSide::Scale(_), false) => add_skip_scale::<false>(y, x, n, t, k),
                 }
             }
             return;

@@ -536,7 +536,7 @@ pub struct BandArgs {
 /// `ReluRequant::layer_ok` (`RELU`) or `FoldedRequant::layer_ok`, with `act_min = −128`; `w` readable for `36·Q` bytes per entry;
 /// each row pointer 4-byte aligned and readable for `8·Q·(3·S + 3)` bytes — every pair up to
 /// pixel `3·S + 2` (the window of the last pixel); `y + f + j·oc` writable for each filter
-/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 8` or `Q = 16`; `S` 1 or 2.
+/// `f` and `j < 4`; `args` valid for reads and writes; `1 ≤ Q ≤ 16`; `S` 1 or 2.
 /// Not inlined: one copy per `Q`, `RELU` and `S` (~550 B), called through a pointer chosen
 /// once per layer.
 #[inline(never)]
@@ -745,10 +745,11 @@ pub unsafe fn mac_2x1_pairs(
 
 /// The output requantization of a fused add's element loop, as asm text over `s` (the
 /// saturated sum), temporaries `c`, `h` and the constants `mult`, `khi` and `n`
-/// (`(e − 1) | act_min << 8`): `requant_s8::FoldedRequant` (AND, ORR, ADD, SMLAL, ASR), SSAT
-/// and the lower clamp, STRB over the skip byte (9 instructions).
+/// (`(e − 1) | act_min << 8`): `requant_s8::FoldedRequant` (AND, ORR, ADD, SMLAL, ASR), SSAT,
+/// `$lo` (empty where `act_min = −128`: SSAT gives it; else [`add_clamp_asm`]), STRB over the
+/// skip byte (7 instructions, 10 with the lower clamp).
 macro_rules! add_out_asm {
-    ($mult:literal, $khi:literal, $n:literal) => {
+    ($mult:literal, $khi:literal, $n:literal, $lo:expr) => {
         concat!(
             "and    {c}, {s}, #0x80000000\n",
             "orr    {c}, {c}, #0x40000000\n",
@@ -762,6 +763,17 @@ macro_rules! add_out_asm {
             $n,
             "\n",
             "ssat   {h}, #8, {h}\n",
+            $lo,
+            "strb   {h}, [{skip}], #1\n",
+        )
+    };
+}
+
+/// The lower clamp of [`add_out_asm`] for an add whose `act_min` is above −128 (its low byte
+/// operand `$n` holds `act_min << 8`).
+macro_rules! add_clamp_asm {
+    ($n:literal) => {
+        concat!(
             "cmp    {h}, ",
             $n,
             ", asr #8\n",
@@ -769,20 +781,53 @@ macro_rules! add_out_asm {
             "asrlt  {h}, ",
             $n,
             ", #8\n",
-            "strb   {h}, [{skip}], #1\n",
         )
+    };
+}
+
+/// The element loop of [`add_skip_tables`] with the lower clamp `$lo`.
+macro_rules! add_tables_asm {
+    ($lo:expr, $skip:expr, $conv:expr, $n:expr, $ls:expr, $lc:expr, $k:expr) => {
+        // SAFETY: the caller guarantees the accesses; table indices are bytes (< 256).
+        // Options: `nostack`; not `preserves_flags` (QADD may set Q, CMP writes NZCV).
+        unsafe {
+            asm!(
+                "2:",
+                "ldrb   {c}, [{conv}], #1",
+                "ldrb   {s}, [{skip}]",
+                "ldr    {c}, [{lc}, {c}, lsl #2]",
+                "ldr    {s}, [{ls}, {s}, lsl #2]",
+                "qadd   {s}, {s}, {c}",
+                add_out_asm!("{mult}", "{khi}", "{n}", $lo),
+                "cmp    {skip}, {end}",
+                "bne    2b",
+                skip = inout(reg) $skip => _,
+                conv = inout(reg) $conv => _,
+                end = in(reg) $skip.wrapping_add($n),
+                ls = in(reg) $ls,
+                lc = in(reg) $lc,
+                mult = in(reg) $k[0],
+                khi = in(reg) $k[1],
+                n = in(reg) $k[2],
+                s = out(reg) _,
+                c = out(reg) _,
+                h = out(reg) _,
+                options(nostack),
+            );
+        }
     };
 }
 
 /// A fused add's element loop with both inputs tabulated: for each of the `n` bytes,
 /// `skip ← requant(qadd(ls[skip], lc[conv]))` (2 LDRB, 2 LDR, QADD, then [`add_out_asm`]),
-/// 17 instructions per element. `k` is `[mult, k_hi, (e − 1) | act_min << 8]` of the sum's
-/// `requant_s8::FoldedRequant` (a layer that passed its `layer_ok` with `act_max = 127`).
+/// 14 instructions per element, 17 with the lower clamp (`CLAMP`: an `act_min` above −128).
+/// `k` is `[mult, k_hi, (e − 1) | act_min << 8]` of the sum's `requant_s8::FoldedRequant`
+/// (a layer that passed its `layer_ok` with `act_max = 127`).
 ///
 /// # Safety
 /// `skip` readable and writable and `conv` readable for `n ≥ 1` bytes; `ls` and `lc` hold
-/// 256 words each.
-pub unsafe fn add_skip_tables(
+/// 256 words each; without `CLAMP`, `act_min = −128`.
+pub unsafe fn add_skip_tables<const CLAMP: bool>(
     skip: *mut i8,
     conv: *const i8,
     n: usize,
@@ -790,94 +835,92 @@ pub unsafe fn add_skip_tables(
     lc: *const i32,
     k: [u32; 3],
 ) {
-    // SAFETY: the caller guarantees the accesses; table indices are bytes (< 256). Options:
-    // `nostack`; not `preserves_flags` (QADD may set Q, CMP writes NZCV).
-    unsafe {
-        asm!(
-            "2:",
-            "ldrb   {c}, [{conv}], #1",
-            "ldrb   {s}, [{skip}]",
-            "ldr    {c}, [{lc}, {c}, lsl #2]",
-            "ldr    {s}, [{ls}, {s}, lsl #2]",
-            "qadd   {s}, {s}, {c}",
-            add_out_asm!("{mult}", "{khi}", "{n}"),
-            "cmp    {skip}, {end}",
-            "bne    2b",
-            skip = inout(reg) skip => _,
-            conv = inout(reg) conv => _,
-            end = in(reg) skip.wrapping_add(n),
-            ls = in(reg) ls,
-            lc = in(reg) lc,
-            mult = in(reg) k[0],
-            khi = in(reg) k[1],
-            n = in(reg) k[2],
-            s = out(reg) _,
-            c = out(reg) _,
-            h = out(reg) _,
-            options(nostack),
-        );
+    if CLAMP {
+        add_tables_asm!(add_clamp_asm!("{n}"), skip, conv, n, ls, lc, k);
+    } else {
+        add_tables_asm!("", skip, conv, n, ls, lc, k);
     }
+}
+
+/// The element loop of [`add_skip_scale`] with the lower clamp `$lo`.
+macro_rules! add_scale_asm {
+    ($lo:expr, $skip:expr, $conv:expr, $n:expr, $ls:expr, $k:expr) => {
+        // SAFETY: as `add_tables_asm`. Options: `readonly` would be wrong (it writes the
+        // skip); `nostack`; not `preserves_flags`.
+        unsafe {
+            asm!(
+                "2:",
+                "ldrsb  {c}, [{conv}], #1",
+                "ldrd   {t1}, {t2}, [{k}]",
+                "sub    {c}, {c}, {t1}",
+                "lsl    {t2}, {c}, {t2}",
+                "ldrd   {t1}, {h}, [{k}, #8]",
+                "and    {h}, {h}, {c}, asr #31",
+                "sub    {h}, {t1}, {h}",
+                "mov    {c}, #0x80000000",
+                "ldrd   {t1}, {s}, [{k}, #16]",
+                "smlal  {c}, {h}, {t2}, {t1}",
+                "asr    {t2}, {h}, {s}",
+                "ldrb   {s}, [{skip}]",
+                "ldr    {s}, [{ls}, {s}, lsl #2]",
+                "qadd   {s}, {s}, {t2}",
+                "ldrd   {t1}, {t2}, [{k}, #24]",
+                "and    {c}, {s}, #0x80000000",
+                "orr    {c}, {c}, #0x40000000",
+                "add    {h}, {t2}, {s}, asr #31",
+                "smlal  {c}, {h}, {s}, {t1}",
+                "ldr    {t2}, [{k}, #32]",
+                "asr    {h}, {h}, {t2}",
+                "ssat   {h}, #8, {h}",
+                $lo,
+                "strb   {h}, [{skip}], #1",
+                "cmp    {skip}, {end}",
+                "bne    2b",
+                skip = inout(reg) $skip => _,
+                conv = inout(reg) $conv => _,
+                end = in(reg) $skip.wrapping_add($n),
+                ls = in(reg) $ls,
+                k = in(reg) $k,
+                s = out(reg) _,
+                c = out(reg) _,
+                h = out(reg) _,
+                t1 = out(reg) _,
+                t2 = out(reg) _,
+                options(nostack),
+            );
+        }
+    };
+}
+
+/// The lower clamp of [`add_skip_scale`]'s loop (`{t2}` holds `(e − 1) | act_min << 8`).
+macro_rules! add_scale_clamp_asm {
+    () => {
+        concat!(
+            "cmp    {h}, {t2}, asr #8\n",
+            "it     lt\n",
+            "asrlt  {h}, {t2}, #8\n",
+        )
+    };
 }
 
 /// [`add_skip_tables`] where only the skip's rescaling is tabulated: the conv's is computed
 /// per element from `k[0..6]` = `[zp, ls + 1, 2^(e−1) or 0, sign (1 or 0), multiplier, e]`
 /// (`add_s8`'s input scale: SUB, LSL, AND, SUB, MOV, SMLAL, ASR), `k[6..9]` the sum's
 /// requantization as there; constants are loaded from `k` each element for want of
-/// registers. 28 instructions per element.
+/// registers. 25 instructions per element, 28 with the lower clamp (`CLAMP`).
 ///
 /// # Safety
 /// As [`add_skip_tables`]; `k` readable for 9 words, 8-byte aligned (LDRD).
-pub unsafe fn add_skip_scale(
+pub unsafe fn add_skip_scale<const CLAMP: bool>(
     skip: *mut i8,
     conv: *const i8,
     n: usize,
     ls: *const i32,
     k: *const u32,
 ) {
-    // SAFETY: as `add_skip_tables`. Options: `readonly` would be wrong (it writes the skip);
-    // `nostack`; not `preserves_flags`.
-    unsafe {
-        asm!(
-            "2:",
-            "ldrsb  {c}, [{conv}], #1",
-            "ldrd   {t1}, {t2}, [{k}]",
-            "sub    {c}, {c}, {t1}",
-            "lsl    {t2}, {c}, {t2}",
-            "ldrd   {t1}, {h}, [{k}, #8]",
-            "and    {h}, {h}, {c}, asr #31",
-            "sub    {h}, {t1}, {h}",
-            "mov    {c}, #0x80000000",
-            "ldrd   {t1}, {s}, [{k}, #16]",
-            "smlal  {c}, {h}, {t2}, {t1}",
-            "asr    {t2}, {h}, {s}",
-            "ldrb   {s}, [{skip}]",
-            "ldr    {s}, [{ls}, {s}, lsl #2]",
-            "qadd   {s}, {s}, {t2}",
-            "ldrd   {t1}, {t2}, [{k}, #24]",
-            "and    {c}, {s}, #0x80000000",
-            "orr    {c}, {c}, #0x40000000",
-            "add    {h}, {t2}, {s}, asr #31",
-            "smlal  {c}, {h}, {s}, {t1}",
-            "ldr    {t2}, [{k}, #32]",
-            "asr    {h}, {h}, {t2}",
-            "ssat   {h}, #8, {h}",
-            "cmp    {h}, {t2}, asr #8",
-            "it     lt",
-            "asrlt  {h}, {t2}, #8",
-            "strb   {h}, [{skip}], #1",
-            "cmp    {skip}, {end}",
-            "bne    2b",
-            skip = inout(reg) skip => _,
-            conv = inout(reg) conv => _,
-            end = in(reg) skip.wrapping_add(n),
-            ls = in(reg) ls,
-            k = in(reg) k,
-            s = out(reg) _,
-            c = out(reg) _,
-            h = out(reg) _,
-            t1 = out(reg) _,
-            t2 = out(reg) _,
-            options(nostack),
-        );
+    if CLAMP {
+        add_scale_asm!(add_scale_clamp_asm!(), skip, conv, n, ls, k);
+    } else {
+        add_scale_asm!("", skip, conv, n, ls, k);
     }
 }

@@ -6,8 +6,8 @@
 //! conv-then-add bit for bit.
 
 use super::add_s8::{SkipAdd, TABLE_BYTES};
-use super::select::{self, Kernel, has};
-use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_band, conv2d_s8};
+use super::select::{self, Kernel, has_const};
+use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_1x1, conv2d_band, conv2d_s8};
 use crate::format::{Padding, Requant, Shape};
 
 /// Bytes of conv output a chunk aims at (at least one output row).
@@ -126,7 +126,8 @@ pub(crate) const fn chunked_conv_scratch(g: &ConvGeom, scratch_len: usize) -> us
 
 /// `skip ← add(skip, conv(input))` (the skip is the add's `a` when `skip_is_a`) on the path
 /// and conv variant that [`select::conv_add_s8`] planned: `path` [`Kernel::ConvAddBand`]
-/// (DSP; elsewhere the chunked path runs it) or [`Kernel::ConvAdd`], chunk by chunk, each
+/// (DSP; elsewhere the chunked path runs it), [`Kernel::ConvAddPointwise`] (block by block,
+/// its conv [`Kernel::ConvPointwise`]) or [`Kernel::ConvAdd`], chunk by chunk, each
 /// chunk's conv on variant `conv` (a chunk's geometry takes the whole one's). `scratch`
 /// holds at least [`min_scratch_bytes`]. `false`, with `skip` unchanged, where the set `K`
 /// lacks the path or `conv`. Buffers shorter than the geometry says (never for a validated
@@ -157,7 +158,7 @@ pub fn conv2d_add_s8<const K: u128>(
         return true;
     }
     match path {
-        Kernel::ConvAddBand if has(K, Kernel::ConvAddBand) => {
+        Kernel::ConvAddBand if has_const!(K, Kernel::ConvAddBand) => {
             #[cfg(dsp)]
             {
                 let Kernel::ConvBand { groups, relu, .. } = conv else {
@@ -172,7 +173,15 @@ pub fn conv2d_add_s8<const K: u128>(
                 );
             }
         }
-        Kernel::ConvAdd if has(K, Kernel::ConvAdd) => {}
+        Kernel::ConvAddPointwise if has_const!(K, Kernel::ConvAddPointwise) => {
+            if conv != Kernel::ConvPointwise || !has_const!(K, Kernel::ConvPointwise) {
+                return false;
+            }
+            return pointwise(
+                g, q, input, weights, bias, requant, add, skip_is_a, scratch, skip,
+            );
+        }
+        Kernel::ConvAdd if has_const!(K, Kernel::ConvAdd) => {}
         _ => return false,
     }
     let lut_at = chunked_conv_scratch(g, scratch.len());
@@ -254,4 +263,40 @@ fn band(
     conv2d_band::conv(
         g, q, input, weights, bias, requant, words, dest, plan, block,
     )
+}
+
+/// The direct 1×1 path of the fused op ([`conv2d_1x1`]) as [`conv2d_1x1::add_scratch`] lays
+/// it out: the add's tables, the conv's scratch, one block's outputs. `false`, having written
+/// nothing, where the path does not run the conv after all (never when planned).
+#[allow(clippy::too_many_arguments)]
+fn pointwise(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    add: &AddParams,
+    skip_is_a: bool,
+    scratch: &mut [u8],
+    skip: &mut [i8],
+) -> bool {
+    let Some((lut, len)) = conv2d_1x1::add_scratch(g, scratch.len()) else {
+        return false;
+    };
+    if !conv2d_s8::inputs_fit(g, input.len(), weights.len(), bias, requant) {
+        return false;
+    }
+    let (lut, rest) = scratch.split_at_mut(lut);
+    let (conv_scratch, buf) = rest.split_at_mut(len);
+    let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(lut);
+    let Some(luts) = SkipAdd::new(add, skip_is_a, words) else {
+        return false;
+    };
+    let dest = conv2d_1x1::Dest::Add {
+        buf: bytemuck::cast_slice_mut(buf),
+        skip,
+        add: &luts,
+    };
+    conv2d_1x1::conv(g, q, input, weights, bias, requant, conv_scratch, dest)
 }

@@ -16,7 +16,7 @@ const BLOCK: usize = 4;
 
 /// The widened channel groups per pixel (`Q`) if the band path can run `g`: stride 1 or 2
 /// (the same along both axes; any padding, symmetric or not), a 3×3 kernel, at least one
-/// full block per output row, and 3 input channels, a multiple of 4 up to 32, or 64.
+/// full block per output row, and 3 input channels or a multiple of 4 up to 64.
 pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
     let ic = g.input.c as usize;
     let ok = (g.stride[0] == 1 || g.stride[0] == 2)
@@ -29,7 +29,7 @@ pub(crate) const fn groups(g: &ConvGeom) -> Option<usize> {
         None
     } else if ic == 3 {
         Some(1)
-    } else if ic.is_multiple_of(4) && ic >= 4 && ic <= 32 || ic == 64 {
+    } else if ic.is_multiple_of(4) && ic >= 4 && ic <= 64 {
         Some(ic / 4)
     } else {
         None

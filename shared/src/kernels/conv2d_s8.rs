@@ -83,7 +83,7 @@ impl Table<'_> {
 
     /// Entry `o` applied to `acc`, clamped to `lo..=hi`.
     #[inline(always)]
-    fn apply(&self, o: usize, acc: i32, lo: i32, hi: i32) -> i8 {
+    pub(crate) fn apply(&self, o: usize, acc: i32, lo: i32, hi: i32) -> i8 {
         match self {
             Table::Relu(t) => {
                 let e = &t[o];

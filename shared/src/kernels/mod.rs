@@ -9,6 +9,7 @@
 mod add_s8;
 #[cfg(dsp)]
 mod arm;
+mod conv2d_1x1;
 mod conv2d_add_s8;
 mod conv2d_band;
 mod conv2d_f32;

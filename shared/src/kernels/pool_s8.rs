@@ -14,6 +14,7 @@ fn tap_offset(g: &PoolGeom, oy: usize, ox: usize, ky: usize, kx: usize) -> usize
 }
 
 /// int8 max pooling.
+#[inline(never)]
 pub fn maxpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
     let c = g.input.c as usize;
     let (oh, ow) = (g.output.h as usize, g.output.w as usize);
@@ -126,6 +127,7 @@ fn maxpool_2x2_words(g: &PoolGeom, input: &[i8], output: &mut [i8]) -> bool {
 }
 
 /// int8 average pooling, rounding half away from zero.
+#[inline(never)]
 pub fn avgpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
     let n = g.kernel[0] as usize * g.kernel[1] as usize;
     let c = g.input.c as usize;
@@ -151,6 +153,7 @@ pub fn avgpool2d_s8(g: &PoolGeom, input: &[i8], output: &mut [i8]) {
 }
 
 /// int8 global average pooling to `c × 1 × 1`.
+#[inline(never)]
 pub fn global_avgpool_s8(s: Shape, input: &[i8], output: &mut [i8]) {
     let c = s.c as usize;
     let n = s.h as usize * s.w as usize;

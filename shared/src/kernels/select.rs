@@ -10,9 +10,11 @@
 //!
 //! Adding a variant: a [`Kernel`] value (and its [`Kernel::index`] slot and name), the
 //! condition in [`conv_s8`] (or a new selection function) that picks it, and one arm in the
-//! dispatch that calls its function under `has(K, …)`.
+//! dispatch that calls its function under `has_const!(K, …)`.
 
-use super::{AddParams, ConvGeom, OutQuant, add_s8, conv2d_add_s8, conv2d_band, conv2d_s8};
+use super::{
+    AddParams, ConvGeom, OutQuant, add_s8, conv2d_1x1, conv2d_add_s8, conv2d_band, conv2d_s8,
+};
 use crate::format::Requant;
 
 /// One compiled kernel variant: what an op runs, as far as it decides the code linked.
@@ -22,8 +24,8 @@ pub enum Kernel {
     /// A conv whose buffers are shorter than its geometry (never for a validated model):
     /// the reference loops.
     ConvReference,
-    /// A 3×3 conv on the band path with `groups` widened 4-channel groups per pixel (1–8,
-    /// or 16), requantized by the fused-ReLU table (`relu`) or the folded one; stride 2
+    /// A 3×3 conv on the band path with `groups` widened 4-channel groups per pixel (1–16),
+    /// requantized by the fused-ReLU table (`relu`) or the folded one; stride 2
     /// (`stride2`) only with the ReLU table.
     ConvBand {
         groups: u8,
@@ -32,12 +34,18 @@ pub enum Kernel {
     },
     /// Any other conv: im2col blocks (DSP), or the portable loops.
     ConvIm2col,
+    /// A 1×1 conv without padding (any stride, input channels a multiple of 4) read in place:
+    /// each block of 4 output pixels widened straight from the input, no im2col.
+    ConvPointwise,
     /// A conv fused with the residual add after it, in chunks of rows added in place (its
     /// conv is a variant of its own).
     ConvAdd,
     /// A conv fused with the residual add after it on the band path: each block of 4 output
     /// pixels added into the skip as it is computed (its conv is a band variant).
     ConvAddBand,
+    /// A 1×1 conv fused with the residual add after it: each block of 4 output pixels
+    /// ([`Kernel::ConvPointwise`], its conv) added into the skip as it is computed.
+    ConvAddPointwise,
     /// A fully connected layer.
     Dense,
     /// A fully connected layer whose buffers are shorter than its lengths (never for a
@@ -52,13 +60,13 @@ pub enum Kernel {
 }
 
 /// The band path's group counts, in [`Kernel::index`] order.
-const BAND_GROUPS: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 16];
+const BAND_GROUPS: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
 /// Band variants per group count: folded and ReLU table at stride 1, ReLU table at stride 2.
 const BAND_KINDS: u8 = 3;
 
 /// Slots before the band variants (the others, in [`Kernel::index`] order).
-const FIXED: [Kernel; 11] = [
+const FIXED: [Kernel; 13] = [
     Kernel::ConvReference,
     Kernel::ConvIm2col,
     Kernel::ConvAdd,
@@ -70,6 +78,8 @@ const FIXED: [Kernel; 11] = [
     Kernel::Relu,
     Kernel::Add,
     Kernel::ConvAddBand,
+    Kernel::ConvPointwise,
+    Kernel::ConvAddPointwise,
 ];
 
 /// The first band slot.
@@ -93,15 +103,17 @@ impl Kernel {
             Kernel::Relu => 8,
             Kernel::Add => 9,
             Kernel::ConvAddBand => 10,
+            Kernel::ConvPointwise => 11,
+            Kernel::ConvAddPointwise => 12,
             Kernel::ConvBand {
                 groups,
                 relu,
                 stride2,
             } => {
-                let slot = if groups >= 1 && groups <= 8 {
+                let slot = if groups >= 1 && groups <= 16 {
                     groups - 1
                 } else {
-                    8
+                    15
                 };
                 // Folded at stride 2 (never planned) shares the ReLU one's slot.
                 let kind = if stride2 { 2 } else { relu as u8 };
@@ -129,7 +141,7 @@ impl Kernel {
 
     /// Short name, as error messages and `whittle fit` print it (`conv_band_q4_relu`).
     pub const fn name(self) -> &'static str {
-        const BAND: [[&str; 3]; 9] = [
+        const BAND: [[&str; 3]; 16] = [
             [
                 "conv_band_q1_folded",
                 "conv_band_q1_relu",
@@ -171,6 +183,41 @@ impl Kernel {
                 "conv_band_q8_relu_s2",
             ],
             [
+                "conv_band_q9_folded",
+                "conv_band_q9_relu",
+                "conv_band_q9_relu_s2",
+            ],
+            [
+                "conv_band_q10_folded",
+                "conv_band_q10_relu",
+                "conv_band_q10_relu_s2",
+            ],
+            [
+                "conv_band_q11_folded",
+                "conv_band_q11_relu",
+                "conv_band_q11_relu_s2",
+            ],
+            [
+                "conv_band_q12_folded",
+                "conv_band_q12_relu",
+                "conv_band_q12_relu_s2",
+            ],
+            [
+                "conv_band_q13_folded",
+                "conv_band_q13_relu",
+                "conv_band_q13_relu_s2",
+            ],
+            [
+                "conv_band_q14_folded",
+                "conv_band_q14_relu",
+                "conv_band_q14_relu_s2",
+            ],
+            [
+                "conv_band_q15_folded",
+                "conv_band_q15_relu",
+                "conv_band_q15_relu_s2",
+            ],
+            [
                 "conv_band_q16_folded",
                 "conv_band_q16_relu",
                 "conv_band_q16_relu_s2",
@@ -188,6 +235,8 @@ impl Kernel {
             Kernel::Relu => "relu",
             Kernel::Add => "add",
             Kernel::ConvAddBand => "conv_add_band",
+            Kernel::ConvPointwise => "conv_1x1",
+            Kernel::ConvAddPointwise => "conv_add_1x1",
             Kernel::ConvBand { .. } => {
                 let i = (self.index() - BAND0) as usize;
                 let k = BAND_KINDS as usize;
@@ -225,16 +274,32 @@ impl KernelSet {
     }
 }
 
-/// Whether the set of bits `k` holds `kernel`: with `k` a const generic parameter this is a
-/// constant, and the dispatch arm it guards compiles to nothing when false.
+/// Whether the set of bits `k` holds `kernel`.
 #[inline(always)]
 pub const fn has(k: u128, kernel: Kernel) -> bool {
-    k >> kernel.index() & 1 == 1
+    has_bit(k, kernel.index())
 }
+
+/// Whether the set of bits `k` holds the variant in slot `i`.
+#[inline(always)]
+pub const fn has_bit(k: u128, i: u8) -> bool {
+    k >> i & 1 == 1
+}
+
+/// [`has`] for a variant written out, its slot computed at compile time: with `k` a const
+/// generic parameter the whole test is a constant, and the dispatch arm it guards compiles
+/// to nothing when false, whether or not the optimizer (the firmware's executor is built
+/// for size) inlines [`Kernel::index`].
+macro_rules! has_const {
+    ($k:expr, $kernel:expr) => {
+        $crate::kernels::select::has_bit($k, const { $kernel.index() })
+    };
+}
+pub(crate) use has_const;
 
 /// The variant [`conv2d_s8_in`] runs for a conv of geometry `g` with these buffers
 /// (`scratch_words`: the whole 4-byte words of its scratch from the first aligned one): the
-/// band path where it takes the layer, else im2col where the scratch holds it, else the
+/// direct 1×1 path or the band path where it takes the layer, else im2col where the scratch holds it, else the
 /// reference loops (buffers shorter than the geometry, or a blob whose scratch was sized for
 /// a band path that refuses the layer's requantization). The same on every target: the host
 /// computes what the firmware will run.
@@ -254,6 +319,9 @@ pub fn conv_s8(
     {
         return Kernel::ConvReference;
     }
+    if conv2d_1x1::plan(g, q, requant, scratch_words) {
+        return Kernel::ConvPointwise;
+    }
     match conv2d_band::plan(g, q, bias, requant, scratch_words) {
         Some((groups, relu)) => Kernel::ConvBand {
             groups,
@@ -272,10 +340,11 @@ pub const fn scratch_words(offset: usize, len: usize) -> usize {
     len.saturating_sub(skip) / 4
 }
 
-/// The path (`ConvAddBand` or `ConvAdd`) and conv variant of a conv fused with the add
-/// after it, its scratch `scratch_len` bytes at `offset` bytes into the RAM buffer: the band
-/// path where the band takes the conv with the scratch left beside the add's table(s) and
-/// one block's outputs, and the add's parameters take tables; else the chunked path, its
+/// The path (`ConvAddBand`, `ConvAddPointwise` or `ConvAdd`) and conv variant of a conv
+/// fused with the add after it, its scratch `scratch_len` bytes at `offset` bytes into the
+/// RAM buffer: the band path where the band takes the conv with the scratch left beside the
+/// add's table(s) and one block's outputs, and the add's parameters take tables; the direct
+/// 1×1 path likewise; else the chunked path, its
 /// conv planned on the scratch before the chunk buffer and the tables. As
 /// [`conv2d_add_s8`](super::conv2d_add_s8) lays its scratch out.
 #[allow(clippy::too_many_arguments)]
@@ -303,6 +372,13 @@ pub fn conv_add_s8(
             stride2: g.stride[0] == 2,
         };
         return (Kernel::ConvAddBand, conv);
+    }
+    if fits
+        && add_s8::tables_apply(add)
+        && let Some((lut, len)) = conv2d_1x1::add_scratch(g, scratch_len)
+        && conv2d_1x1::plan(g, q, requant, scratch_words(offset + lut, len))
+    {
+        return (Kernel::ConvAddPointwise, Kernel::ConvPointwise);
     }
     let len = conv2d_add_s8::chunked_conv_scratch(g, scratch_len);
     let conv = conv_s8(
@@ -346,23 +422,23 @@ pub fn dense_s8(
 #[inline(always)]
 pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::BlockFn> {
     use super::arm::mac_requant_band;
-    /// Three arms per group count, each under its own constant `has(K, …)`.
+    /// Three arms per group count, each under its own constant `has_const!(K, …)`.
     macro_rules! arms {
         ($($q:literal),*) => {
             match kernel {
                 $(
                     Kernel::ConvBand { groups: $q, relu: true, stride2: false }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: true, stride2: false }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: true, stride2: false }) =>
                     {
                         Some(mac_requant_band::<$q, true, 1>)
                     }
                     Kernel::ConvBand { groups: $q, relu: false, stride2: false }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: false, stride2: false }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: false, stride2: false }) =>
                     {
                         Some(mac_requant_band::<$q, false, 1>)
                     }
                     Kernel::ConvBand { groups: $q, relu: true, stride2: true }
-                        if has(K, Kernel::ConvBand { groups: $q, relu: true, stride2: true }) =>
+                        if has_const!(K, Kernel::ConvBand { groups: $q, relu: true, stride2: true }) =>
                     {
                         Some(mac_requant_band::<$q, true, 2>)
                     }
@@ -371,7 +447,7 @@ pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::B
             }
         };
     }
-    arms!(1, 2, 3, 4, 5, 6, 7, 8, 16)
+    arms!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 }
 
 /// Runs conv variant `kernel` (as [`conv_s8`] chose it for these buffers) if the set `K`
@@ -414,11 +490,15 @@ pub fn conv2d_s8_in<const K: u128>(
                 block,
             )
         }
-        Kernel::ConvIm2col if has(K, Kernel::ConvIm2col) => {
+        Kernel::ConvPointwise if has_const!(K, Kernel::ConvPointwise) => {
+            let dest = conv2d_1x1::Dest::Tensor(output);
+            conv2d_1x1::conv(g, q, input, weights, bias, requant, scratch, dest)
+        }
+        Kernel::ConvIm2col if has_const!(K, Kernel::ConvIm2col) => {
             conv2d_s8::im2col(g, q, input, weights, bias, requant, scratch, output);
             true
         }
-        Kernel::ConvReference if has(K, Kernel::ConvReference) => {
+        Kernel::ConvReference if has_const!(K, Kernel::ConvReference) => {
             super::reference::conv2d_s8(g, q, input, weights, bias, requant, output);
             true
         }

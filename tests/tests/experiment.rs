@@ -66,6 +66,8 @@ fn bad_configs_fail_before_training_naming_the_field() {
     );
     let e = err(&|j| j["data"] = serde_json::json!(tmp.path().join("nowhere")));
     assert!(e.contains("`data`") && e.contains("no CIFAR-10"), "{e}");
+    let e = err(&|j| j["l1_optimizer"] = serde_json::json!({"kind": "sgd", "lr": 0.3}));
+    assert!(e.contains("unknown variant `sgd`"), "{e}");
     let e = err(&|j| j["epochs"] = serde_json::json!(3));
     assert!(e.contains("unknown field `epochs`"), "{e}");
     let e = err(&|j| j["base"] = serde_json::json!("missing"));

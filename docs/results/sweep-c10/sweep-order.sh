@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the seed-c10 sweep's points in the order this release ran them (the 50% ablation
-# first, then the other budgets); a finished point is skipped by `whittle experiment`
-# itself, so the script resumes after a kill. Run from the repository root.
+# Runs both seed-c10 sweeps two points at a time (as this release ran them: two queues on
+# the 2-core machine), then writes their reports. A finished point is skipped by
+# `whittle experiment` itself and a killed one is redone, so the script resumes after a
+# kill. Run from the repository root with WHITTLE_DATA set.
 set -u
-order="0 2 14 20 26 8 3 4 15 16 21 22 27 28 9 10 1 5 6 7 11 12 13 17 18 19 23 24 25 29 30 32 31 35 36 33 34"
-for k in $order; do
-  nice -n 10 whittle experiment docs/results/sweep-c10.json --point "$k" || echo "point $k failed"
+for cfg in docs/results/sweep-c10.json docs/results/sweep-c10-macs.json; do
+  whittle experiment "$cfg" --list | cut -d' ' -f1 |
+    xargs -P 2 -I{} nice -n 10 whittle experiment "$cfg" --point {}
+  whittle experiment "$cfg" --report
 done
-whittle experiment docs/results/sweep-c10.json --report

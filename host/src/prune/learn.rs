@@ -25,8 +25,9 @@ pub struct LearnConfig {
     pub batch_size: usize,
     /// Adam learning rate of the weights.
     pub lr: f64,
-    /// Adam learning rate of masks and gates (their own optimizer: at the weights' 1e-3 a
-    /// mask needs ~700 steps to snap and a gate ≥ 2,500 to close).
+    /// Adam learning rate of masks and gates for methods whose [`MaskOptimizer`] is
+    /// `Adam` (l0's gates; at the weights' 1e-3 a gate needs ≥ 2,500 steps to close); a
+    /// proximal optimizer carries its own.
     #[serde(default = "default_mask_lr")]
     pub mask_lr: f64,
     /// L1 on conv/dense kernels (the seed's subtlety 1: keeps weights from compensating).

@@ -163,27 +163,32 @@ impl L1 {
         self.config.layer_lambda.get(i).copied().unwrap_or(1.0)
     }
 
-    /// Per prunable group, whether each channel is snapped: every Mask on it frozen (a
-    /// group without a Mask has none).
-    fn snapped_channels(&self) -> Vec<Vec<bool>> {
+    /// Per prunable group, whether each channel lives: some Mask on it says so (`says(k, c)`
+    /// for Mask node k, channel c); a group without a Mask keeps every channel.
+    fn live_channels(&self, says: impl Fn(usize, usize) -> bool) -> Vec<Vec<bool>> {
         let widths = self.groups.widths();
-        let mut dead: Vec<Vec<bool>> = widths.iter().map(|&w| vec![true; w]).collect();
+        let mut live: Vec<Vec<bool>> = widths.iter().map(|&w| vec![false; w]).collect();
         let mut has_mask = vec![false; widths.len()];
-        for (k, f) in self.frozen.iter().enumerate() {
-            let Some(gi) = self.mask_group[k] else {
+        for (k, g) in self.mask_group.iter().enumerate() {
+            let Some(gi) = *g else {
                 continue;
             };
             has_mask[gi] = true;
-            for (c, d) in dead[gi].iter_mut().enumerate() {
-                *d &= f.get(c).copied().unwrap_or(false);
+            for (c, l) in live[gi].iter_mut().enumerate() {
+                *l |= says(k, c);
             }
         }
-        for (d, m) in dead.iter_mut().zip(has_mask) {
+        for (l, m) in live.iter_mut().zip(has_mask) {
             if !m {
-                d.fill(false);
+                l.fill(true);
             }
         }
-        dead
+        live
+    }
+
+    /// Per prunable group, whether each channel is unsnapped: some Mask on it not frozen.
+    fn unsnapped_channels(&self) -> Vec<Vec<bool>> {
+        self.live_channels(|k, c| !self.frozen[k].get(c).copied().unwrap_or(false))
     }
 
     /// Live channels per prunable group from the Mask nodes' values: under a budget a
@@ -191,39 +196,14 @@ impl L1 {
     /// at 0 too, held there by the projection); without one, while some mask on it is
     /// above the threshold.
     fn live_of(&self, values: &[Vec<f32>]) -> Vec<usize> {
-        if self.config.target.is_some() {
-            return self
-                .snapped_channels()
-                .iter()
-                .map(|dead| dead.iter().filter(|d| !**d).count())
-                .collect();
-        }
-        let widths = self.groups.widths();
         let th = self.config.threshold;
-        let mut alive: Vec<Vec<bool>> = widths.iter().map(|&w| vec![false; w]).collect();
-        let mut has_mask = vec![false; widths.len()];
-        for (k, v) in values.iter().enumerate() {
-            let Some(gi) = self.mask_group[k] else {
-                continue;
-            };
-            has_mask[gi] = true;
-            for (c, x) in v.iter().enumerate() {
-                if x.abs() > th && c < alive[gi].len() {
-                    alive[gi][c] = true;
-                }
-            }
-        }
-        alive
-            .iter()
-            .zip(&has_mask)
-            .zip(&widths)
-            .map(|((a, &m), &w)| {
-                if m {
-                    a.iter().filter(|x| **x).count()
-                } else {
-                    w
-                }
-            })
+        let live = if self.config.target.is_some() {
+            self.unsnapped_channels()
+        } else {
+            self.live_channels(|k, c| values[k].get(c).is_some_and(|x| x.abs() > th))
+        };
+        live.iter()
+            .map(|l| l.iter().filter(|x| **x).count())
             .collect()
     }
 
@@ -566,16 +546,16 @@ impl PruneMethod for L1 {
     fn learned_keep(&self, net: &Net) -> Result<Option<Vec<Vec<usize>>>, PruneError> {
         let th = self.config.threshold;
         let budget = self.config.target.is_some();
-        let snapped = self.snapped_channels();
+        let unsnapped = self.unsnapped_channels();
         Ok(Some(
             self.masks(net)?
                 .into_iter()
-                .zip(&snapped)
-                .map(|(m, dead)| {
+                .zip(&unsnapped)
+                .map(|(m, live)| {
                     (0..m.len())
                         .filter(|&c| {
                             if budget {
-                                !dead.get(c).copied().unwrap_or(false)
+                                live.get(c).copied().unwrap_or(true)
                             } else {
                                 m[c].abs() > th
                             }
@@ -589,19 +569,19 @@ impl PruneMethod for L1 {
     fn keep_plan(&self, net: &Net, ctx: &PlanContext) -> Result<KeepPlan, PruneError> {
         let th = self.config.threshold;
         let masks = self.masks(net)?;
-        let snapped = self.snapped_channels();
+        let unsnapped = self.unsnapped_channels();
         let scores: Vec<Vec<f32>> = self
             .scores(net)?
             .into_iter()
             .zip(masks)
-            .zip(&snapped)
-            .map(|((s, m), dead)| {
+            .zip(&unsnapped)
+            .map(|((s, m), live)| {
                 s.into_iter()
                     .zip(m)
                     .enumerate()
                     .map(|(c, (s, v))| match ctx.amount {
                         // Snapped channels compute nothing: never keep them for a budget.
-                        Amount::Target(_) if dead.get(c).copied().unwrap_or(false) => {
+                        Amount::Target(_) if !live.get(c).copied().unwrap_or(true) => {
                             f32::NEG_INFINITY
                         }
                         Amount::Target(_) => s,

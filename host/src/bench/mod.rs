@@ -261,7 +261,7 @@ pub fn run(
             start = Instant::now();
         }
         let b = make_batch(train, &batch_indices(&order, step, opts.batch), None, &ad);
-        let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, &config, config.lr);
+        let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, &config, None, config.lr);
         net = next;
         if !out.loss.is_finite() {
             return Err(BenchError::NonFinite {

@@ -19,7 +19,7 @@ use whittle::prune::slimming::{Slimming, SlimmingConfig};
 use whittle::prune::{
     Amount, KeepPlan, MaskOptimizer, PruneMethod, PruneOptions, Target, prune_run,
 };
-use whittle::train::{LrSchedule, RunDir};
+use whittle::train::{Distill, LrSchedule, RunDir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum MethodArg {
@@ -116,6 +116,19 @@ pub struct PruneArgs {
     /// Fine-tune with random crop (4 px padding) + horizontal flip.
     #[arg(long)]
     augment: bool,
+    /// Fine-tune distilled from the unpruned base (--from): the loss blends the labels'
+    /// cross-entropy with the base's softened predictions.
+    #[arg(long)]
+    distill: bool,
+    /// Distill from this run directory instead of the base (implies --distill).
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Distillation temperature T.
+    #[arg(long, default_value_t = 4.0)]
+    distill_temperature: f64,
+    /// Distillation weight α: loss = (1 − α)·CE + α·T²·KL(teacher ‖ student).
+    #[arg(long, default_value_t = 0.9)]
+    distill_alpha: f64,
     /// l1/l0: learning rate of the masks / gates (their own optimizer) [default: 0.3 for
     /// l1's prox-sgd, 1e-2 for Adam].
     #[arg(long)]
@@ -308,6 +321,11 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         finetune_schedule: a.schedule,
         finetune_augment: a.augment,
         scratch_epochs: a.epochs + a.finetune_epochs,
+        finetune_distill: (a.distill || a.teacher.is_some()).then(|| Distill {
+            teacher: a.teacher.clone().unwrap_or_else(|| a.from.clone()),
+            temperature: a.distill_temperature,
+            alpha: a.distill_alpha,
+        }),
     };
     eprintln!(
         "pruning {} ({}) with {} into {}",

@@ -22,7 +22,8 @@ use crate::train::history::LearnProgress;
 use crate::train::run_dir::{save_net_atomic, write_atomic, write_json};
 use crate::train::trainer::optimizer;
 use crate::train::{
-    self, EpochRecord, History, LrSchedule, RunDir, RunOptions, TrainConfig, Weights, evaluate,
+    self, Distill, EpochRecord, History, LrSchedule, RunDir, RunOptions, TrainConfig, Weights,
+    evaluate,
 };
 
 /// Settings of a pruning run besides the method's own.
@@ -51,6 +52,9 @@ pub struct PruneOptions {
     /// Epochs of a from-scratch run (scratch only: learning + fine-tuning of the methods
     /// it is compared with).
     pub scratch_epochs: usize,
+    /// Fine-tuning (and from-scratch) distilled from a teacher run (usually the base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune_distill: Option<Distill>,
 }
 
 impl Default for PruneOptions {
@@ -66,6 +70,7 @@ impl Default for PruneOptions {
             finetune_schedule: LrSchedule::Constant,
             finetune_augment: false,
             scratch_epochs: 6,
+            finetune_distill: None,
         }
     }
 }
@@ -251,6 +256,7 @@ pub fn prune_run(
         lr: opts.finetune_lr,
         lr_schedule: opts.finetune_schedule,
         augment: opts.finetune_augment,
+        distill: opts.finetune_distill.clone(),
         batch_size: opts.learn.batch_size,
         seed: opts.learn.seed,
         ..base_config

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::distill::Distill;
 use super::error::TrainError;
 use crate::data::{DatasetKind, SplitOptions};
 use crate::nn::Group;
@@ -45,6 +46,9 @@ pub struct TrainConfig {
     pub train_group: Group,
     /// Batch size of validation passes.
     pub eval_batch_size: usize,
+    /// Distill from a teacher run while training (older `train.json` files: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<Distill>,
 }
 
 impl Default for TrainConfig {
@@ -66,6 +70,7 @@ impl Default for TrainConfig {
             split: SplitOptions::default(),
             train_group: Group::All,
             eval_batch_size: 256,
+            distill: None,
         }
     }
 }
@@ -112,6 +117,9 @@ impl TrainConfig {
                 "betas ({}, {}) must be in [0, 1)",
                 self.beta1, self.beta2
             ));
+        }
+        if let Some(d) = &self.distill {
+            d.check()?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod error;
 pub mod evaluate;
 pub mod history;
@@ -9,6 +10,7 @@ pub mod run_dir;
 pub mod trainer;
 
 pub use config::{LrSchedule, TrainConfig};
+pub use distill::{Distill, Teacher};
 pub use error::TrainError;
 pub use evaluate::{EvalSplit, Evaluation, evaluate, evaluate_run, score_batch};
 pub use history::{EpochRecord, History};

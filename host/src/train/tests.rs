@@ -243,3 +243,99 @@ fn training_only_weights_leaves_masks_at_one_and_vice_versa() {
         .unwrap_or_else(|| panic!("mask1"));
     assert!(wb[mask] != init[mask], "masks did not train");
 }
+
+fn distilled(teacher: &std::path::Path, alpha: f64) -> TrainConfig {
+    TrainConfig {
+        distill: Some(Distill {
+            teacher: teacher.to_path_buf(),
+            temperature: 4.0,
+            alpha,
+        }),
+        ..config(1, 5)
+    }
+}
+
+#[test]
+fn distillation_at_alpha_zero_trains_bit_for_bit_as_without_a_teacher_and_at_one_differs() {
+    let _guard = serial();
+    let (teacher, plain, zero, one) = (tmp(), tmp(), tmp(), tmp());
+    fresh(teacher.path(), &config(1, 3));
+    fresh(plain.path(), &config(1, 5));
+    fresh(zero.path(), &distilled(teacher.path(), 0.0));
+    fresh(one.path(), &distilled(teacher.path(), 1.0));
+    let (wp, wz, wo) = (
+        weights(plain.path()),
+        weights(zero.path()),
+        weights(one.path()),
+    );
+    assert!(same(&wp, &wz), "alpha 0 must leave the step untouched");
+    assert!(!same(&wp, &wo), "alpha 1 must train toward the teacher");
+    let stored = RunDir::new(one.path())
+        .config()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.distill, distilled(teacher.path(), 1.0).distill);
+}
+
+#[test]
+fn a_teacher_that_predicts_other_classes_is_refused_by_name() {
+    let _guard = serial();
+    let (teacher, student) = (tmp(), tmp());
+    let spec = sequential(
+        "tiny5",
+        [3, 32, 32],
+        5,
+        vec![
+            LayerV1::Conv {
+                out: 4,
+                k: 3,
+                relu: true,
+            },
+            LayerV1::Pool { size: 4 },
+            LayerV1::Flatten,
+            LayerV1::Dense {
+                out: 5,
+                relu: false,
+            },
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut five = data();
+    for im in [&mut five.train, &mut five.val] {
+        im.num_classes = 5;
+        im.labels.iter_mut().for_each(|l| *l %= 5);
+    }
+    train(
+        &RunDir::new(teacher.path()),
+        &spec,
+        &config(1, 3),
+        &five,
+        &Device::flex(),
+        quiet(),
+        &mut |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = train(
+        &RunDir::new(student.path()),
+        &tiny_spec(),
+        &distilled(teacher.path(), 0.5),
+        &data(),
+        &Device::flex(),
+        quiet(),
+        &mut |_| {},
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("teacher") && err.contains("does not match"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_train_json_without_distill_loads_as_none() {
+    let json = serde_json::to_value(config(1, 1)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(json.get("distill").is_none(), "none is not written: {json}");
+    let back: TrainConfig = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.distill, None);
+}

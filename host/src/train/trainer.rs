@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checkpoint::{self, Progress};
 use super::config::TrainConfig;
+use super::distill::Teacher;
 use super::error::TrainError;
 use super::evaluate::{evaluate, hits};
 use super::history::{EpochRecord, History};
@@ -132,10 +133,12 @@ pub(crate) fn penalized(net: &Net, ce: Tensor<1>, config: &TrainConfig) -> Tenso
     ce
 }
 
-/// One optimizer step exactly as [`train`] runs it: forward, cross-entropy plus the L1/L2
-/// kernel penalties, backward, Adam at rate `lr` on the parameters in `ids`. `net` must live on an
+/// One optimizer step exactly as [`train`] runs it: forward, cross-entropy (blended with
+/// `teacher`'s distillation term when there is one) plus the L1/L2 kernel penalties,
+/// backward, Adam at rate `lr` on the parameters in `ids`. `net` must live on an
 /// autodiff device. When the loss is not finite the step stops before the backward pass and
 /// returns the net unchanged (the caller decides what to do; `train` stops the run).
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     net: Net,
     optim: &mut ModuleOptimizer,
@@ -143,11 +146,16 @@ pub fn train_step(
     loss_fn: &CrossEntropyLoss,
     ids: &[ParamId],
     config: &TrainConfig,
+    teacher: Option<&Teacher>,
     lr: f64,
 ) -> (Net, StepOutcome) {
-    let logits = net.forward(batch.images);
+    let logits = net.forward(batch.images.clone());
     let ce = loss_fn.forward(logits.clone(), batch.labels.clone());
-    let loss = penalized(&net, ce.clone(), config);
+    let target = match teacher {
+        Some(t) => t.loss(batch.images, logits.clone(), ce.clone()),
+        None => ce.clone(),
+    };
+    let loss = penalized(&net, target, config);
     let ce_value: f32 = ce.into_scalar();
     if !ce_value.is_finite() {
         return (
@@ -199,6 +207,10 @@ fn run_epochs(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<History, TrainError> {
     let ids = net.param_ids(config.train_group);
+    let teacher = match &config.distill {
+        Some(d) => Some(Teacher::load(d, &net, device)?),
+        None => None,
+    };
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let n = data.train.len();
     let bs = config.batch_size;
@@ -225,7 +237,16 @@ fn run_epochs(
             let range = net.graph.input_range;
             let b = make_batch_in(&data.train, chunk, aug.as_mut(), range, device);
             let lr = config.lr_at(progress.steps as usize, steps_per_epoch);
-            let (next, out) = train_step(net, &mut optim, b, &loss_fn, &ids, config, lr);
+            let (next, out) = train_step(
+                net,
+                &mut optim,
+                b,
+                &loss_fn,
+                &ids,
+                config,
+                teacher.as_ref(),
+                lr,
+            );
             net = next;
             if !out.loss.is_finite() {
                 pb.abandon();

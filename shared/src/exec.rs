@@ -103,7 +103,7 @@ fn pool_geom(
 /// The fusion of `conv` with `next` if the blob was planned for it: [`fuse::conv_add`] holds
 /// and the add's output shares the skip's arena offset (the validator then guarantees that
 /// nothing reads the conv's output or the skip later).
-fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
+pub fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
     let Some(f) = fuse::conv_add(model.precision(), conv, next) else {
         return Ok(None);
     };

@@ -25,6 +25,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of its largest variant (`prune`'s flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The main job: prune the shipped seed-c10 checkpoint with l1 and l0 at two budgets,

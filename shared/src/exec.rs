@@ -103,7 +103,7 @@ fn pool_geom(
 /// The fusion of `conv` with `next` if the blob was planned for it: [`fuse::conv_add`] holds
 /// and the add's output shares the skip's arena offset (the validator then guarantees that
 /// nothing reads the conv's output or the skip later).
-pub fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
+fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
     let Some(f) = fuse::conv_add(model.precision(), conv, next) else {
         return Ok(None);
     };
@@ -112,7 +112,7 @@ pub fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>>
 }
 
 /// The add's parameters for its input and output tensors.
-fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
+pub fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
     let (ta, tb, o) = (
         model.tensor(a.a)?,
         model.tensor(a.b)?,

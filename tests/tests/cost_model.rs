@@ -110,7 +110,20 @@ impl Chain {
     }
 
     fn conv(&mut self, oc: u16, k: [u8; 2], s: [u8; 2], pad: [u8; 4], q: Quant) -> u16 {
-        let i = self.shape();
+        self.conv_from(self.cur, oc, k, s, pad, q)
+    }
+
+    /// A conv of tensor `input` (not necessarily the current one).
+    fn conv_from(
+        &mut self,
+        input: u16,
+        oc: u16,
+        k: [u8; 2],
+        s: [u8; 2],
+        pad: [u8; 4],
+        q: Quant,
+    ) -> u16 {
+        let i = self.b.tensor_info(input).expect("tensor").shape;
         let oh = (i.h + pad[0] as u16 + pad[2] as u16 - k[0] as u16) / s[0] as u16 + 1;
         let ow = (i.w + pad[1] as u16 + pad[3] as u16 - k[1] as u16) / s[1] as u16 + 1;
         let out = Shape::new(oc, oh, ow);
@@ -124,7 +137,7 @@ impl Chain {
             self.b.data_requant(&rq),
         );
         self.b.op(Op::Conv2d(Conv2d {
-            input: self.cur,
+            input,
             output: t,
             kernel: k,
             stride: s,
@@ -284,6 +297,23 @@ fn random_chain(seed: u64, input: Shape, n: usize, dense: usize) -> Vec<u8> {
                 c.conv(s.c, [1, 1], [1, 1], [0; 4], Quant::Linear);
                 c.unary("relu");
                 c.add(skip, false);
+            }
+            5 | 7 if s.h >= 8 && s.w >= 8 => {
+                // A ResNet downsampling block: 3×3 stride 2 (ReLU), 3×3, and a 1×1 stride-2
+                // shortcut from the block's input, fused with the add (the direct 1×1 path).
+                let skip = c.cur;
+                let oc = pick(&mut r, &[s.c, 2 * s.c, 8, 16, 24, 40]).min(64);
+                c.conv(oc, [3, 3], [2, 2], [1; 4], Quant::Relu);
+                let main = c.conv(oc, [3, 3], [1, 1], [1; 4], pick(&mut r, &quants[..3]));
+                c.conv_from(skip, oc, [1, 1], [2, 2], [0; 4], pick(&mut r, &quants[..3]));
+                c.add(main, r.coin());
+            }
+            6 => {
+                // A 1×1 conv, stride 1 or 2 (the direct path where channels come in 4s).
+                let st = pick(&mut r, &[[1u8, 1], [2, 2]]);
+                if s.w >= 7 || st == [1, 1] {
+                    c.conv(oc, [1, 1], st, [0; 4], q);
+                }
             }
             3 | 8 if s.h >= 6 => {
                 let k = pick(&mut r, &[[1u8, 1], [3, 3], [5, 5], [3, 1], [2, 2]]);
@@ -464,13 +494,16 @@ fn measure(blob: &[u8], machine: Machine) -> Vec<(Kernel, [f64; N_FEATURES], u64
 fn calibrate() {
     require_tools();
     let mut rows: BTreeMap<Kernel, Vec<([f64; N_FEATURES], f64)>> = BTreeMap::new();
+    let mut blobs = Vec::new();
     for (i, blob) in calibration_blobs().iter().enumerate() {
         let m = measure(blob, Machine::Mps2An386);
         println!("calibration blob {i}: {} ops", m.len());
-        for (k, f, y) in m {
+        for &(k, f, y) in &m {
             rows.entry(k).or_default().push((f, y as f64));
         }
+        blobs.push(m);
     }
+    let mut fitted = BTreeMap::new();
     let mut table = String::new();
     for k in Kernel::ALL {
         let r = rows.get(&k).map(Vec::as_slice).unwrap_or(&[]);
@@ -479,6 +512,7 @@ fn calibrate() {
         } else {
             fit(r)
         };
+        fitted.insert(k, x);
         let worst = r
             .iter()
             .map(|(f, y)| {
@@ -515,6 +549,20 @@ fn calibrate() {
             r.len(),
             vals.join(", ")
         ));
+    }
+    // Each calibration blob's whole-network error with the fitted costs (rounded per op as
+    // the model rounds).
+    for (i, m) in blobs.iter().enumerate() {
+        let (mut p, mut y) = (0.0, 0.0);
+        for (k, f, v) in m {
+            let dot: f64 = f.iter().zip(&fitted[k]).map(|(a, b)| a * b).sum();
+            p += dot.max(0.0).round();
+            y += *v as f64;
+        }
+        println!(
+            "calibration blob {i}: fitted {p:.0}, QEMU {y:.0} ({:+.3}%)",
+            100.0 * (p / y - 1.0)
+        );
     }
     let file = format!(
         "//! The instruction model's per-iteration costs, one row per kernel path (written by the\n\

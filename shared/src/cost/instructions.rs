@@ -1,26 +1,28 @@
 //! The instruction model: per-op instruction counts on a DSP Cortex-M core (M4, M7, M33),
 //! predicted as the kernel path's trip counts times per-iteration costs fitted in QEMU.
 //!
-//! Each op is classed by the kernel path the executor and `kernels` dispatch would take
-//! ([`kernels::conv2d_s8_path`], [`exec::fused`]); its [`Features`] are the trip counts of
-//! that path's loops (calls, blocks, filter passes, MAC groups, widened rows, …), walked
-//! block by block as the kernel walks them. The instructions are `Σ features × costs` with
+//! Each op is classed by the kernel variant the executor's own planner gives it
+//! ([`exec::plan_s8`]: the dispatch's predicates, in one place) and the path that variant
+//! takes ([`kernels::conv_path`], [`kernels::conv_add_split`]); its [`Features`] are the
+//! trip counts of that path's loops (calls, blocks, filter passes, MAC groups, widened rows,
+//! …), walked block by block as the kernel walks them. The instructions are `Σ features × costs` with
 //! one cost row per [`Kernel`] in [`super::calibration::COSTS`], which the calibration
 //! program measures (docs/FIRMWARE.md, "Instruction model", says how to rerun it). The
 //! counts cover everything between two of the firmware's per-layer clock reads: the
 //! executor's dispatch of the op, the kernel, and the observer call.
 
-use crate::error::Result;
-use crate::exec;
-use crate::format::{Conv2d, Op, Shape};
+use crate::error::{Error, Result};
+use crate::exec::{self, Step};
+use crate::format::{Op, Shape};
 use crate::kernels::{
-    self, Columns, ConvGeom, ConvPath, OutQuant, RequantTable, conv2d_add_s8_chunk,
-    conv2d_add_s8_split, conv2d_s8_path,
+    self, AddLoop, Columns, ConvGeom, ConvPath, OutQuant, RequantTable, conv_add_split, conv_path,
+    conv2d_add_s8_chunk,
 };
 use crate::model::Model;
 
-/// Trip counts per op (see [`Kernel`] for what each slot counts on each path).
-pub const N_FEATURES: usize = 26;
+/// Trip counts per op (see the slot constants and [`conv_call`] for what each slot counts
+/// on each path).
+pub const N_FEATURES: usize = 30;
 
 /// One op's trip counts.
 pub type Features = [f64; N_FEATURES];
@@ -38,8 +40,12 @@ pub enum Kernel {
     ConvRgb,
     /// im2col conv through the staging column.
     ConvStaging,
-    /// Reference loops (never for a validated blob; costed like staging).
+    /// The direct 1×1 conv (no padding, input channels in groups of 4).
+    ConvPointwise,
+    /// Reference loops (never for a validated blob; not calibrated).
     ConvReference,
+    /// A fully connected layer (its reference loops, never for a validated blob, are
+    /// costed like it).
     Dense,
     /// 2×2 max pool on 4 or more channels (word path).
     MaxPool2x2,
@@ -59,17 +65,18 @@ pub enum Kernel {
 }
 
 /// Number of [`Kernel`]s.
-pub const N_KERNELS: usize = 17;
+pub const N_KERNELS: usize = 18;
 
 /// Slot of the tensor-table decodes: `Model::tensor(id)` decodes records `0..=id`, so an
 /// op pays `Σ (id + 1)` over the tensors the executor looks up for it.
 pub const TENSOR_DECODES: usize = 16;
 /// Slot of the input bytes the executor copies into the arena (the first op's interval).
 pub const INPUT_COPY: usize = 17;
-/// Slots of a fused conv + add: conv calls (chunks), the add's elements, and 1 (its
-/// tables and setup).
+/// Slots of a fused conv + add: conv calls of the chunked path (one per chunk of rows);
+/// the asm element loops' own instructions (14 to 28 per element, [`AddLoop`]); 1 (the
+/// fused op's setup).
 const FUSED_CHUNKS: usize = 18;
-const FUSED_ELEMENTS: usize = 19;
+const FUSED_ELEMENT_INSNS: usize = 19;
 const FUSED: usize = 20;
 /// im2col blocks whose last filter takes a second asm call (filter length not a multiple
 /// of 4).
@@ -83,6 +90,15 @@ const LOOP_ITERATIONS: usize = 23;
 const ODD_ENTRIES: usize = 24;
 /// Filter passes with a lower clamp above −128 (CMP/IT per output).
 const CLAMP_LO_PASSES: usize = 25;
+/// Band filter passes at stride 2.
+const STRIDE2_PASSES: usize = 26;
+/// A fused add's elements on the portable loops (no asm: tables refused or output
+/// requantization off the folded path).
+const FUSED_PORTABLE_ELEMENTS: usize = 27;
+/// A fused add's 256-entry tables built (per op: 1 or 2).
+const FUSED_TABLES: usize = 28;
+/// A block-wise fused add's calls into its element loop (one per block of 4 pixels).
+const FUSED_BLOCK_ADDS: usize = 29;
 
 impl Kernel {
     /// All kernels, in cost-table order.
@@ -92,6 +108,7 @@ impl Kernel {
         Kernel::ConvGroups,
         Kernel::ConvRgb,
         Kernel::ConvStaging,
+        Kernel::ConvPointwise,
         Kernel::ConvReference,
         Kernel::Dense,
         Kernel::MaxPool2x2,
@@ -119,6 +136,7 @@ impl Kernel {
             Kernel::ConvGroups => "conv-im2col",
             Kernel::ConvRgb => "conv-im2col-rgb",
             Kernel::ConvStaging => "conv-im2col-staging",
+            Kernel::ConvPointwise => "conv-1x1",
             Kernel::ConvReference => "conv-reference",
             Kernel::Dense => "dense",
             Kernel::MaxPool2x2 => "maxpool-2x2",
@@ -154,14 +172,15 @@ pub fn apply(kernel: Kernel, f: &Features) -> u64 {
 /// Output pixels per block of the conv kernels.
 const BLOCK: usize = 4;
 
-/// An int8 conv's description for the model: geometry, path, and whether it is fused with
-/// the add after it (then `scratch` is what its conv calls get).
+/// An int8 conv's description for the model: geometry, path, and how it is fused with the
+/// add after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvCase {
     pub geom: ConvGeom,
     pub path: ConvPath,
-    /// Output rows per chunk and whether the add uses its tables, for a fused conv + add.
-    pub fused: Option<(usize, bool)>,
+    /// For a fused conv + add ([`kernels::conv_add_split`]): output rows per conv call,
+    /// whether the add runs block by block, and its element loop.
+    pub fused: Option<(usize, bool, AddLoop)>,
     /// The lower clamp is above −128 (a fused ReLU at a zero point above −128).
     pub clamp_lo: bool,
 }
@@ -175,7 +194,8 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
     let npix = oh * ow;
     f[1] += oc as f64;
     match path {
-        ConvPath::Band { q, table } => {
+        ConvPath::Band { q, table, stride2 } => {
+            let s = g.stride[0] as usize;
             let w = g.input.w as usize + g.padding.left as usize + g.padding.right as usize;
             f[2] += (3 * w * 2 * q) as f64; // ring fill
             let blocks = oh * ow.div_ceil(BLOCK);
@@ -183,7 +203,7 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
             let passes = (blocks * oc) as f64;
             match table {
                 RequantTable::Relu => f[4] += passes,
-                _ => f[5] += passes,
+                RequantTable::Folded | RequantTable::PerChannel => f[5] += passes,
             }
             // Per pass and kernel row: 3·Q groups of 15 instructions; beyond Q = 1 in a loop
             // of two groups per iteration, entered in the middle for odd Q.
@@ -194,15 +214,38 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
                     f[ODD_ENTRIES] += passes * 3.0;
                 }
             }
+            if stride2 {
+                f[STRIDE2_PASSES] += passes;
+            }
             f[8] += oh as f64;
-            // Input rows brought into the ring: each distinct row once.
+            // Input rows brought into the ring: each distinct row of the windows once.
             let top = g.padding.top as isize;
-            let (first, last) = (-top, oh as isize - 1 - top + 2);
+            let (first, last) = (-top, ((oh - 1) * s) as isize - top + 2);
             let h = g.input.h as isize;
             let inside = (last.min(h - 1) - first.max(0) + 1).max(0) as usize;
             let outside = (last - first + 1) as usize - inside;
             f[9] += (inside * g.input.w as usize * q) as f64;
             f[10] += (outside * g.input.w as usize * q) as f64;
+        }
+        ConvPath::Pointwise { table } => {
+            let ng = g.input.c as usize / 4;
+            let blocks = oh * ow.div_ceil(BLOCK);
+            f[3] += blocks as f64;
+            let passes = (blocks * oc) as f64;
+            match table {
+                RequantTable::Relu => f[4] += passes,
+                RequantTable::Folded | RequantTable::PerChannel => f[5] += passes,
+            }
+            f[7] += passes * ng as f64;
+            f[LOOP_ITERATIONS] += passes * ng.div_ceil(2) as f64;
+            if ng % 2 == 1 {
+                f[ODD_ENTRIES] += passes;
+            }
+            if clamp_lo {
+                f[CLAMP_LO_PASSES] += passes;
+            }
+            f[8] += oh as f64;
+            f[9] += (blocks * ng) as f64; // widened groups (4 pixels each)
         }
         ConvPath::Im2col { columns, table } => {
             f[2] += kp as f64;
@@ -222,7 +265,8 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
                         f[5] += passes;
                         true
                     }
-                    _ => {
+                    (RequantTable::Relu | RequantTable::Folded, false)
+                    | (RequantTable::PerChannel, _) => {
                         f[6] += passes;
                         false
                     }
@@ -360,12 +404,13 @@ fn conv_kernel(path: ConvPath, ic: u16) -> Kernel {
             columns: Columns::Staging,
             ..
         } => Kernel::ConvStaging,
+        ConvPath::Pointwise { .. } => Kernel::ConvPointwise,
         ConvPath::Reference => Kernel::ConvReference,
     }
 }
 
-/// The prediction for one conv (fused or not: then one conv call per chunk of rows and the
-/// add of its rows).
+/// The prediction for one conv (fused or not: then the conv calls over its rows — one, or
+/// one per chunk — and the add of its elements, block by block or per chunk).
 pub fn conv(case: &ConvCase) -> OpInstructions {
     let g = &case.geom;
     let kernel = conv_kernel(case.path, g.input.c);
@@ -373,7 +418,13 @@ pub fn conv(case: &ConvCase) -> OpInstructions {
     f[0] = 1.0;
     match case.fused {
         None => conv_call(g, case.path, case.clamp_lo, &mut f),
-        Some((rows, _lut)) => {
+        Some((_, true, add)) => {
+            conv_call(g, case.path, case.clamp_lo, &mut f);
+            let blocks = g.output.h as usize * (g.output.w as usize).div_ceil(BLOCK);
+            f[FUSED_BLOCK_ADDS] = blocks as f64;
+            fused_add(g, add, &mut f);
+        }
+        Some((rows, false, add)) => {
             let oh = g.output.h as usize;
             let mut oy = 0;
             while oy < oh {
@@ -384,8 +435,7 @@ pub fn conv(case: &ConvCase) -> OpInstructions {
                 f[FUSED_CHUNKS] += 1.0;
                 oy = end;
             }
-            f[FUSED_ELEMENTS] = g.output.len() as f64;
-            f[FUSED] = 1.0;
+            fused_add(g, add, &mut f);
         }
     }
     OpInstructions {
@@ -393,6 +443,17 @@ pub fn conv(case: &ConvCase) -> OpInstructions {
         features: f,
         instructions: apply(kernel, &f),
     }
+}
+
+/// Trip counts of a fused add's tables and element loop over `g`'s output, added into `f`.
+fn fused_add(g: &ConvGeom, add: AddLoop, f: &mut Features) {
+    let n = g.output.len();
+    match add {
+        AddLoop::Asm { .. } => f[FUSED_ELEMENT_INSNS] = (n * add.asm_per_element()) as f64,
+        AddLoop::Portable { .. } => f[FUSED_PORTABLE_ELEMENTS] = n as f64,
+    }
+    f[FUSED_TABLES] = add.tables() as f64;
+    f[FUSED] = 1.0;
 }
 
 fn simple(kernel: Kernel, f: Features) -> OpInstructions {
@@ -478,65 +539,41 @@ pub fn constant(kernel: Kernel) -> OpInstructions {
     simple(kernel, f)
 }
 
-/// The conv's case as the executor runs it in `model` (`next`: the op after it).
-fn conv_case(model: &Model, c: &Conv2d, next: Option<&Op>) -> Result<ConvCase> {
-    let (i, o) = (model.tensor(c.input)?, model.tensor(c.output)?);
-    let geom = ConvGeom {
-        input: i.shape,
-        output: o.shape,
-        kernel: c.kernel,
-        stride: c.stride,
-        padding: c.padding,
+/// The conv of step `s` as the executor runs it in `model` (its planned variants).
+fn conv_case(model: &Model, s: &Step) -> Result<ConvCase> {
+    let bad = Error::BadOpTable { index: s.index };
+    let (Op::Conv2d(c), Some((geom, i, o)), Some(kernel)) = (s.op, s.geom, s.kernel) else {
+        return Err(bad);
     };
     let q = OutQuant::new(i.zero_point as i32, o.zero_point as i32, c.relu);
     let requant = model.data_requant(c.requant)?;
     let bias = model.data_i32(c.bias)?;
-    let fused = match next {
-        Some(n) => exec::fused(model, c, n)?,
-        None => None,
-    };
     let clamp_lo = q.act_min > -128;
-    Ok(match fused {
-        None => ConvCase {
-            geom,
-            path: conv2d_s8_path(&geom, &q, requant, bias, model.scratch_bytes()),
-            fused: None,
-            clamp_lo,
-        },
-        Some(_) => {
-            let (rows, scratch, lut) = conv2d_add_s8_split(&geom, model.scratch_bytes());
-            ConvCase {
-                geom,
-                path: conv2d_s8_path(&geom, &q, requant, bias, scratch),
-                fused: Some((rows, lut)),
-                clamp_lo,
-            }
+    let (variant, fused) = match (s.fused, s.conv) {
+        (Some((_, f)), Some(conv)) => {
+            let add = exec::add_params(model, &f.add)?;
+            let split = conv_add_split(kernel, &geom, &add, model.scratch_bytes());
+            (conv, Some(split.ok_or(bad)?))
         }
+        (None, _) => (kernel, None),
+        (Some(_), None) => return Err(bad),
+    };
+    Ok(ConvCase {
+        geom,
+        path: conv_path(variant, &geom, &q, requant, bias).ok_or(bad)?,
+        fused,
+        clamp_lo,
     })
 }
 
-/// Calls `each` with the prediction of every op of an int8 `model` in op order, then
-/// returns the [`Kernel::Tail`] after the last op.
+/// Calls `each` with the prediction of every op of an int8 `model` in op order (a fused
+/// conv + add is two: the conv with all the work, then the add's lookup), then returns the
+/// [`Kernel::Tail`] after the last op.
 fn walk(model: &Model, each: &mut dyn FnMut(OpInstructions)) -> Result<OpInstructions> {
-    let mut ops = model.ops().peekable();
-    let mut fused_add: Option<u16> = None;
     let mut first = true;
-    while let Some(op) = ops.next() {
-        let op = op?;
-        let mut p = match fused_add.take() {
-            Some(out) => {
-                let mut p = constant(Kernel::FusedAdd);
-                p.features[TENSOR_DECODES] = out as f64 + 1.0;
-                p
-            }
-            None => {
-                let next = match ops.peek() {
-                    Some(Ok(n)) => Some(*n),
-                    _ => None,
-                };
-                op_instructions(model, &op, next.as_ref(), &mut fused_add)?
-            }
-        };
+    for step in exec::plan_s8(model) {
+        let step = step?;
+        let (mut p, add) = step_instructions(model, &step)?;
         if first {
             let input = model.input()?;
             p.features[TENSOR_DECODES] += model_input_id(model) as f64 + 1.0;
@@ -545,6 +582,10 @@ fn walk(model: &Model, each: &mut dyn FnMut(OpInstructions)) -> Result<OpInstruc
         }
         p.instructions = predicted_with_extra(&p);
         each(p);
+        if let Some(mut a) = add {
+            a.instructions = predicted_with_extra(&a);
+            each(a);
+        }
     }
     let mut t = constant(Kernel::Tail);
     t.features[TENSOR_DECODES] = model_output_id(model) as f64 + 1.0;
@@ -594,70 +635,87 @@ fn decodes(ids: &[u16]) -> f64 {
     ids.iter().map(|&i| i as f64 + 1.0).sum()
 }
 
-/// One op's prediction (without the first op's input copy); sets `fused_add` to the add's
-/// output when `op` is a conv fused with `next`.
-fn op_instructions(
+/// One step's prediction (without the first op's input copy), and for a fused conv + add
+/// the add's. The tensor decodes are the executor's lookups for the step: the planner's,
+/// the run's and the observer's (`exec::plan_op`, `op_s8`, `run_s8_in`).
+fn step_instructions(
     model: &Model,
-    op: &Op,
-    next: Option<&Op>,
-    fused_add: &mut Option<u16>,
-) -> Result<OpInstructions> {
+    step: &Step,
+) -> Result<(OpInstructions, Option<OpInstructions>)> {
     let shape = |t: u16| model.tensor(t).map(|t| t.shape);
-    let mut p = match *op {
+    let op = step.op;
+    let (mut p, ids): (OpInstructions, Ids) = match op {
         Op::Conv2d(c) => {
-            let case = conv_case(model, &c, next)?;
-            let mut p = conv(&case);
-            let candidate = next.and_then(|n| crate::fuse::conv_add(model.precision(), &c, n));
+            let p = conv(&conv_case(model, step)?);
             let mut ids = heapless_ids();
-            if let Some(f) = candidate {
-                ids.push(f.add.output);
-                ids.push(f.skip);
+            // The planner's fusion check, where the next op is an add fusion takes.
+            if let Some(n) = model
+                .ops()
+                .nth(step.index as usize + 1)
+                .and_then(|n| n.ok())
+                && let Some(f) = crate::fuse::conv_add(model.precision(), &c, &n)
+            {
+                ids.extend(&[f.add.output, f.skip]);
             }
-            match (case.fused, candidate) {
-                (Some(_), Some(f)) => {
-                    *fused_add = Some(f.add.output);
-                    for id in [c.input, c.output, f.skip, f.add.a, f.add.b, f.add.output] {
-                        ids.push(id);
-                    }
+            match step.fused {
+                Some((_, f)) => {
+                    let add = [f.add.a, f.add.b, f.add.output];
+                    ids.extend(&[c.input, c.output]);
+                    ids.extend(&add);
+                    ids.push(f.skip);
+                    ids.extend(&add);
+                    let mut a = constant(Kernel::FusedAdd);
+                    a.features[TENSOR_DECODES] = decodes(&[f.add.output]);
+                    let mut p = p;
+                    p.features[TENSOR_DECODES] = decodes(ids.as_slice());
+                    return Ok((p, Some(a)));
                 }
-                _ => {
-                    for id in [c.input, c.output, c.output] {
-                        ids.push(id);
-                    }
-                }
+                None => ids.extend(&[c.input, c.output, c.output]),
             }
-            p.features[TENSOR_DECODES] = decodes(ids.as_slice());
-            return Ok(p);
+            (p, ids)
         }
-        Op::Dense(d) => dense(shape(d.input)?.len(), shape(d.output)?.len()),
-        Op::MaxPool2d(p) => pool(false, shape(p.input)?, shape(p.output)?, p.kernel),
-        Op::AvgPool2d(p) => pool(true, shape(p.input)?, shape(p.output)?, p.kernel),
-        Op::GlobalAvgPool(u) => global_avgpool(shape(u.input)?),
-        Op::Relu(u) => relu(shape(u.input)?.len()),
+        Op::Dense(d) => {
+            let (n, m) = (shape(d.input)?.len(), shape(d.output)?.len());
+            let mut ids = heapless_ids();
+            ids.extend(&[d.input, d.output, d.input, d.output, d.output]);
+            (dense(n, m), ids)
+        }
+        Op::MaxPool2d(u) | Op::AvgPool2d(u) => {
+            let avg = matches!(op, Op::AvgPool2d(_));
+            let mut ids = heapless_ids();
+            ids.extend(&[u.input, u.output, u.output]);
+            let p = pool(avg, shape(u.input)?, shape(u.output)?, u.kernel);
+            (p, ids)
+        }
+        Op::GlobalAvgPool(u) => {
+            let mut ids = heapless_ids();
+            ids.extend(&[u.input, u.output, u.output]);
+            (global_avgpool(shape(u.input)?), ids)
+        }
+        Op::Relu(u) => {
+            let mut ids = heapless_ids();
+            ids.extend(&[u.input, u.output, u.output]);
+            (relu(shape(u.input)?.len()), ids)
+        }
         Op::Add(a) => {
-            let mut p = add(
-                shape(a.output)?.len(),
-                model.scratch_bytes() >= kernels::add_s8_scratch_bytes(),
-            );
-            p.features[TENSOR_DECODES] =
-                decodes(&[a.a, a.b, a.output, a.a, a.b, a.output, a.output]);
-            return Ok(p);
+            let mut ids = heapless_ids();
+            ids.extend(&[a.a, a.b, a.output, a.a, a.b, a.output, a.output]);
+            let lut = model.scratch_bytes() >= kernels::add_s8_scratch_bytes();
+            (add(shape(a.output)?.len(), lut), ids)
         }
         Op::Flatten(u) => {
-            let mut p = constant(Kernel::Flatten);
-            p.features[TENSOR_DECODES] = decodes(&[u.output]);
-            return Ok(p);
+            let mut ids = heapless_ids();
+            ids.push(u.output);
+            (constant(Kernel::Flatten), ids)
         }
     };
-    let [input, _] = op.inputs();
-    let input = input.unwrap_or(0);
-    p.features[TENSOR_DECODES] = decodes(&[input, op.output(), op.output()]);
-    Ok(p)
+    p.features[TENSOR_DECODES] = decodes(ids.as_slice());
+    Ok((p, None))
 }
 
-/// Up to 8 tensor ids without allocating.
+/// Up to 16 tensor ids without allocating.
 struct Ids {
-    ids: [u16; 8],
+    ids: [u16; 16],
     n: usize,
 }
 
@@ -668,11 +726,16 @@ impl Ids {
             self.n += 1;
         }
     }
+    fn extend(&mut self, ids: &[u16]) {
+        for &id in ids {
+            self.push(id);
+        }
+    }
     fn as_slice(&self) -> &[u16] {
         &self.ids[..self.n]
     }
 }
 
 fn heapless_ids() -> Ids {
-    Ids { ids: [0; 8], n: 0 }
+    Ids { ids: [0; 16], n: 0 }
 }

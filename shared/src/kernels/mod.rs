@@ -24,7 +24,7 @@ pub mod select;
 use crate::format::{AddQuant, Padding, Requant, Shape};
 
 pub use path::{
-    Columns, ConvPath, RequantTable, conv2d_add_s8_chunk, conv2d_add_s8_split, conv2d_s8_path,
+    AddLoop, Columns, ConvPath, RequantTable, conv_add_split, conv_path, conv2d_add_s8_chunk,
     requant_table,
 };
 

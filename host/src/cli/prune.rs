@@ -246,10 +246,10 @@ fn chip_budget(a: &PruneArgs, spec: &whittle::graph::Graph) -> anyhow::Result<Op
             chip.describe(),
             a.round_to,
             short.join(", "),
-            if min.instructions > b.instructions {
+            if min.budgeted_instructions() > b.instructions {
                 format!(
                     "; {:.2} ms > {:.2} ms at {} MHz",
-                    chip.ms(min.instructions),
+                    chip.ms(min.budgeted_instructions()),
                     chip.ms(b.instructions),
                     chip.clock_hz / 1_000_000
                 )

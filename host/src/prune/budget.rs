@@ -46,7 +46,19 @@ pub struct ChipCost {
 /// A [`Target::Chip`] cost at exactly the budget.
 pub const CHIP_SCALE: u64 = 1_000_000;
 
+/// The instruction model's error bound per whole network (what `tests/tests/cost_model.rs`
+/// asserts against QEMU): a plan's predicted instructions are budgeted this much higher, so
+/// that a net the model under-predicts still runs under the budget. Without it a plan sat
+/// a fraction of a percent under the budget as predicted and the model's −0.3% on the seed
+/// net put the deployed export over it.
+pub const INSTRUCTION_MARGIN: f64 = 0.02;
+
 impl ChipCost {
+    /// The instructions a budget must hold: the prediction plus [`INSTRUCTION_MARGIN`].
+    pub fn budgeted_instructions(&self) -> u64 {
+        (self.instructions as f64 * (1.0 + INSTRUCTION_MARGIN)).ceil() as u64
+    }
+
     /// The net `g` as an int8 blob (random weights: only its structure is costed): the
     /// instruction model's prediction, the memory plan's RAM and the blob's bytes, plus the
     /// firmware builder's estimates of its own code and RAM.
@@ -72,7 +84,11 @@ impl ChipCost {
     pub fn shortfalls(&self, b: &ChipBudget) -> Vec<String> {
         let mut v = Vec::new();
         for (what, need, have) in [
-            ("instructions", self.instructions, b.instructions),
+            (
+                "instructions (predicted, with the model margin)",
+                self.budgeted_instructions(),
+                b.instructions,
+            ),
             ("RAM bytes", self.ram_bytes, b.ram_bytes),
             ("flash bytes", self.flash_bytes, b.flash_bytes),
         ] {
@@ -91,7 +107,7 @@ impl ChipCost {
     /// the limit).
     pub fn share(&self, b: &ChipBudget) -> u64 {
         let r = |n: u64, d: u64| (n as f64 / d.max(1) as f64 * CHIP_SCALE as f64).ceil() as u64;
-        r(self.instructions, b.instructions)
+        r(self.budgeted_instructions(), b.instructions)
             .max(r(self.ram_bytes, b.ram_bytes))
             .max(r(self.flash_bytes, b.flash_bytes))
     }
@@ -274,6 +290,32 @@ pub fn select(
                     }
                 }
                 kept = at(hi);
+            }
+            if let Target::Chip(_) = target {
+                // A chip budget is a latency to land just under: one uniform step moves every
+                // group of a width at once (the seed net: 11% of its instructions), so fill
+                // back one chunk at a time where it still fits, the group cut deepest (by
+                // the share of its width) first.
+                loop {
+                    let mut best: Option<(usize, f64)> = None;
+                    for i in 0..kept.len() {
+                        let next = snap(kept[i] + 1, widths[i]).min(base[i].max(kept[i]));
+                        if next <= kept[i] {
+                            continue;
+                        }
+                        let cut = 1.0 - kept[i] as f64 / base[i].max(1) as f64;
+                        if best.is_some_and(|(_, c)| c >= cut) {
+                            continue;
+                        }
+                        let mut trial = kept.clone();
+                        trial[i] = next;
+                        if cost(&trial)? <= target.value() {
+                            best = Some((i, cut));
+                        }
+                    }
+                    let Some((i, _)) = best else { break };
+                    kept[i] = snap(kept[i] + 1, widths[i]).min(base[i].max(kept[i]));
+                }
             }
         }
         Ranking::Global => {

@@ -363,12 +363,62 @@ fn random_chain(seed: u64, input: Shape, n: usize, dense: usize) -> Vec<u8> {
 /// An RGB first layer alone (3×3 over 3 channels: the band path's or im2col's RGB column
 /// builder), a dense head after it: these layers are always a net's first op, whose
 /// interval also holds the input copy, so they need shapes of their own to be told apart.
-fn first_layer(seed: u64, input: Shape, oc: u16, stride: u8, pad: [u8; 4], q: Quant) -> Vec<u8> {
+fn first_layer(
+    seed: u64,
+    input: Shape,
+    (oc, k): (u16, u8),
+    stride: u8,
+    pad: [u8; 4],
+    q: Quant,
+) -> Vec<u8> {
     let mut c = Chain::new(input, seed);
-    c.conv(oc, [3, 3], [stride; 2], pad, q);
+    c.conv(oc, [k, k], [stride; 2], pad, q);
     c.unary("gap");
     c.dense(10, Quant::Linear);
     c.finish()
+}
+
+/// A ResNet-like stack: a first conv (5×5 where `big`, which sizes the scratch for both of
+/// a fused add's tables), `blocks` residual blocks of two 3×3 convs fused with their add,
+/// optionally a downsampling block (1×1 stride-2 shortcut), then a pooled dense head.
+fn residual_stack(
+    seed: u64,
+    input: Shape,
+    c: u16,
+    blocks: usize,
+    big: bool,
+    down: bool,
+) -> Vec<u8> {
+    let mut ch = Chain::new(input, seed);
+    let mut r = SplitMix64::new(seed ^ 0x5eed);
+    if big {
+        ch.conv(c, [5, 5], [1, 1], [2; 4], Quant::Relu);
+    } else {
+        ch.conv(c, [3, 3], [1, 1], [1; 4], Quant::Relu);
+    }
+    for _ in 0..blocks {
+        let skip = ch.cur;
+        ch.conv(c, [3, 3], [1, 1], [1; 4], Quant::Relu);
+        ch.conv(
+            c,
+            [3, 3],
+            [1, 1],
+            [1; 4],
+            pick(&mut r, &[Quant::Linear, Quant::Relu]),
+        );
+        ch.add(skip, r.coin());
+    }
+    if down {
+        let skip = ch.cur;
+        let oc = (2 * c).min(64);
+        ch.conv(oc, [3, 3], [2, 2], [1; 4], Quant::Relu);
+        let main = ch.conv(oc, [3, 3], [1, 1], [1; 4], Quant::Linear);
+        ch.conv_from(skip, oc, [1, 1], [2, 2], [0; 4], Quant::Linear);
+        ch.add(main, r.coin());
+    }
+    ch.unary("gap");
+    ch.dense(10, Quant::Linear);
+    ch.finish()
 }
 
 /// The calibration blobs: random chains over several input shapes.
@@ -414,24 +464,72 @@ fn calibration_blobs() -> Vec<Vec<u8>> {
         .enumerate()
         .map(|(i, &s)| random_chain(i as u64 + 101, s, 8, 4));
     let firsts = [
-        (Shape::new(3, 32, 32), 32, 1, [1u8; 4], Quant::Relu),
-        (Shape::new(3, 32, 32), 16, 1, [1; 4], Quant::Relu),
-        (Shape::new(3, 32, 32), 24, 2, [1; 4], Quant::Relu),
-        (Shape::new(3, 32, 32), 8, 1, [0; 4], Quant::Linear),
-        (Shape::new(3, 24, 24), 12, 1, [1; 4], Quant::Relu),
-        (Shape::new(3, 16, 16), 32, 1, [1; 4], Quant::Relu),
-        (Shape::new(3, 16, 20), 20, 1, [0, 0, 1, 1], Quant::Relu),
-        (Shape::new(3, 28, 28), 4, 1, [1; 4], Quant::Relu),
-        (Shape::new(3, 12, 12), 16, 1, [1; 4], Quant::Linear),
-        (Shape::new(3, 20, 32), 28, 1, [1; 4], Quant::Relu),
-        (Shape::new(3, 32, 32), 12, 1, [1; 4], Quant::ReluHigh),
-        (Shape::new(3, 18, 18), 16, 2, [1; 4], Quant::Relu),
+        (Shape::new(3, 32, 32), (32, 3), 1, [1u8; 4], Quant::Relu),
+        (Shape::new(3, 32, 32), (16, 3), 1, [1; 4], Quant::Relu),
+        (Shape::new(3, 32, 32), (24, 3), 2, [1; 4], Quant::Relu),
+        (Shape::new(3, 32, 32), (8, 3), 1, [0; 4], Quant::Linear),
+        (Shape::new(3, 24, 24), (12, 3), 1, [1; 4], Quant::Relu),
+        (Shape::new(3, 16, 16), (32, 3), 1, [1; 4], Quant::Relu),
+        (Shape::new(3, 16, 20), (20, 3), 1, [0, 0, 1, 1], Quant::Relu),
+        (Shape::new(3, 28, 28), (4, 3), 1, [1; 4], Quant::Relu),
+        (Shape::new(3, 12, 12), (16, 3), 1, [1; 4], Quant::Linear),
+        (Shape::new(3, 20, 32), (28, 3), 1, [1; 4], Quant::Relu),
+        (Shape::new(3, 32, 32), (12, 3), 1, [1; 4], Quant::ReluHigh),
+        (Shape::new(3, 18, 18), (16, 2), 2, [1; 4], Quant::Relu),
+        // im2col's RGB and staging first layers: a lower clamp, stride 2, 5×5, 1 channel.
+        (Shape::new(3, 32, 32), (8, 3), 2, [1; 4], Quant::ReluHigh),
+        (
+            Shape::new(3, 16, 16),
+            (16, 3),
+            2,
+            [0, 0, 1, 1],
+            Quant::ReluHigh,
+        ),
+        (Shape::new(3, 24, 24), (5, 3), 1, [1; 4], Quant::PerChannel),
+        (Shape::new(3, 16, 16), (8, 5), 1, [2; 4], Quant::Relu),
+        (Shape::new(3, 20, 20), (5, 5), 2, [2; 4], Quant::Linear),
+        (Shape::new(1, 16, 16), (8, 5), 1, [2; 4], Quant::Relu),
+        (Shape::new(1, 28, 28), (4, 3), 1, [1; 4], Quant::ReluHigh),
+        (Shape::new(1, 20, 12), (12, 5), 2, [0; 4], Quant::Linear),
+        (Shape::new(2, 16, 16), (8, 3), 1, [1; 4], Quant::Relu),
+        // A band geometry whose requantization the band refuses, in a blob whose scratch
+        // that op sized for the band: the reference loops.
+        (Shape::new(8, 12, 12), (16, 3), 1, [1; 4], Quant::ReluHigh),
+        (Shape::new(16, 8, 8), (8, 3), 1, [1; 4], Quant::PerChannel),
+        (Shape::new(4, 16, 16), (12, 3), 2, [1; 4], Quant::ReluHigh),
+        (Shape::new(12, 10, 10), (4, 3), 1, [0; 4], Quant::PerChannel),
+        (Shape::new(32, 6, 6), (16, 3), 1, [1; 4], Quant::ReluHigh),
+        (
+            Shape::new(4, 9, 13),
+            (20, 3),
+            1,
+            [1, 0, 1, 0],
+            Quant::PerChannel,
+        ),
     ];
     let firsts = firsts
         .iter()
         .enumerate()
-        .map(|(i, &(s, oc, st, p, q))| first_layer(i as u64 + 201, s, oc, st, p, q));
-    big.chain(small).chain(firsts).collect()
+        .map(|(i, &(s, k, st, p, q))| first_layer(i as u64 + 201, s, k, st, p, q));
+    // Residual stacks on the band path (fused adds with one table, or two where a 5×5
+    // first conv asks for more scratch), some with a downsampling block.
+    let stacks = [
+        (Shape::new(3, 32, 32), 16, 2, false, true),
+        (Shape::new(3, 32, 32), 16, 1, true, false),
+        (Shape::new(3, 16, 16), 8, 2, false, false),
+        (Shape::new(8, 16, 16), 16, 1, true, true),
+        (Shape::new(3, 24, 24), 12, 2, true, false),
+        (Shape::new(4, 20, 20), 24, 1, false, true),
+        (Shape::new(3, 12, 12), 40, 1, false, false),
+        (Shape::new(3, 16, 16), 64, 1, true, false),
+        (Shape::new(3, 16, 16), 32, 2, false, true),
+        (Shape::new(16, 8, 8), 20, 2, true, true),
+    ];
+    let stacks = stacks
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, c, n, big, down))| residual_stack(i as u64 + 301, s, c, n, big, down));
+    big.chain(small).chain(firsts).chain(stacks).collect()
 }
 
 /// Least squares on relative errors with a little ridge: `argmin Σ ((f·x − y) / y)² + ε|z|²`

@@ -290,7 +290,21 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
             }
         }
         ConvPath::Reference => {
-            f[13] += (npix * oc * k) as f64;
+            // Per output: the bias, the taps (each bounds-checked), the MACs of those in
+            // the input, one requantization.
+            let (kh, kw) = (g.kernel[0] as usize, g.kernel[1] as usize);
+            let mut inside = 0;
+            for p in 0..npix {
+                let (iy0, _, kx0, kx1) = window(g, p);
+                let rows = (0..kh as isize)
+                    .filter(|&ky| (0..g.input.h as isize).contains(&(iy0 + ky)))
+                    .count();
+                inside += rows * (kx1 - kx0);
+            }
+            f[6] += (npix * oc) as f64;
+            f[11] += (npix * oc * kh * kw) as f64;
+            f[12] += (inside * oc) as f64;
+            f[13] += (inside * oc * g.input.c as usize) as f64;
         }
     }
 }

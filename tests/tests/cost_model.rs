@@ -51,6 +51,8 @@ enum Quant {
     ReluHigh,
     /// One channel with a multiplier below the folded range (per-channel requantization).
     PerChannel,
+    /// Multipliers above 1 (a left shift: per-channel requantization, its unfused branch).
+    LeftShift,
 }
 
 struct Chain {
@@ -93,7 +95,10 @@ impl Chain {
         let bias: Vec<i32> = (0..oc)
             .map(|_| self.rng.below(2001) as i32 - 1000)
             .collect();
-        let real = 1.0 / (30.0 * 40.0 * (fan_in as f64).sqrt());
+        let real = match q {
+            Quant::LeftShift => 1.5,
+            _ => 1.0 / (30.0 * 40.0 * (fan_in as f64).sqrt()),
+        };
         let mut rq: Vec<_> = (0..oc).map(|_| quantize_multiplier(real)).collect();
         if let Quant::PerChannel = q {
             rq[0] = quantize_multiplier(2f64.powi(-24));
@@ -104,7 +109,7 @@ impl Chain {
     fn act(q: Quant) -> (bool, i8) {
         match q {
             Quant::Relu => (true, -128),
-            Quant::Linear | Quant::PerChannel => (false, 3),
+            Quant::Linear | Quant::PerChannel | Quant::LeftShift => (false, 3),
             Quant::ReluHigh => (true, -20),
         }
     }
@@ -505,7 +510,21 @@ fn calibration_blobs() -> Vec<Vec<u8>> {
             1,
             [1, 0, 1, 0],
             Quant::PerChannel,
-        ),
+        ), // Filters of 1 to 3 bytes (`filter_end` for all but the asm's first ones) and left
+        // shifts (per-channel requantization on its unfused branch).
+        (Shape::new(1, 12, 12), (3, 1), 1, [0; 4], Quant::Relu),
+        (Shape::new(1, 9, 9), (8, 1), 1, [0; 4], Quant::Relu),
+        (Shape::new(1, 10, 10), (6, 1), 1, [0; 4], Quant::Linear),
+        (Shape::new(1, 16, 16), (2, 1), 1, [0; 4], Quant::Relu),
+        (Shape::new(2, 10, 10), (4, 1), 1, [0; 4], Quant::Relu),
+        (Shape::new(2, 12, 12), (5, 1), 1, [0; 4], Quant::ReluHigh),
+        (Shape::new(3, 8, 8), (2, 1), 1, [0; 4], Quant::Linear),
+        (Shape::new(3, 14, 14), (7, 1), 2, [0; 4], Quant::Relu),
+        (Shape::new(1, 9, 9), (8, 1), 1, [0; 4], Quant::LeftShift),
+        (Shape::new(1, 12, 12), (4, 3), 1, [1; 4], Quant::LeftShift),
+        (Shape::new(3, 10, 10), (5, 1), 1, [0; 4], Quant::LeftShift),
+        (Shape::new(4, 8, 8), (8, 3), 1, [1; 4], Quant::LeftShift),
+        (Shape::new(2, 11, 11), (3, 3), 2, [1; 4], Quant::LeftShift),
     ];
     let firsts = firsts
         .iter()

@@ -22,7 +22,7 @@ use crate::model::Model;
 
 /// Trip counts per op (see the slot constants and [`conv_call`] for what each slot counts
 /// on each path).
-pub const N_FEATURES: usize = 30;
+pub const N_FEATURES: usize = 33;
 
 /// One op's trip counts.
 pub type Features = [f64; N_FEATURES];
@@ -99,6 +99,13 @@ const FUSED_PORTABLE_ELEMENTS: usize = 27;
 const FUSED_TABLES: usize = 28;
 /// A block-wise fused add's calls into its element loop (one per block of 4 pixels).
 const FUSED_BLOCK_ADDS: usize = 29;
+/// Full-block filter passes outside the asm (filters too short for their padded last group
+/// to stay inside the weights: `filter_end` and the table per output).
+const FILTER_END_PASSES: usize = 30;
+/// im2col block rows with taps in the horizontal padding (per pixel and kernel row).
+const HPAD_ROWS: usize = 31;
+/// Per-channel outputs on `ChannelRequant`'s unfused branch (right shift below 2).
+const CHANNEL_SLOW_OUTPUTS: usize = 32;
 
 impl Kernel {
     /// All kernels, in cost-table order.
@@ -183,10 +190,23 @@ pub struct ConvCase {
     pub fused: Option<(usize, bool, AddLoop)>,
     /// The lower clamp is above −128 (a fused ReLU at a zero point above −128).
     pub clamp_lo: bool,
+    /// Channels whose multiplier takes `ChannelRequant`'s unfused branch (a right shift
+    /// below 2), for a layer requantized channel by channel.
+    pub slow_channels: usize,
+}
+
+/// Filters of `oc` (each `k` bytes, `kp` padded) whose padded last group stays inside the
+/// weights, as `conv2d_s8`'s im2col path computes them (the weights exactly `oc · k`).
+fn fast_filters(oc: usize, k: usize, kp: usize) -> usize {
+    match (oc * k).checked_sub(kp) {
+        Some(rest) if k > 0 => (rest / k + 1).min(oc),
+        _ => 0,
+    }
 }
 
 /// Trip counts of one `conv2d_s8` call on `g` along `path`, added into `f`.
-fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
+fn conv_call(g: &ConvGeom, case: &ConvCase, f: &mut Features) {
+    let (path, clamp_lo) = (case.path, case.clamp_lo);
     let oc = g.output.c as usize;
     let k = g.filter_len();
     let kp = (k + 3) & !3;
@@ -257,14 +277,7 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
                 im2col_columns(g, columns, pixel, n, f);
                 let passes = oc as f64;
                 let fast = match (table, n == BLOCK) {
-                    (RequantTable::Relu, true) => {
-                        f[4] += passes;
-                        true
-                    }
-                    (RequantTable::Folded, true) => {
-                        f[5] += passes;
-                        true
-                    }
+                    (RequantTable::Relu | RequantTable::Folded, true) => true,
                     (RequantTable::Relu | RequantTable::Folded, false)
                     | (RequantTable::PerChannel, _) => {
                         f[6] += passes;
@@ -272,19 +285,34 @@ fn conv_call(g: &ConvGeom, path: ConvPath, clamp_lo: bool, f: &mut Features) {
                     }
                 };
                 if fast {
-                    f[7] += passes * ng as f64;
-                    f[LOOP_ITERATIONS] += passes * ng.div_ceil(2) as f64;
+                    // Filters `..fast` in one asm call, the last from its padded copy in a
+                    // second where only it is left, any others through `filter_end`.
+                    let first = fast_filters(oc, k, kp);
+                    let tail = first + 1 == oc;
+                    let asm = (first + tail as usize) as f64;
+                    match table {
+                        RequantTable::Relu => f[4] += asm,
+                        RequantTable::Folded | RequantTable::PerChannel => f[5] += asm,
+                    }
+                    f[7] += asm * ng as f64;
+                    f[LOOP_ITERATIONS] += asm * ng.div_ceil(2) as f64;
                     if ng % 2 == 1 {
-                        f[ODD_ENTRIES] += passes;
+                        f[ODD_ENTRIES] += asm;
                     }
                     if clamp_lo {
-                        f[CLAMP_LO_PASSES] += passes;
+                        f[CLAMP_LO_PASSES] += asm;
                     }
-                    if !k.is_multiple_of(4) {
+                    if tail {
                         f[TAIL_FILTER_BLOCKS] += 1.0;
                     }
+                    let rest = oc - first - tail as usize;
+                    f[FILTER_END_PASSES] += rest as f64;
+                    f[CHANNEL_MAC_GROUPS] += (rest * (k / 4)) as f64;
                 } else {
                     f[CHANNEL_MAC_GROUPS] += passes * ng as f64;
+                    if table == RequantTable::PerChannel {
+                        f[CHANNEL_SLOW_OUTPUTS] += (n * case.slow_channels) as f64;
+                    }
                 }
                 pixel += n;
             }
@@ -356,6 +384,9 @@ fn im2col_columns(g: &ConvGeom, columns: Columns, pixel: usize, n: usize, f: &mu
                     let right = (w - x).clamp(left, kw as isize);
                     let taps = (left + kw as isize - right) as usize;
                     f[10] += (kh * taps * ic / 4) as f64;
+                    if taps > 0 {
+                        f[HPAD_ROWS] += kh as f64;
+                    }
                 }
             }
             return;
@@ -431,9 +462,9 @@ pub fn conv(case: &ConvCase) -> OpInstructions {
     let mut f = [0.0; N_FEATURES];
     f[0] = 1.0;
     match case.fused {
-        None => conv_call(g, case.path, case.clamp_lo, &mut f),
+        None => conv_call(g, case, &mut f),
         Some((_, true, add)) => {
-            conv_call(g, case.path, case.clamp_lo, &mut f);
+            conv_call(g, case, &mut f);
             let blocks = g.output.h as usize * (g.output.w as usize).div_ceil(BLOCK);
             f[FUSED_BLOCK_ADDS] = blocks as f64;
             fused_add(g, add, &mut f);
@@ -444,7 +475,7 @@ pub fn conv(case: &ConvCase) -> OpInstructions {
             while oy < oh {
                 let end = (oy + rows.max(1)).min(oh);
                 if let Some(sub) = conv2d_add_s8_chunk(g, oy, end) {
-                    conv_call(&sub, case.path, case.clamp_lo, &mut f);
+                    conv_call(&sub, case, &mut f);
                 }
                 f[FUSED_CHUNKS] += 1.0;
                 oy = end;
@@ -572,11 +603,14 @@ fn conv_case(model: &Model, s: &Step) -> Result<ConvCase> {
         (None, _) => (kernel, None),
         (Some(_), None) => return Err(bad),
     };
+    let oc = (geom.output.c as usize).min(requant.len());
+    let slow_channels = requant[..oc].iter().filter(|m| m.shift > -2).count();
     Ok(ConvCase {
         geom,
         path: conv_path(variant, &geom, &q, requant, bias).ok_or(bad)?,
         fused,
         clamp_lo,
+        slow_channels,
     })
 }
 

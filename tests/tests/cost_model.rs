@@ -543,6 +543,14 @@ fn calibration_blobs() -> Vec<Vec<u8>> {
         (Shape::new(3, 16, 16), 64, 1, true, false),
         (Shape::new(3, 16, 16), 32, 2, false, true),
         (Shape::new(16, 8, 8), 20, 2, true, true),
+        // Channel counts off multiples of 4 (what a pruned net's groups become): staging
+        // convs, chunked fused adds.
+        (Shape::new(3, 32, 32), 13, 1, false, false),
+        (Shape::new(3, 32, 32), 10, 2, false, true),
+        (Shape::new(3, 16, 16), 21, 1, false, true),
+        (Shape::new(3, 24, 24), 7, 2, false, false),
+        (Shape::new(3, 32, 32), 30, 1, false, false),
+        (Shape::new(3, 16, 16), 45, 1, true, false),
     ];
     let stacks = stacks
         .iter()

@@ -22,7 +22,7 @@ use crate::model::Model;
 
 /// Trip counts per op (see the slot constants and [`conv_call`] for what each slot counts
 /// on each path).
-pub const N_FEATURES: usize = 33;
+pub const N_FEATURES: usize = 34;
 
 /// One op's trip counts.
 pub type Features = [f64; N_FEATURES];
@@ -106,6 +106,8 @@ const FILTER_END_PASSES: usize = 30;
 const HPAD_ROWS: usize = 31;
 /// Per-channel outputs on `ChannelRequant`'s unfused branch (right shift below 2).
 const CHANNEL_SLOW_OUTPUTS: usize = 32;
+/// Bytes an interior window copies into the staging column.
+const STAGED_BYTES: usize = 33;
 
 impl Kernel {
     /// All kernels, in cost-table order.
@@ -407,6 +409,7 @@ fn im2col_columns(g: &ConvGeom, columns: Columns, pixel: usize, n: usize, f: &mu
             (Columns::Staging, true) => {
                 f[12] += (kh * row_len).div_ceil(4) as f64;
                 f[13] += kh as f64;
+                f[STAGED_BYTES] += (kh * row_len) as f64;
             }
             (Columns::Groups, false) => {
                 for ky in 0..kh as isize {

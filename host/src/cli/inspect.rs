@@ -54,6 +54,17 @@ pub fn predicted(bytes: &[u8]) -> anyhow::Result<Vec<instructions::OpInstruction
     instructions::per_op(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))
 }
 
+/// The instruction model's share after the last op of an int8 blob (none for f32).
+fn predicted_tail(bytes: &[u8]) -> anyhow::Result<Option<u64>> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::from_bytes(&aligned).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    if model.precision() != Precision::Int8 {
+        return Ok(None);
+    }
+    let tail = instructions::tail(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    Ok(Some(tail.instructions))
+}
+
 fn shape(s: [u16; 3]) -> String {
     format!("{}x{}x{}", s[0], s[1], s[2])
 }
@@ -63,7 +74,13 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let s = inspect(&a.model)?;
     let bytes = std::fs::read(&a.model)?;
     let pred = predicted(&bytes)?;
-    let total = (!pred.is_empty()).then(|| pred.iter().map(|p| p.instructions).sum::<u64>());
+    // The ops' predictions plus the executor's output lookup after the last op.
+    let total = match predicted_tail(&bytes)? {
+        Some(tail) if !pred.is_empty() => {
+            Some(pred.iter().map(|p| p.instructions).sum::<u64>() + tail)
+        }
+        _ => None,
+    };
     if a.json {
         let r = Report {
             summary: &s,

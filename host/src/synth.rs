@@ -172,6 +172,14 @@ pub fn build(g: &Graph, seed: u64) -> Result<Vec<u8>, SynthError> {
     encode(&l, &params, &rms, n, l.output)
 }
 
+/// [`build`] without centring the logits: the same ops, shapes, memory plan and kernel
+/// paths, cheaply (for costing a structure, e.g. a pruning budget in instructions).
+pub fn build_structure(g: &Graph, seed: u64) -> Result<Vec<u8>, SynthError> {
+    let l = lowered(g)?;
+    let (params, rms) = draw(&l, seed);
+    encode(&l, &params, &rms, l.nodes.len(), l.output)
+}
+
 /// Builds `arch` at `width` from `seed`.
 pub fn build_arch(arch: Arch, width: f32, seed: u64) -> Result<Vec<u8>, SynthError> {
     build(&arch.graph_at(width)?, seed)

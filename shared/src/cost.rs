@@ -92,3 +92,6 @@ pub fn totals(model: &Model) -> Result<Totals> {
     }
     Ok(t)
 }
+
+pub mod calibration;
+pub mod instructions;

@@ -112,7 +112,7 @@ fn fused(model: &Model, conv: &Conv2d, next: &Op) -> Result<Option<ConvAdd>> {
 }
 
 /// The add's parameters for its input and output tensors.
-fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
+pub fn add_params(model: &Model, a: &Add) -> Result<AddParams> {
     let (ta, tb, o) = (
         model.tensor(a.a)?,
         model.tensor(a.b)?,

@@ -119,3 +119,33 @@ pub fn whittle_bin() -> PathBuf {
     }
     bin
 }
+
+/// Asserts that the instruction model (`shared::cost::instructions`) predicts the
+/// instructions per inference QEMU measured for `blob` in `r` within 2%, and returns the
+/// relative error.
+pub fn assert_predicted(name: &str, blob: &[u8], r: &whittle::firmware::RunReport) -> f64 {
+    let bytes = AlignedBytes::new(blob);
+    let model = Model::from_bytes(&bytes).expect("valid blob");
+    let predicted = whittle_shared::cost::instructions::total(&model).expect("prediction");
+    let measured = r.instructions_per_inference;
+    let e = (predicted as f64 - measured as f64) / measured as f64;
+    println!(
+        "{name}: instruction model {predicted}, QEMU {measured} ({:+.3}%)",
+        100.0 * e
+    );
+    let ops = whittle_shared::cost::instructions::per_op(&model).expect("prediction");
+    for (p, l) in ops.iter().zip(&r.per_layer) {
+        println!(
+            "  {:>3} {:<20} predicted {:>9} QEMU {:>9}",
+            l.index,
+            p.kernel.name(),
+            p.instructions,
+            l.instructions
+        );
+    }
+    assert!(
+        e.abs() <= 0.02,
+        "{name}: the instruction model predicts {predicted}, QEMU counts {measured}"
+    );
+    e
+}

@@ -199,5 +199,6 @@ fn residual_net_trains_prunes_by_every_method_exports_and_runs_bit_exact() {
             r.per_image
         );
         assert_eq!(r.macs, s.macs.1, "{name}: the blob's MACs are the plan's");
+        whittle_tests::assert_predicted(name, &q.blob, &r);
     }
 }

@@ -86,6 +86,7 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
         .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
     assert_bit_exact(&r);
     assert_eq!(r.macs, 12_501_632);
+    whittle_tests::assert_predicted("imported ResNet-8", &blob, &r);
     let per_op: Vec<String> = r
         .per_layer
         .iter()

@@ -21,7 +21,8 @@ pub struct FitArgs {
     /// machine emulating the chip's core (otherwise: estimates, instructions unknown).
     #[arg(long)]
     measure: bool,
-    /// Latency budget in milliseconds at the chip's clock (one instruction per cycle).
+    /// Latency budget in milliseconds at the chip's clock (at the core's assumed cycles per
+    /// instruction, 1.0 until measured on silicon).
     #[arg(long)]
     max_ms: Option<f64>,
     /// Write the assessment as JSON here.
@@ -54,7 +55,13 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
             },
         }
     }
-    let r = fit::assess(&blob, &target, measured.as_ref(), None, a.max_ms)?;
+    let r = fit::assess(
+        &blob,
+        &target,
+        measured.as_ref(),
+        Some(&fit::CostModel),
+        a.max_ms,
+    )?;
     print_report(&r, &target);
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&r)?;
@@ -106,16 +113,17 @@ fn print_report(r: &FitReport, t: &Target) {
                 }
             });
             println!(
-                "time   {n} instructions/inference ({}) = {ms:.2} ms at {} MHz, one per cycle{budget}",
+                "time   {n} instructions/inference ({}) = {ms:.2} ms at {} MHz, {:.1} cycles per instruction (assumed){budget}",
                 r.instructions_source,
-                r.clock_hz / 1_000_000
+                r.clock_hz / 1_000_000,
+                r.cycles_per_instruction
             );
         }
         _ => println!("time   {}", r.instructions_source),
     }
     println!(
-        "{:>3} {:<10} {:>10} {:>10} {:>10} {:>12} {:>6}",
-        "#", "op", "MACs", "flash B", "RAM out B", "instr", "instr%"
+        "{:>3} {:<10} {:>10} {:>10} {:>10} {:>12} {:>6} {:>12}",
+        "#", "op", "MACs", "flash B", "RAM out B", "instr", "instr%", "predicted"
     );
     let total: u64 = r.layers.iter().filter_map(|l| l.instructions).sum();
     for l in &r.layers {
@@ -126,9 +134,12 @@ fn print_report(r: &FitReport, t: &Target) {
             ),
             _ => ("-".into(), "-".into()),
         };
+        let pred = l
+            .predicted_instructions
+            .map_or_else(|| "-".to_string(), |n| n.to_string());
         println!(
-            "{:>3} {:<10} {:>10} {:>10} {:>10} {:>12} {:>6}",
-            l.index, l.op, l.macs, l.weight_bytes, l.output_bytes, instr, share
+            "{:>3} {:<10} {:>10} {:>10} {:>10} {:>12} {:>6} {:>12}",
+            l.index, l.op, l.macs, l.weight_bytes, l.output_bytes, instr, share, pred
         );
     }
     let weights: u64 = r.layers.iter().map(|l| l.weight_bytes).sum();

@@ -1,5 +1,5 @@
 //! `whittle inspect MODEL.whittle [--json]`: validate a blob and print its layers (shapes,
-//! params, MACs, weight bytes) and totals (params, MACs, flash, arena, scratch, peak RAM).
+//! params, MACs, weight bytes, predicted instructions) and totals (flash, arena, RAM).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +7,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use whittle::export::{ExportError, ModelSummary, summarize, with_model};
+use whittle_shared::cost::instructions;
+use whittle_shared::encode::AlignedBytes;
+use whittle_shared::{Model, Precision};
 
 /// Arguments of `whittle inspect`.
 #[derive(Debug, Args)]
@@ -28,6 +31,40 @@ pub fn inspect(path: &Path) -> anyhow::Result<ModelSummary> {
     }
 }
 
+/// What `--json` writes: the summary plus the instruction model's prediction.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    summary: &'a ModelSummary,
+    /// Predicted instructions per op on a DSP Cortex-M (int8 blobs; empty for f32).
+    predicted_instructions: Vec<u64>,
+    /// Their sum: one inference.
+    predicted_instructions_total: Option<u64>,
+    /// The kernel path each op's prediction is for.
+    kernel_paths: Vec<&'static str>,
+}
+
+/// The instruction model's per-op predictions for an int8 blob (none for f32).
+pub fn predicted(bytes: &[u8]) -> anyhow::Result<Vec<instructions::OpInstructions>> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::from_bytes(&aligned).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    if model.precision() != Precision::Int8 {
+        return Ok(Vec::new());
+    }
+    instructions::per_op(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))
+}
+
+/// The instruction model's share after the last op of an int8 blob (none for f32).
+fn predicted_tail(bytes: &[u8]) -> anyhow::Result<Option<u64>> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::from_bytes(&aligned).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    if model.precision() != Precision::Int8 {
+        return Ok(None);
+    }
+    let tail = instructions::tail(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    Ok(Some(tail.instructions))
+}
+
 fn shape(s: [u16; 3]) -> String {
     format!("{}x{}x{}", s[0], s[1], s[2])
 }
@@ -35,8 +72,23 @@ fn shape(s: [u16; 3]) -> String {
 /// Run `whittle inspect`.
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let s = inspect(&a.model)?;
+    let bytes = std::fs::read(&a.model)?;
+    let pred = predicted(&bytes)?;
+    // The ops' predictions plus the executor's output lookup after the last op.
+    let total = match predicted_tail(&bytes)? {
+        Some(tail) if !pred.is_empty() => {
+            Some(pred.iter().map(|p| p.instructions).sum::<u64>() + tail)
+        }
+        _ => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let r = Report {
+            summary: &s,
+            predicted_instructions: pred.iter().map(|p| p.instructions).collect(),
+            predicted_instructions_total: total,
+            kernel_paths: pred.iter().map(|p| p.kernel.name()).collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
     println!(
@@ -47,8 +99,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         shape(s.output)
     );
     println!(
-        "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10}",
-        "#", "op", "input", "output", "params", "MACs", "weight B"
+        "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10} {:>12}  kernel path",
+        "#", "op", "input", "output", "params", "MACs", "weight B", "instr (pred)"
     );
     for l in &s.layers {
         let op = if l.relu && l.op != "relu" {
@@ -57,15 +109,21 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             l.op.to_string()
         };
         let inputs: Vec<String> = l.inputs.iter().map(|&i| shape(i)).collect();
+        let (instr, path) = match pred.get(l.index) {
+            Some(p) => (p.instructions.to_string(), p.kernel.name()),
+            None => ("-".to_string(), "-"),
+        };
         println!(
-            "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10}",
+            "{:>3}  {:<20} {:<22} {:<12} {:>9} {:>12} {:>10} {:>12}  {}",
             l.index,
             op,
             inputs.join(" + "),
             shape(l.output),
             l.params,
             l.macs,
-            l.weight_bytes
+            l.weight_bytes,
+            instr,
+            path
         );
     }
     println!(
@@ -80,6 +138,13 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         "ram: arena {} B + scratch {} B = peak {} B",
         s.arena_bytes, s.scratch_bytes, s.peak_ram_bytes
     );
+    if let Some(n) = total {
+        println!(
+            "instructions: {n} per inference predicted ({:.2} M, {:.3} per MAC) on a DSP Cortex-M (M4F, M7, M33)",
+            n as f64 / 1e6,
+            n as f64 / s.macs.max(1) as f64
+        );
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use whittle::nn::hard_concrete::Temperature;
 use whittle::prune::apoz::Apoz;
+use whittle::prune::budget::{ChipBudget, ChipCost, narrowest_chip_cost};
 use whittle::prune::control::Control;
 use whittle::prune::first_k::FirstK;
 use whittle::prune::l0::{L0, L0Config};
@@ -80,9 +81,22 @@ pub struct PruneArgs {
     /// Budget: weights + biases.
     #[arg(long, group = "budget")]
     target_params: Option<u64>,
-    /// Budget: int8 weight bytes (i8 kernels, i32 bias, 8-byte requant per channel).
-    #[arg(long, group = "budget")]
+    /// Budget: int8 weight bytes (i8 kernels, i32 bias, 8-byte requant per channel); with
+    /// --chip: the firmware's flash (blob + code estimate). Bytes, or 256k, 1M.
+    #[arg(long, group = "budget", value_parser = parse_size)]
     target_flash: Option<u64>,
+    /// Budget in a chip's terms (`--chip STM32F405`, table in docs/FIRMWARE.md): the limits
+    /// below, and its own RAM and flash where none is given. Scoring methods only.
+    #[arg(long)]
+    chip: Option<String>,
+    /// With --chip: latency per inference in ms = predicted instructions × the core's
+    /// assumed cycles per instruction ÷ the chip's clock.
+    #[arg(long, requires = "chip")]
+    target_latency_ms: Option<f64>,
+    /// With --chip: RAM (model arena + scratch + firmware statics and stack estimate).
+    /// Bytes, or 64k, 1M.
+    #[arg(long, requires = "chip", value_parser = parse_size)]
+    target_ram: Option<u64>,
     /// Baselines: drop this fraction of every layer.
     #[arg(long, group = "budget")]
     ratio: Option<f64>,
@@ -196,6 +210,85 @@ pub struct PruneArgs {
     backend: String,
 }
 
+/// `65536`, `64k`/`64K` (KiB) or `1M` (MiB).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1024),
+        Some((i, 'm' | 'M')) => (&s[..i], 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|e| format!("{s}: {e} (bytes, or e.g. 64k, 1M)"))
+}
+
+/// The chip budget of `--chip` and its limits, checked against the narrowest plan before
+/// any training: an error names the chip and every shortfall.
+fn chip_budget(a: &PruneArgs, spec: &whittle::graph::Graph) -> anyhow::Result<Option<Target>> {
+    let Some(name) = &a.chip else {
+        return Ok(None);
+    };
+    if a.target_macs.is_some() || a.target_params.is_some() || a.ratio.is_some() || a.k.is_some() {
+        bail!(
+            "--chip budgets (--target-latency-ms/--target-ram/--target-flash) replace --target-macs, --target-params, --ratio and --k"
+        );
+    }
+    if matches!(
+        a.method,
+        MethodArg::L1 | MethodArg::L0 | MethodArg::Slimming
+    ) {
+        bail!(
+            "--chip budgets need a scoring method (l1-norm, first-k, apoz): the learned methods' λ control works on MACs, params or weight bytes"
+        );
+    }
+    let chip = whittle::firmware::chips::find(name)?;
+    let b = ChipBudget {
+        instructions: a
+            .target_latency_ms
+            .map_or(u64::MAX, |ms| chip.instructions_in(ms)),
+        ram_bytes: a.target_ram.unwrap_or(chip.ram_bytes),
+        flash_bytes: a.target_flash.unwrap_or(chip.flash_bytes),
+    };
+    let min = narrowest_chip_cost(spec, a.round_to)?;
+    let short = min.shortfalls(&b);
+    if !short.is_empty() {
+        bail!(
+            "{} cannot meet the budget on {} even at its narrowest plan ({} channels per group): {}{}",
+            spec.name,
+            chip.describe(),
+            a.round_to,
+            short.join(", "),
+            if min.budgeted_instructions() > b.instructions {
+                format!(
+                    "; {:.2} ms > {:.2} ms at {} MHz",
+                    chip.ms(min.budgeted_instructions()),
+                    chip.ms(b.instructions),
+                    chip.clock_hz / 1_000_000
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    let full = ChipCost::of(spec)?;
+    eprintln!(
+        "budget on {}: {} instructions ({} ms at {:.1} cycles per instruction, assumed), {} B RAM, {} B flash; the base net needs {} instructions ({:.2} ms), {} B RAM, {} B flash",
+        chip.name,
+        b.instructions,
+        a.target_latency_ms
+            .map_or("-".to_string(), |m| m.to_string()),
+        chip.core.cycles_per_instruction(),
+        b.ram_bytes,
+        b.flash_bytes,
+        full.instructions,
+        chip.ms(full.instructions),
+        full.ram_bytes,
+        full.flash_bytes
+    );
+    Ok(Some(Target::Chip(b)))
+}
+
 fn amount(a: &PruneArgs) -> Amount {
     if let Some(v) = a.target_macs {
         Amount::Target(Target::Macs(v))
@@ -218,7 +311,10 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
     let spec = RunDir::new(&a.from)
         .spec()
         .with_context(|| format!("reading the base run {}", a.from.display()))?;
-    let amount = amount(&a);
+    let amount = match chip_budget(&a, &spec)? {
+        Some(t) => Amount::Target(t),
+        None => amount(&a),
+    };
     let target = match amount {
         Amount::Target(t) => Some(t),
         _ => None,

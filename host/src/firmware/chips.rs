@@ -23,6 +23,17 @@ pub enum Core {
     CortexM33,
 }
 
+impl Core {
+    /// Core clock cycles per QEMU-counted instruction that latency estimates assume: 1.0 on
+    /// every core until measured on silicon (an assumption: loads, taken branches and
+    /// flash wait states cost a real core more, dual issue on the M7 less).
+    pub const fn cycles_per_instruction(self) -> f64 {
+        match self {
+            Core::CortexM4F | Core::CortexM7 | Core::CortexM33 => 1.0,
+        }
+    }
+}
+
 impl fmt::Display for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -59,6 +70,17 @@ impl Chip {
     /// (QEMU counts instructions; a real core needs more cycles for loads and branches).
     pub fn ms_at_one_per_cycle(&self, instructions: u64) -> f64 {
         instructions as f64 * 1e3 / self.clock_hz as f64
+    }
+
+    /// Milliseconds for `instructions` at the chip's clock and its core's assumed
+    /// [`Core::cycles_per_instruction`].
+    pub fn ms(&self, instructions: u64) -> f64 {
+        self.ms_at_one_per_cycle(instructions) * self.core.cycles_per_instruction()
+    }
+
+    /// Instructions that fit in `ms` at the chip's clock and assumed cycles per instruction.
+    pub fn instructions_in(&self, ms: f64) -> u64 {
+        (ms * 1e-3 * self.clock_hz as f64 / self.core.cycles_per_instruction()).floor() as u64
     }
 
     /// "STM32F405RG (Cortex-M4F, 1 MiB flash, 128 KiB RAM, 168 MHz)".

@@ -2,18 +2,32 @@
 //! instructions are known), by how much, and where each layer's instructions, flash and RAM go.
 
 use whittle_shared::encode::AlignedBytes;
-use whittle_shared::{Model, Op, cost};
+use whittle_shared::{Model, cost};
 
 use super::builder::{CODE_FLASH_ESTIMATE, RAM_OVERHEAD_ESTIMATE};
 use super::pipeline::RunReport;
 use super::target::Target;
 
 /// Where a predicted instruction count plugs in: a per-op instruction model for a machine's
-/// kernels. Nothing implements it yet; until then `whittle fit` measures (`--measure`).
+/// kernels ([`CostModel`]: `shared`'s, calibrated in QEMU).
 pub trait InstructionPredictor {
-    /// Predicted instructions of one inference of `op` on `target`'s core; `None` if the
-    /// model does not cover the op.
-    fn op_instructions(&self, target: &Target, model: &Model, op: &Op) -> Option<u64>;
+    /// Predicted instructions of one inference of each op of `model` on `target`'s core, in
+    /// op order; `None` if the model does not cover the blob.
+    fn per_op(&self, target: &Target, model: &Model) -> Option<Vec<u64>>;
+}
+
+/// `shared::cost::instructions`: the kernel paths' trip counts times their costs measured
+/// under QEMU `-icount` (the same on every DSP core whittle targets: M4F, M7, M33).
+pub struct CostModel;
+
+impl InstructionPredictor for CostModel {
+    fn per_op(&self, _: &Target, model: &Model) -> Option<Vec<u64>> {
+        if model.precision() != whittle_shared::Precision::Int8 {
+            return None;
+        }
+        let ops = cost::instructions::per_op(model).ok()?;
+        Some(ops.iter().map(|o| o.instructions).collect())
+    }
 }
 
 /// Why a blob could not be assessed.
@@ -54,6 +68,8 @@ pub struct FitLayer {
     pub output_bytes: u64,
     /// Per inference, measured or predicted; `None` when neither.
     pub instructions: Option<u64>,
+    /// Per inference as the instruction model predicts it (also when measured).
+    pub predicted_instructions: Option<u64>,
 }
 
 /// The whole assessment (what `whittle fit --json` writes).
@@ -76,8 +92,10 @@ pub struct FitReport {
     pub instructions: Option<u64>,
     /// "measured on QEMU mps2-an386 (10 images)", "predicted", or "unknown".
     pub instructions_source: String,
-    /// At the chip's clock, one instruction per cycle.
+    /// At the chip's clock and its core's assumed cycles per instruction.
     pub ms: Option<f64>,
+    /// The cycles per instruction `ms` assumes.
+    pub cycles_per_instruction: f64,
     /// The latency budget asked for.
     pub max_ms: Option<f64>,
     pub layers: Vec<FitLayer>,
@@ -100,12 +118,13 @@ pub fn assess(
     let totals = cost::totals(&model)?;
     let chip = target.chip;
     let mut layers = Vec::new();
+    let predicted = predictor.and_then(|p| p.per_op(target, &model));
     for (i, op) in model.ops().enumerate() {
         let op = op?;
         let c = cost::layer_cost(&model, &op)?;
-        let instructions = match (measured, predictor) {
+        let instructions = match (measured, &predicted) {
             (Some(r), _) => r.per_layer.get(i).map(|l| l.instructions),
-            (None, Some(p)) => p.op_instructions(target, &model, &op),
+            (None, Some(p)) => p.get(i).copied(),
             (None, None) => None,
         };
         layers.push(FitLayer {
@@ -115,6 +134,7 @@ pub fn assess(
             weight_bytes: c.weight_bytes,
             output_bytes: c.output_bytes,
             instructions,
+            predicted_instructions: predicted.as_ref().and_then(|p| p.get(i).copied()),
         });
     }
     let (flash_need, ram_need) = match measured {
@@ -132,12 +152,12 @@ pub fn assess(
         None => {
             let per_op: Option<u64> = layers.iter().map(|l| l.instructions).sum();
             match per_op {
-                Some(n) if predictor.is_some() => (Some(n), "predicted".to_string()),
+                Some(n) if predicted.is_some() => (Some(n), "predicted".to_string()),
                 _ => (None, "unknown (run with --measure)".to_string()),
             }
         }
     };
-    let ms = instructions.map(|n| chip.ms_at_one_per_cycle(n));
+    let ms = instructions.map(|n| chip.ms(n));
     let flash = Budget {
         need: flash_need,
         have: chip.flash_bytes,
@@ -165,6 +185,7 @@ pub fn assess(
         instructions,
         instructions_source,
         ms,
+        cycles_per_instruction: chip.core.cycles_per_instruction(),
         max_ms,
         layers,
         fits: flash.fits() && ram.fits() && in_time,
@@ -180,8 +201,11 @@ mod tests {
     /// Every op costs its MACs plus 100: enough to check that predictions are summed.
     struct MacsPlus100;
     impl InstructionPredictor for MacsPlus100 {
-        fn op_instructions(&self, _: &Target, model: &Model, op: &Op) -> Option<u64> {
-            cost::layer_cost(model, op).ok().map(|c| c.macs + 100)
+        fn per_op(&self, _: &Target, model: &Model) -> Option<Vec<u64>> {
+            model
+                .ops()
+                .map(|op| Some(cost::layer_cost(model, &op.ok()?).ok()?.macs + 100))
+                .collect()
         }
     }
 

@@ -14,7 +14,7 @@ use crate::format::{Padding, Requant, Shape};
 const CHUNK_BYTES: usize = 1024;
 
 /// Output rows per chunk.
-const fn chunk_rows(g: &ConvGeom) -> usize {
+pub(crate) const fn chunk_rows(g: &ConvGeom) -> usize {
     let row = g.output.w as usize * g.output.c as usize;
     let r = match CHUNK_BYTES.checked_div(row) {
         Some(r) if r > 0 => r,
@@ -28,7 +28,7 @@ const fn chunk_rows(g: &ConvGeom) -> usize {
 }
 
 /// Bytes of the chunk buffer, rounded to the arena alignment.
-const fn chunk_bytes(g: &ConvGeom) -> usize {
+pub(crate) const fn chunk_bytes(g: &ConvGeom) -> usize {
     crate::plan::align_up(chunk_rows(g) * g.output.w as usize * g.output.c as usize)
 }
 
@@ -72,7 +72,7 @@ pub const fn min_scratch_bytes(g: &ConvGeom) -> usize {
 /// The geometry of output rows `oy0..oy1` of `g` and the input rows it reads: the window
 /// rows clipped to the input, the clipped rows becoming the sub-geometry's top and bottom
 /// padding. `None` if no input row is in the window (padding ≥ kernel).
-fn rows(g: &ConvGeom, oy0: usize, oy1: usize) -> Option<(ConvGeom, usize, usize)> {
+pub(crate) fn rows(g: &ConvGeom, oy0: usize, oy1: usize) -> Option<(ConvGeom, usize, usize)> {
     let (sh, kh) = (g.stride[0] as isize, g.kernel[0] as isize);
     let start = oy0 as isize * sh - g.padding.top as isize;
     let end = (oy1 as isize - 1) * sh - g.padding.top as isize + kh;

@@ -15,12 +15,18 @@ mod conv2d_band;
 mod conv2d_f32;
 mod conv2d_s8;
 mod dense_s8;
+mod path;
 mod pool_s8;
 pub mod reference;
 mod requant_s8;
 pub mod select;
 
 use crate::format::{AddQuant, Padding, Requant, Shape};
+
+pub use path::{
+    AddLoop, Columns, ConvPath, RequantTable, conv_add_split, conv_path, conv2d_add_s8_chunk,
+    requant_table,
+};
 
 /// Geometry of a 2-D convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

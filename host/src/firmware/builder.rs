@@ -265,7 +265,7 @@ pub struct BuildOptions<'a> {
     /// Read the images at run time over semihosting (`WHITTLE_STREAM=1`); `req.images`
     /// must then hold none.
     pub stream: bool,
-    /// Build the kernels for size too (the firmware's `size` profile) instead of speed.
+    /// Build the firmware's `size` profile (opt-level `z`) instead of `release` (`s`).
     pub opt_size: bool,
 }
 

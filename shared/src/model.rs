@@ -725,7 +725,9 @@ mod tests {
                     zero_point: -128,
                 };
                 let mut buf = [0u8; 64];
-                let n = postcard::to_slice(&t, &mut buf[..]).map(|b| b.len()).unwrap_or(0);
+                let n = postcard::to_slice(&t, &mut buf[..])
+                    .map(|b| b.len())
+                    .unwrap_or(0);
                 buf[n] = 0xA5;
                 let (got, rest) = postcard::take_from_bytes::<TensorInfo>(&buf[..n + 1])
                     .unwrap_or_else(|e| panic!("{e}"));

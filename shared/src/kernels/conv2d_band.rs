@@ -276,7 +276,9 @@ mod dsp {
                     // and two copies of the array, ~30 instructions per block.
                     let [r0, r1, r2] = rows;
                     let mut args = BandArgs {
-                        rows: unsafe { [(r0.add(d), pairs), (r1.add(d), pairs), (r2.add(d), pairs)] },
+                        rows: unsafe {
+                            [(r0.add(d), pairs), (r1.add(d), pairs), (r2.add(d), pairs)]
+                        },
                         y,
                         oc,
                         t_end: self.t_end,

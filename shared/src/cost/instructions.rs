@@ -223,10 +223,7 @@ fn conv_call(g: &ConvGeom, case: &ConvCase, f: &mut Features) {
             let blocks = oh * ow.div_ceil(BLOCK);
             f[3] += blocks as f64;
             let passes = (blocks * oc) as f64;
-            match table {
-                RequantTable::Relu => f[4] += passes,
-                RequantTable::Folded | RequantTable::PerChannel => f[5] += passes,
-            }
+            table_passes(f, table, passes);
             // Per pass and kernel row: 3·Q groups of 15 instructions; beyond Q = 1 in a loop
             // of two groups per iteration, entered in the middle for odd Q.
             f[7] += passes * (9 * q) as f64;
@@ -253,19 +250,7 @@ fn conv_call(g: &ConvGeom, case: &ConvCase, f: &mut Features) {
             let ng = g.input.c as usize / 4;
             let blocks = oh * ow.div_ceil(BLOCK);
             f[3] += blocks as f64;
-            let passes = (blocks * oc) as f64;
-            match table {
-                RequantTable::Relu => f[4] += passes,
-                RequantTable::Folded | RequantTable::PerChannel => f[5] += passes,
-            }
-            f[7] += passes * ng as f64;
-            f[LOOP_ITERATIONS] += passes * ng.div_ceil(2) as f64;
-            if ng % 2 == 1 {
-                f[ODD_ENTRIES] += passes;
-            }
-            if clamp_lo {
-                f[CLAMP_LO_PASSES] += passes;
-            }
+            asm_passes(f, table, (blocks * oc) as f64, ng, clamp_lo);
             f[8] += oh as f64;
             f[9] += (blocks * ng) as f64; // widened groups (4 pixels each)
         }
@@ -291,19 +276,7 @@ fn conv_call(g: &ConvGeom, case: &ConvCase, f: &mut Features) {
                     // second where only it is left, any others through `filter_end`.
                     let first = fast_filters(oc, k, kp);
                     let tail = first + 1 == oc;
-                    let asm = (first + tail as usize) as f64;
-                    match table {
-                        RequantTable::Relu => f[4] += asm,
-                        RequantTable::Folded | RequantTable::PerChannel => f[5] += asm,
-                    }
-                    f[7] += asm * ng as f64;
-                    f[LOOP_ITERATIONS] += asm * ng.div_ceil(2) as f64;
-                    if ng % 2 == 1 {
-                        f[ODD_ENTRIES] += asm;
-                    }
-                    if clamp_lo {
-                        f[CLAMP_LO_PASSES] += asm;
-                    }
+                    asm_passes(f, table, (first + tail as usize) as f64, ng, clamp_lo);
                     if tail {
                         f[TAIL_FILTER_BLOCKS] += 1.0;
                     }
@@ -339,16 +312,32 @@ fn conv_call(g: &ConvGeom, case: &ConvCase, f: &mut Features) {
     }
 }
 
+/// Filter passes of the MAC + requantization asm, counted in the slot of their table.
+fn table_passes(f: &mut Features, table: RequantTable, passes: f64) {
+    match table {
+        RequantTable::Relu => f[4] += passes,
+        RequantTable::Folded | RequantTable::PerChannel => f[5] += passes,
+    }
+}
+
+/// `passes` filter passes of the asm over `ng` 4-channel groups (its two-group loop,
+/// entered in the middle for odd `ng`), with a lower clamp above −128 when `clamp_lo`.
+fn asm_passes(f: &mut Features, table: RequantTable, passes: f64, ng: usize, clamp_lo: bool) {
+    table_passes(f, table, passes);
+    f[7] += passes * ng as f64;
+    f[LOOP_ITERATIONS] += passes * ng.div_ceil(2) as f64;
+    if ng % 2 == 1 {
+        f[ODD_ENTRIES] += passes;
+    }
+    if clamp_lo {
+        f[CLAMP_LO_PASSES] += passes;
+    }
+}
+
 /// Where a window of output pixel `pixel` lands: `(iy0, ix0, kx0, kx1)`.
 fn window(g: &ConvGeom, pixel: usize) -> (isize, isize, usize, usize) {
-    let ow = g.output.w as usize;
-    let (oy, ox) = (pixel / ow, pixel % ow);
-    let iy0 = (oy * g.stride[0] as usize) as isize - g.padding.top as isize;
-    let ix0 = (ox * g.stride[1] as usize) as isize - g.padding.left as isize;
-    let kw = g.kernel[1] as isize;
-    let kx0 = (-ix0).clamp(0, kw);
-    let kx1 = (g.input.w as isize - ix0).clamp(kx0, kw);
-    (iy0, ix0, kx0 as usize, kx1 as usize)
+    let w = crate::kernels::conv2d_s8::Window::new(g, pixel);
+    (w.iy0, w.ix0, w.kx0, w.kx1)
 }
 
 /// Trip counts of one block's columns (the kernel's `columns`).

@@ -245,18 +245,18 @@ pub(crate) fn im2col(
 
 /// Where one output pixel's filter window lands in the input.
 #[derive(Clone, Copy)]
-struct Window {
+pub(crate) struct Window {
     /// Input row and column of kernel tap (0, 0); may be negative (padding).
-    iy0: isize,
-    ix0: isize,
+    pub(crate) iy0: isize,
+    pub(crate) ix0: isize,
     /// Kernel columns `kx0..kx1` fall inside the input.
-    kx0: usize,
-    kx1: usize,
+    pub(crate) kx0: usize,
+    pub(crate) kx1: usize,
 }
 
 impl Window {
     #[inline(always)]
-    fn new(g: &ConvGeom, pixel: usize) -> Self {
+    pub(crate) fn new(g: &ConvGeom, pixel: usize) -> Self {
         let ow = g.output.w as usize;
         let (oy, ox) = (pixel / ow, pixel % ow);
         let iy0 = (oy * g.stride[0] as usize) as isize - g.padding.top as isize;

@@ -13,7 +13,7 @@ mod conv2d_1x1;
 mod conv2d_add_s8;
 mod conv2d_band;
 mod conv2d_f32;
-mod conv2d_s8;
+pub(crate) mod conv2d_s8;
 mod dense_s8;
 mod path;
 mod pool_s8;

@@ -1,10 +1,10 @@
 //! Knowledge distillation: a trained teacher's softened predictions as a second target, so a
 //! pruned student fine-tunes toward what the unpruned net knew, not only toward the labels.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
@@ -75,11 +75,6 @@ impl Teacher {
         })
     }
 
-    /// The teacher's directory.
-    pub fn dir(&self) -> &Path {
-        &self.settings.teacher
-    }
-
     /// The training loss for a batch: `ce` (the student's cross-entropy) blended with the
     /// distillation term on the teacher's logits for the same `images`. The teacher's side
     /// carries no gradient.
@@ -93,8 +88,8 @@ impl Teacher {
 pub fn blend(student: Tensor<2>, teacher: Tensor<2>, ce: Tensor<1>, d: &Distill) -> Tensor<1> {
     let n = student.dims()[0].max(1) as f64;
     let inv_t = 1.0 / d.temperature;
-    let p_t = softmax(teacher.clone().mul_scalar(inv_t), 1);
     let log_p_t = log_softmax(teacher.mul_scalar(inv_t), 1);
+    let p_t = log_p_t.clone().exp();
     let log_p_s = log_softmax(student.mul_scalar(inv_t), 1);
     let kl = (p_t * (log_p_t - log_p_s)).sum().div_scalar(n);
     let t2 = d.temperature * d.temperature;

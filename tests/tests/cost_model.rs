@@ -620,7 +620,7 @@ fn measure(blob: &[u8], machine: Machine) -> Vec<(Kernel, [f64; N_FEATURES], u64
     let r = run(blob, machine);
     let bytes = AlignedBytes::new(blob);
     let model = Model::from_bytes(&bytes).expect("valid");
-    let pred = instructions::per_op(&model).expect("prediction");
+    let (pred, tail) = instructions::per_op_and_tail(&model).expect("prediction");
     assert_eq!(pred.len(), r.per_layer.len());
     let mut rows: Vec<_> = pred
         .iter()
@@ -628,13 +628,12 @@ fn measure(blob: &[u8], machine: Machine) -> Vec<(Kernel, [f64; N_FEATURES], u64
         .map(|(p, l)| (p.kernel, p.features, l.instructions))
         .collect();
     let layers: u64 = r.per_layer.iter().map(|l| l.instructions).sum();
-    let tail = instructions::tail(&model).expect("tail");
     rows.push((
         Kernel::Tail,
         tail.features,
         r.instructions_per_inference.saturating_sub(layers),
     ));
-    let predicted = instructions::total(&model).expect("total");
+    let predicted = pred.iter().map(|p| p.instructions).sum::<u64>() + tail.instructions;
     println!(
         "blob: predicted {predicted}, QEMU {} ({:+.3}%)",
         r.instructions_per_inference,

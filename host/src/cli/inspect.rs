@@ -21,10 +21,13 @@ pub struct InspectArgs {
     json: bool,
 }
 
-/// Reads and validates the blob at `path` and summarizes it.
-pub fn inspect(path: &Path) -> anyhow::Result<ModelSummary> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    match with_model(&bytes, summarize) {
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Validates the blob `bytes` (read from `path`) and summarizes it.
+fn summary(path: &Path, bytes: &[u8]) -> anyhow::Result<ModelSummary> {
+    match with_model(bytes, summarize) {
         Ok(s) => Ok(s),
         Err(ExportError::Format(e)) => bail!("{}: invalid blob: {e}", path.display()),
         Err(e) => bail!("{}: {e}", path.display()),
@@ -44,25 +47,18 @@ struct Report<'a> {
     kernel_paths: Vec<&'static str>,
 }
 
-/// The instruction model's per-op predictions for an int8 blob (none for f32).
-pub fn predicted(bytes: &[u8]) -> anyhow::Result<Vec<instructions::OpInstructions>> {
-    let aligned = AlignedBytes::new(bytes);
-    let model = Model::from_bytes(&aligned).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
-    if model.precision() != Precision::Int8 {
-        return Ok(Vec::new());
-    }
-    instructions::per_op(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))
-}
-
-/// The instruction model's share after the last op of an int8 blob (none for f32).
-fn predicted_tail(bytes: &[u8]) -> anyhow::Result<Option<u64>> {
+/// The instruction model's per-op predictions for an int8 blob and its total per inference
+/// (the ops plus the executor's output lookup after the last op); none for f32.
+fn predicted(bytes: &[u8]) -> anyhow::Result<Option<(Vec<instructions::OpInstructions>, u64)>> {
     let aligned = AlignedBytes::new(bytes);
     let model = Model::from_bytes(&aligned).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
     if model.precision() != Precision::Int8 {
         return Ok(None);
     }
-    let tail = instructions::tail(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
-    Ok(Some(tail.instructions))
+    let (ops, tail) =
+        instructions::per_op_and_tail(&model).map_err(|e| anyhow::anyhow!("invalid blob: {e}"))?;
+    let total = ops.iter().map(|p| p.instructions).sum::<u64>() + tail.instructions;
+    Ok(Some((ops, total)))
 }
 
 fn shape(s: [u16; 3]) -> String {
@@ -71,15 +67,11 @@ fn shape(s: [u16; 3]) -> String {
 
 /// Run `whittle inspect`.
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
-    let s = inspect(&a.model)?;
-    let bytes = std::fs::read(&a.model)?;
-    let pred = predicted(&bytes)?;
-    // The ops' predictions plus the executor's output lookup after the last op.
-    let total = match predicted_tail(&bytes)? {
-        Some(tail) if !pred.is_empty() => {
-            Some(pred.iter().map(|p| p.instructions).sum::<u64>() + tail)
-        }
-        _ => None,
+    let bytes = read(&a.model)?;
+    let s = summary(&a.model, &bytes)?;
+    let (pred, total) = match predicted(&bytes)? {
+        Some((ops, total)) => (ops, Some(total)),
+        None => (Vec::new(), None),
     };
     if a.json {
         let r = Report {
@@ -154,6 +146,11 @@ mod tests {
     use whittle::export::{export_f32, fold};
     use whittle::graph::Op;
     use whittle::graph::legacy::{LayerV1, sequential};
+
+    /// Reads and validates the blob at `path` and summarizes it, as `run` does.
+    fn inspect(path: &Path) -> anyhow::Result<ModelSummary> {
+        summary(path, &read(path)?)
+    }
 
     fn blob() -> Vec<u8> {
         let g = sequential(

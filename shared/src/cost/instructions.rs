@@ -652,9 +652,16 @@ fn model_output_id(model: &Model) -> u16 {
 /// Predicted instructions per op of an int8 `model`, in op order.
 #[cfg(feature = "alloc")]
 pub fn per_op(model: &Model) -> Result<alloc::vec::Vec<OpInstructions>> {
+    Ok(per_op_and_tail(model)?.0)
+}
+
+/// [`per_op`] and the executor's share after the last op ([`Kernel::Tail`], part of
+/// [`total`]), from one walk over the model.
+#[cfg(feature = "alloc")]
+pub fn per_op_and_tail(model: &Model) -> Result<(alloc::vec::Vec<OpInstructions>, OpInstructions)> {
     let mut out = alloc::vec::Vec::new();
-    walk(model, &mut |p| out.push(p))?;
-    Ok(out)
+    let tail = walk(model, &mut |p| out.push(p))?;
+    Ok((out, tail))
 }
 
 /// Predicted instructions of one inference of an int8 `model` (the ops and the executor's
@@ -663,11 +670,6 @@ pub fn total(model: &Model) -> Result<u64> {
     let mut sum = 0;
     let tail = walk(model, &mut |p| sum += p.instructions)?;
     Ok(sum + tail.instructions)
-}
-
-/// Predicted instructions of the executor after the last op (part of [`total`]).
-pub fn tail(model: &Model) -> Result<OpInstructions> {
-    walk(model, &mut |_| {})
 }
 
 /// `Σ (id + 1)` over `ids`.

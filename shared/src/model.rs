@@ -161,6 +161,21 @@ impl<'a, T: serde::Deserialize<'a>> Iterator for Records<'a, T> {
     }
 }
 
+/// The bytes after one postcard-encoded [`TensorInfo`]: its four varints (`shape.c`,
+/// `shape.h`, `shape.w`, `offset`: LEB128, the last byte below 0x80), then the `f32`
+/// scale and the `i8` zero point (5 bytes). `None` if `b` ends first. Tested against
+/// postcard in `tests::skip_tensor_matches_postcard`.
+fn skip_tensor(b: &[u8]) -> Option<&[u8]> {
+    let mut i = 0;
+    for _ in 0..4 {
+        while *b.get(i)? & 0x80 != 0 {
+            i += 1;
+        }
+        i += 1;
+    }
+    b.get(i + 5..)
+}
+
 /// Bitset over tensor ids (at most [`MAX_ENTRIES`]).
 #[derive(Default)]
 struct IdSet([u32; MAX_ENTRIES / 32]);
@@ -273,14 +288,23 @@ impl<'a> Model<'a> {
             _t: core::marker::PhantomData,
         }
     }
-    /// Tensor `id`.
+    /// Tensor `id`: the records before it skipped by [`skip_tensor`] (a byte scan: the
+    /// executor looks tensors up per op, and decoding each one before `id` cost ~170
+    /// instructions a record on Cortex-M at opt-level `s`), then record `id` decoded.
     pub fn tensor(&self, id: u16) -> Result<TensorInfo> {
-        match self.tensors().nth(id as usize) {
-            Some(t) => t,
-            None => Err(Error::BadTensorRef {
+        if id >= self.meta.n_tensors {
+            return Err(Error::BadTensorRef {
                 op: u16::MAX,
                 tensor: id,
-            }),
+            });
+        }
+        let mut rest = self.meta.tensors;
+        for _ in 0..id {
+            rest = skip_tensor(rest).ok_or(Error::BadMeta)?;
+        }
+        match postcard::take_from_bytes::<TensorInfo>(rest) {
+            Ok((t, _)) => Ok(t),
+            Err(_) => Err(Error::BadMeta),
         }
     }
     /// The input tensor.
@@ -679,5 +703,38 @@ impl<'a> Model<'a> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Shape;
+
+    /// [`skip_tensor`] lands where postcard's decoder does, for varints of every length.
+    #[test]
+    fn skip_tensor_matches_postcard() {
+        let dims = [0u16, 1, 127, 128, 300, 16_383, 16_384, u16::MAX];
+        let offsets = [0u32, 127, 128, 1 << 14, 1 << 21, 1 << 28, u32::MAX];
+        for (i, &c) in dims.iter().enumerate() {
+            for &off in &offsets {
+                let t = TensorInfo {
+                    shape: Shape::new(c, dims[(i + 3) % dims.len()], dims[(i + 5) % dims.len()]),
+                    offset: off,
+                    scale: -0.5,
+                    zero_point: -128,
+                };
+                let mut buf = [0u8; 64];
+                let n = postcard::to_slice(&t, &mut buf[..])
+                    .map(|b| b.len())
+                    .unwrap_or(0);
+                buf[n] = 0xA5;
+                let (got, rest) = postcard::take_from_bytes::<TensorInfo>(&buf[..n + 1])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(got, t);
+                assert_eq!(skip_tensor(&buf[..n + 1]), Some(rest));
+                assert_eq!(skip_tensor(&buf[..n - 1]), None);
+            }
+        }
     }
 }

@@ -51,7 +51,8 @@ pub struct TargetArgs {
     /// The firmware crate (default: firmware/ of this checkout; env WHITTLE_FIRMWARE_DIR).
     #[arg(long)]
     pub firmware: Option<PathBuf>,
-    /// Build the kernels for size too (about a fifth less code, 1–3 % more instructions).
+    /// Build the whole firmware at opt-level `z` (about 8 % less code, 0.7–1.6 % more
+    /// instructions than the default, which builds it at `s`).
     #[arg(long)]
     pub opt_size: bool,
 }

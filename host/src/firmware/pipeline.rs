@@ -47,7 +47,7 @@ pub struct RunOptions {
     pub streaming: Streaming,
     /// What the images are, copied into the report (`whittle check` makes them again).
     pub images_source: String,
-    /// Build the firmware's kernels for size instead of speed (`--opt-size`).
+    /// Build the firmware at opt-level `z` instead of `s` (`--opt-size`).
     pub opt_size: bool,
 }
 

@@ -132,6 +132,58 @@ pub fn max_s8x4(a: u32, b: u32) -> u32 {
     out
 }
 
+/// 2×2 max pooling of `n` words of channels: the window's top-left tap at `p`, its other
+/// taps at `p + c`, `p + row`, `p + row + c`; 4 LDR, 3 SSUB8/SEL pairs and one STR per word
+/// (12 instructions with SUBS/BNE, whatever the opt-level: LLVM's own loop kept a pointer
+/// per tap). Returns `p` and `out` advanced by `4 · n` bytes.
+///
+/// # Safety
+/// `p`, `p + c`, `p + row` and `p + row + c` readable for `4 · n` bytes and `out` writable
+/// for `4 · n` bytes (any alignment: LDR/STR tolerate it on M4/M7); `n ≥ 1`.
+#[inline(always)]
+pub unsafe fn max_2x2_words(
+    p: *const i8,
+    c: usize,
+    row: usize,
+    out: *mut i8,
+    n: usize,
+) -> (*const i8, *mut i8) {
+    let (p_end, out_end);
+    // SAFETY: the caller guarantees the accesses. Options: `nostack`; not `nomem`/`readonly`
+    // (it writes `out`); not `preserves_flags` (SUBS writes NZCV, SSUB8 APSR.GE).
+    unsafe {
+        asm!(
+            "2:",
+            "ldr   {b}, [{p}, {c}]",
+            "ldr   {x}, [{p}, {row}]",
+            "ldr   {y}, [{p}, {rc}]",
+            "ldr   {a}, [{p}], #4",
+            "ssub8 {t}, {a}, {b}",
+            "sel   {a}, {a}, {b}",
+            "ssub8 {t}, {x}, {y}",
+            "sel   {x}, {x}, {y}",
+            "ssub8 {t}, {a}, {x}",
+            "sel   {a}, {a}, {x}",
+            "str   {a}, [{out}], #4",
+            "subs  {n}, {n}, #1",
+            "bne   2b",
+            p = inout(reg) p => p_end,
+            out = inout(reg) out => out_end,
+            n = inout(reg) n => _,
+            c = in(reg) c,
+            row = in(reg) row,
+            rc = in(reg) row + c,
+            a = out(reg) _,
+            b = out(reg) _,
+            x = out(reg) _,
+            y = out(reg) _,
+            t = out(reg) _,
+            options(nostack),
+        );
+    }
+    (p_end, out_end)
+}
+
 /// The conv hot loop: `acc[p] += Σ w · x_p` over `groups` 4-weight groups, one filter
 /// against a block of 4 im2col columns. Per group: LDR of 4 int8 weights, SXTB16 and
 /// SXTB16-ROR8 into `(w0,w2)`, `(w1,w3)`, then for each pixel an LDRD of its reordered i16

@@ -249,7 +249,7 @@ mod dsp {
             // Words from one output pixel's window to the next one's.
             let step = 2 * q * s;
             for oy in 0..oh {
-                let mut rows = [(core::ptr::null::<u32>(), pairs); 3];
+                let mut rows = [core::ptr::null::<u32>(); 3];
                 for (r, row) in rows.iter_mut().enumerate() {
                     let iy = (oy * s) as isize - top + r as isize;
                     let slot = iy.rem_euclid(3) as usize;
@@ -258,7 +258,7 @@ mod dsp {
                         self.fill(q, iy, h, dst);
                         held[slot] = iy;
                     }
-                    row.0 = dst.as_ptr();
+                    *row = dst.as_ptr();
                 }
                 let mut pos = 0;
                 while pos < ow {
@@ -269,10 +269,16 @@ mod dsp {
                     } else {
                         out[first..first + BLOCK * oc].as_mut_ptr()
                     };
+                    let d = step * x;
+                    // SAFETY (offsets): padded pixel `s·x` of a padded row of
+                    // `w + left + right ≥ s·(ow − 1) + 3` pixels, `2·q` words each.
+                    // Spelled out, not `rows.map(…)`: at opt-level `s` that stays a loop
+                    // and two copies of the array, ~30 instructions per block.
+                    let [r0, r1, r2] = rows;
                     let mut args = BandArgs {
-                        // SAFETY (offset): padded pixel `s·x` of a padded row of
-                        // `w + left + right ≥ s·(ow − 1) + 3` pixels, `2·q` words each.
-                        rows: rows.map(|(p, n)| (unsafe { p.add(step * x) }, n)),
+                        rows: unsafe {
+                            [(r0.add(d), pairs), (r1.add(d), pairs), (r2.add(d), pairs)]
+                        },
                         y,
                         oc,
                         t_end: self.t_end,

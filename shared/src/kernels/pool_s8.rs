@@ -76,7 +76,7 @@ fn max_into(out: &mut [i8], x: &[i8]) {
 /// in `input` or `output` is short.
 #[cfg(dsp)]
 fn maxpool_2x2_words(g: &PoolGeom, input: &[i8], output: &mut [i8]) -> bool {
-    use super::arm::max_s8x4;
+    use super::arm::max_2x2_words;
     let c = g.input.c as usize;
     let (oh, ow) = (g.output.h as usize, g.output.w as usize);
     let (sy, sx) = (g.stride[0] as usize, g.stride[1] as usize);
@@ -89,35 +89,23 @@ fn maxpool_2x2_words(g: &PoolGeom, input: &[i8], output: &mut [i8]) -> bool {
     if last > input.len() || output.len() < oh * ow * c {
         return false;
     }
-    let word = |at: usize| -> u32 {
-        // SAFETY: every window of the output lies below `last ≤ input.len()` (checked);
-        // `at` is a window's tap plus a word offset inside its `c` channels. LDR tolerates
-        // misalignment on M4/M7.
-        unsafe { input.as_ptr().add(at).cast::<u32>().read_unaligned() }
-    };
-    let c4 = c & !3;
+    let (c4, rc) = (c & !3, row + c);
     let mut out = output.as_mut_ptr();
     for oy in 0..oh {
         let mut base = oy * sy * row;
         for _ in 0..ow {
-            for i in (0..c4).step_by(4) {
-                let a = max_s8x4(word(base + i), word(base + c + i));
-                let b = max_s8x4(word(base + row + i), word(base + row + c + i));
-                // SAFETY: `oh · ow · c` output bytes (checked), written in order.
-                unsafe {
-                    out.cast::<u32>().write_unaligned(max_s8x4(a, b));
-                    out = out.add(4);
+            // SAFETY: every window of the output lies below `last ≤ input.len()` (checked):
+            // `p + k` for `k < c` plus a tap offset (`c`, `row`, `row + c`) is inside it.
+            // `oh · ow · c` output bytes (checked), written in order.
+            unsafe {
+                let mut p = input.as_ptr().add(base);
+                if c4 > 0 {
+                    (p, out) = max_2x2_words(p, c, row, out, c4 / 4);
                 }
-            }
-            for i in c4..c {
-                let x = |at: usize| input[at];
-                let m = x(base + i)
-                    .max(x(base + c + i))
-                    .max(x(base + row + i).max(x(base + row + c + i)));
-                // SAFETY: as above.
-                unsafe {
-                    *out = m;
+                for _ in c4..c {
+                    *out = (*p).max(*p.add(c)).max((*p.add(row)).max(*p.add(rc)));
                     out = out.add(1);
+                    p = p.add(1);
                 }
             }
             base += sx * c;

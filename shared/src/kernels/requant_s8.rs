@@ -218,12 +218,9 @@ impl ReluRequant {
 /// The largest `|accumulator|` of a layer with `fan_in` int8 products of `w · (x − zp_in)`
 /// (each at most 128 · 255) and these biases.
 pub(crate) fn acc_bound(fan_in: usize, bias: &[i32]) -> u64 {
-    let b = bias
-        .iter()
-        .map(|b| b.unsigned_abs() as u64)
-        .max()
-        .unwrap_or(0);
-    b + fan_in as u64 * 128 * 255
+    // The max in u32 (one compare per bias on Cortex-M, a u64 max takes three).
+    let b = bias.iter().fold(0u32, |m, b| m.max(b.unsigned_abs()));
+    b as u64 + fan_in as u64 * 128 * 255
 }
 
 /// Whether every multiplier takes the fast path (validated models always do).

@@ -291,6 +291,9 @@ impl<'a> Model<'a> {
     /// Tensor `id`: the records before it skipped by [`skip_tensor`] (a byte scan: the
     /// executor looks tensors up per op, and decoding each one before `id` cost ~170
     /// instructions a record on Cortex-M at opt-level `s`), then record `id` decoded.
+    /// Not inlined: one body for every caller, so that a lookup costs the same whichever
+    /// kernels a firmware links (the instruction model counts it per record and byte).
+    #[inline(never)]
     pub fn tensor(&self, id: u16) -> Result<TensorInfo> {
         if id >= self.meta.n_tensors {
             return Err(Error::BadTensorRef {
@@ -306,6 +309,15 @@ impl<'a> Model<'a> {
             Ok((t, _)) => Ok(t),
             Err(_) => Err(Error::BadMeta),
         }
+    }
+    /// Bytes of the tensor table up to the end of record `id`: what [`Self::tensor`] walks.
+    pub(crate) fn tensor_table_bytes(&self, id: u16) -> Result<usize> {
+        let table = self.meta.tensors;
+        let mut rest = table;
+        for _ in 0..=id {
+            rest = skip_tensor(rest).ok_or(Error::BadMeta)?;
+        }
+        Ok(table.len() - rest.len())
     }
     /// The input tensor.
     pub fn input(&self) -> Result<TensorInfo> {

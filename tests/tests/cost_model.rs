@@ -559,23 +559,24 @@ fn calibration_blobs() -> Vec<Vec<u8>> {
     big.chain(small).chain(firsts).chain(stacks).collect()
 }
 
-/// Least squares on relative errors with a little ridge: `argmin Σ ((f·x − y) / y)² + ε|z|²`
-/// over the columns used, each scaled to at most 1 (`z` the scaled unknowns).
-fn fit(rows: &[([f64; N_FEATURES], f64)]) -> [f64; N_FEATURES] {
+/// Least squares on relative errors with a little ridge over rows `(f, t, y)` (features,
+/// target, measured): `argmin Σ ((f·x − t) / y)² + ε|z|²` over the columns `cols` that some
+/// row uses, each scaled to at most 1 (`z` the scaled unknowns); the others stay 0.
+fn fit(rows: &[([f64; N_FEATURES], f64, f64)], cols: &dyn Fn(usize) -> bool) -> [f64; N_FEATURES] {
     let used: Vec<usize> = (0..N_FEATURES)
-        .filter(|&j| rows.iter().any(|(f, _)| f[j] != 0.0))
+        .filter(|&j| cols(j) && rows.iter().any(|(f, _, _)| f[j] != 0.0))
         .collect();
     let scale: Vec<f64> = used
         .iter()
         .map(|&j| {
             rows.iter()
-                .map(|(f, y)| (f[j] / y.max(1.0)).abs())
+                .map(|(f, _, y)| (f[j] / y.max(1.0)).abs())
                 .fold(0.0, f64::max)
         })
         .collect();
     let n = used.len();
     let mut a = vec![vec![0.0f64; n + 1]; n];
-    for (f, y) in rows {
+    for (f, t, y) in rows {
         let y = y.max(1.0);
         let x: Vec<f64> = used
             .iter()
@@ -586,7 +587,7 @@ fn fit(rows: &[([f64; N_FEATURES], f64)]) -> [f64; N_FEATURES] {
             for j in 0..n {
                 a[i][j] += x[i] * x[j];
             }
-            a[i][n] += x[i];
+            a[i][n] += x[i] * t / y;
         }
     }
     for (i, row) in a.iter_mut().enumerate() {
@@ -613,6 +614,47 @@ fn fit(rows: &[([f64; N_FEATURES], f64)]) -> [f64; N_FEATURES] {
         x[ci] = a[i][n] / a[i][i] / scale[i];
     }
     x
+}
+
+/// The columns whose cost is one figure for every kernel: the tensor lookups (one function,
+/// `Model::tensor`, whatever calls it). Fitted per kernel, the rows with few calibration
+/// ops absorbed other costs into them.
+const SHARED: [usize; 2] = [instructions::TENSOR_DECODES, instructions::TENSOR_BYTES];
+
+fn dot(f: &[f64; N_FEATURES], x: &[f64; N_FEATURES]) -> f64 {
+    f.iter().zip(x).map(|(a, b)| a * b).sum()
+}
+
+/// Every kernel's row, fitted jointly: each kernel's own columns on its ops, and the
+/// [`SHARED`] columns on all ops, alternating until both settle (block coordinate descent
+/// on one least-squares problem in relative error).
+fn fit_all(
+    rows: &BTreeMap<Kernel, Vec<([f64; N_FEATURES], f64)>>,
+) -> BTreeMap<Kernel, [f64; N_FEATURES]> {
+    let own = |j: usize| !SHARED.contains(&j);
+    let mut shared = [0.0; N_FEATURES];
+    let mut fitted: BTreeMap<Kernel, [f64; N_FEATURES]> = BTreeMap::new();
+    for _ in 0..60 {
+        for (&k, r) in rows {
+            let t: Vec<_> = r
+                .iter()
+                .map(|(f, y)| (*f, y - dot(f, &shared), *y))
+                .collect();
+            fitted.insert(k, fit(&t, &own));
+        }
+        let all: Vec<_> = rows
+            .iter()
+            .flat_map(|(k, r)| r.iter().map(move |(f, y)| (k, f, y)))
+            .map(|(k, f, y)| (*f, y - dot(f, &fitted[k]), *y))
+            .collect();
+        shared = fit(&all, &|j| SHARED.contains(&j));
+    }
+    for x in fitted.values_mut() {
+        for j in SHARED {
+            x[j] = shared[j];
+        }
+    }
+    fitted
 }
 
 /// (kernel, features, measured instructions) of every op of `blob` run on `machine`.
@@ -656,16 +698,11 @@ fn calibrate() {
         }
         blobs.push(m);
     }
-    let mut fitted = BTreeMap::new();
+    let mut fitted = fit_all(&rows);
     let mut table = String::new();
     for k in Kernel::ALL {
         let r = rows.get(&k).map(Vec::as_slice).unwrap_or(&[]);
-        let x = if r.is_empty() {
-            [0.0; N_FEATURES]
-        } else {
-            fit(r)
-        };
-        fitted.insert(k, x);
+        let x = *fitted.entry(k).or_insert([0.0; N_FEATURES]);
         let worst = r
             .iter()
             .map(|(f, y)| {

@@ -22,7 +22,7 @@ use crate::model::Model;
 
 /// Trip counts per op (see the slot constants and [`conv_call`] for what each slot counts
 /// on each path).
-pub const N_FEATURES: usize = 34;
+pub const N_FEATURES: usize = 35;
 
 /// One op's trip counts.
 pub type Features = [f64; N_FEATURES];
@@ -67,9 +67,13 @@ pub enum Kernel {
 /// Number of [`Kernel`]s.
 pub const N_KERNELS: usize = 18;
 
-/// Slot of the tensor-table decodes: `Model::tensor(id)` decodes records `0..=id`, so an
-/// op pays `Σ (id + 1)` over the tensors the executor looks up for it.
+/// Slot of the tensor-table decodes: `Model::tensor(id)` walks records `0..=id`, so an
+/// op pays `Σ (id + 1)` over the tensors the executor looks up for it. Its cost, like
+/// [`TENSOR_BYTES`]'s, is one figure for every kernel (the lookup is one function).
 pub const TENSOR_DECODES: usize = 16;
+/// Slot of the tensor-table bytes those lookups walk (records are varint-coded, so their
+/// lengths vary with the shapes and arena offsets).
+pub const TENSOR_BYTES: usize = 34;
 /// Slot of the input bytes the executor copies into the arena (the first op's interval).
 pub const INPUT_COPY: usize = 17;
 /// Slots of a fused conv + add: conv calls of the chunked path (one per chunk of rows);
@@ -616,7 +620,9 @@ fn walk(model: &Model, each: &mut dyn FnMut(OpInstructions)) -> Result<OpInstruc
         let (mut p, add) = step_instructions(model, &step)?;
         if first {
             let input = model.input()?;
-            p.features[TENSOR_DECODES] += model_input_id(model) as f64 + 1.0;
+            let (n, b) = decodes(model, &[model_input_id(model)])?;
+            p.features[TENSOR_DECODES] += n;
+            p.features[TENSOR_BYTES] += b;
             p.features[INPUT_COPY] = input.shape.len() as f64;
             first = false;
         }
@@ -628,7 +634,8 @@ fn walk(model: &Model, each: &mut dyn FnMut(OpInstructions)) -> Result<OpInstruc
         }
     }
     let mut t = constant(Kernel::Tail);
-    t.features[TENSOR_DECODES] = model_output_id(model) as f64 + 1.0;
+    (t.features[TENSOR_DECODES], t.features[TENSOR_BYTES]) =
+        decodes(model, &[model_output_id(model)])?;
     t.instructions = apply(Kernel::Tail, &t.features);
     Ok(t)
 }
@@ -637,6 +644,7 @@ fn walk(model: &Model, each: &mut dyn FnMut(OpInstructions)) -> Result<OpInstruc
 fn predicted_with_extra(p: &OpInstructions) -> u64 {
     let mut e = [0.0; N_FEATURES];
     e[TENSOR_DECODES] = p.features[TENSOR_DECODES];
+    e[TENSOR_BYTES] = p.features[TENSOR_BYTES];
     e[INPUT_COPY] = p.features[INPUT_COPY];
     p.instructions + apply(p.kernel, &e)
 }
@@ -672,9 +680,14 @@ pub fn total(model: &Model) -> Result<u64> {
     Ok(sum + tail.instructions)
 }
 
-/// `Σ (id + 1)` over `ids`.
-fn decodes(ids: &[u16]) -> f64 {
-    ids.iter().map(|&i| i as f64 + 1.0).sum()
+/// `Σ (id + 1)` over `ids` (the records their lookups walk) and the table bytes walked.
+fn decodes(model: &Model, ids: &[u16]) -> Result<(f64, f64)> {
+    let (mut n, mut b) = (0.0, 0.0);
+    for &i in ids {
+        n += i as f64 + 1.0;
+        b += model.tensor_table_bytes(i)? as f64;
+    }
+    Ok((n, b))
 }
 
 /// One step's prediction (without the first op's input copy), and for a fused conv + add
@@ -707,9 +720,11 @@ fn step_instructions(
                     ids.push(f.skip);
                     ids.extend(&add);
                     let mut a = constant(Kernel::FusedAdd);
-                    a.features[TENSOR_DECODES] = decodes(&[f.add.output]);
+                    (a.features[TENSOR_DECODES], a.features[TENSOR_BYTES]) =
+                        decodes(model, &[f.add.output])?;
                     let mut p = p;
-                    p.features[TENSOR_DECODES] = decodes(ids.as_slice());
+                    (p.features[TENSOR_DECODES], p.features[TENSOR_BYTES]) =
+                        decodes(model, ids.as_slice())?;
                     return Ok((p, Some(a)));
                 }
                 None => ids.extend(&[c.input, c.output, c.output]),
@@ -751,7 +766,7 @@ fn step_instructions(
             (constant(Kernel::Flatten), ids)
         }
     };
-    p.features[TENSOR_DECODES] = decodes(ids.as_slice());
+    (p.features[TENSOR_DECODES], p.features[TENSOR_BYTES]) = decodes(model, ids.as_slice())?;
     Ok((p, None))
 }
 

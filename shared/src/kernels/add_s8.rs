@@ -317,6 +317,7 @@ impl<'a> SkipAdd<'a> {
 
 /// int8 elementwise add, bit-identical to [`super::reference::add_s8`]: through [`Luts`]
 /// where `scratch` holds them, else rescaling each element.
+#[inline(never)]
 pub fn add_s8(p: &AddParams, a: &[i8], b: &[i8], scratch: &mut [u8], output: &mut [i8]) {
     let (_, words, _) = bytemuck::pod_align_to_mut::<u8, u32>(scratch);
     if let Some(l) = Luts::new(p, words) {
@@ -370,6 +371,7 @@ pub fn add_s8_in_place(
 }
 
 /// int8 ReLU with unchanged quantization: `max(x, zero_point)`.
+#[inline(never)]
 pub fn relu_s8(zero_point: i8, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         *o = x.max(zero_point);

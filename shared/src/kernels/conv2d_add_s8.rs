@@ -133,6 +133,7 @@ pub(crate) const fn chunked_conv_scratch(g: &ConvGeom, scratch_len: usize) -> us
 /// lacks the path or `conv`. Buffers shorter than the geometry says (never for a validated
 /// model) leave `skip` unchanged.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn conv2d_add_s8<const K: u128>(
     (path, conv): (Kernel, Kernel),
     g: &ConvGeom,

@@ -189,6 +189,7 @@ pub fn conv2d_s8(
 /// function: `false`, having written nothing, where the path does not apply after all (never
 /// when planned). Without the DSP extension `block` is absent and the portable loops run.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn band(
     g: &ConvGeom,
     q: &OutQuant,
@@ -222,6 +223,7 @@ pub(crate) fn band(
 /// scratch may be sized for the band path alone: with less than they need, the reference
 /// loops (same results).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn im2col(
     g: &ConvGeom,
     q: &OutQuant,

@@ -38,6 +38,7 @@ pub fn dense_s8(
 
 /// The fast variant ([`Kernel::Dense`](super::select::Kernel::Dense)): buffers as
 /// [`select::dense_s8`](super::select::dense_s8) checked them.
+#[inline(never)]
 pub(crate) fn fast(
     q: &OutQuant,
     input: &[i8],

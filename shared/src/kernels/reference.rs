@@ -19,6 +19,7 @@ fn tap(g: &ConvGeom, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize
 }
 
 /// int8 convolution, direct loops. Padding taps contribute `(zp_in − zp_in)·w = 0`.
+#[inline(never)]
 pub fn conv2d_s8(
     g: &ConvGeom,
     q: &OutQuant,
@@ -55,6 +56,7 @@ pub fn conv2d_s8(
 }
 
 /// int8 fully connected layer, direct loops.
+#[inline(never)]
 pub fn dense_s8(
     q: &OutQuant,
     input: &[i8],

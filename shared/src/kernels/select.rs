@@ -450,6 +450,25 @@ pub(crate) fn band_block<const K: u128>(kernel: Kernel) -> Option<conv2d_band::B
     arms!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 }
 
+/// The direct 1×1 path into a tensor, as one function of its own: like every variant the op
+/// loop calls, never inlined, so that the loop's fixed cost per op does not depend on which
+/// variants a firmware links (at opt-level s a variant with one caller was inlined).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn pointwise(
+    g: &ConvGeom,
+    q: &OutQuant,
+    input: &[i8],
+    weights: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    scratch: &mut [u8],
+    output: &mut [i8],
+) -> bool {
+    let dest = conv2d_1x1::Dest::Tensor(output);
+    conv2d_1x1::conv(g, q, input, weights, bias, requant, scratch, dest)
+}
+
 /// Runs conv variant `kernel` (as [`conv_s8`] chose it for these buffers) if the set `K`
 /// holds it; `false`, having written nothing, if it does not (or `kernel` is no conv).
 #[allow(clippy::too_many_arguments)]
@@ -491,8 +510,7 @@ pub fn conv2d_s8_in<const K: u128>(
             )
         }
         Kernel::ConvPointwise if has_const!(K, Kernel::ConvPointwise) => {
-            let dest = conv2d_1x1::Dest::Tensor(output);
-            conv2d_1x1::conv(g, q, input, weights, bias, requant, scratch, dest)
+            pointwise(g, q, input, weights, bias, requant, scratch, output)
         }
         Kernel::ConvIm2col if has_const!(K, Kernel::ConvIm2col) => {
             conv2d_s8::im2col(g, q, input, weights, bias, requant, scratch, output);

@@ -176,6 +176,16 @@ fn skip_tensor(b: &[u8]) -> Option<&[u8]> {
     b.get(i + 5..)
 }
 
+/// The tensor table `table` after its first `n` records ([`skip_tensor`] each).
+#[inline(always)]
+fn skip_tensors(table: &[u8], n: u16) -> Result<&[u8]> {
+    let mut rest = table;
+    for _ in 0..n {
+        rest = skip_tensor(rest).ok_or(Error::BadMeta)?;
+    }
+    Ok(rest)
+}
+
 /// Bitset over tensor ids (at most [`MAX_ENTRIES`]).
 #[derive(Default)]
 struct IdSet([u32; MAX_ENTRIES / 32]);
@@ -301,11 +311,7 @@ impl<'a> Model<'a> {
                 tensor: id,
             });
         }
-        let mut rest = self.meta.tensors;
-        for _ in 0..id {
-            rest = skip_tensor(rest).ok_or(Error::BadMeta)?;
-        }
-        match postcard::take_from_bytes::<TensorInfo>(rest) {
+        match postcard::take_from_bytes::<TensorInfo>(skip_tensors(self.meta.tensors, id)?) {
             Ok((t, _)) => Ok(t),
             Err(_) => Err(Error::BadMeta),
         }
@@ -313,10 +319,7 @@ impl<'a> Model<'a> {
     /// Bytes of the tensor table up to the end of record `id`: what [`Self::tensor`] walks.
     pub(crate) fn tensor_table_bytes(&self, id: u16) -> Result<usize> {
         let table = self.meta.tensors;
-        let mut rest = table;
-        for _ in 0..=id {
-            rest = skip_tensor(rest).ok_or(Error::BadMeta)?;
-        }
+        let rest = skip_tensor(skip_tensors(table, id)?).ok_or(Error::BadMeta)?;
         Ok(table.len() - rest.len())
     }
     /// The input tensor.

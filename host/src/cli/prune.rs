@@ -103,6 +103,10 @@ pub struct PruneArgs {
     /// first-k: drop exactly k channels of every layer.
     #[arg(long, group = "budget")]
     k: Option<usize>,
+    /// Keep exactly these many channels per prunable group, comma-separated in the order
+    /// keep_plan.json lists the groups (e.g. 12,12,20,20,44,44); the method picks which.
+    #[arg(long, group = "budget", value_delimiter = ',')]
+    widths: Option<Vec<usize>>,
     /// Kept channel counts are multiples of this.
     #[arg(long, default_value_t = 1)]
     round_to: usize,
@@ -229,9 +233,14 @@ fn chip_budget(a: &PruneArgs, spec: &whittle::graph::Graph) -> anyhow::Result<Op
     let Some(name) = &a.chip else {
         return Ok(None);
     };
-    if a.target_macs.is_some() || a.target_params.is_some() || a.ratio.is_some() || a.k.is_some() {
+    if a.target_macs.is_some()
+        || a.target_params.is_some()
+        || a.ratio.is_some()
+        || a.k.is_some()
+        || a.widths.is_some()
+    {
         bail!(
-            "--chip budgets (--target-latency-ms/--target-ram/--target-flash) replace --target-macs, --target-params, --ratio and --k"
+            "--chip budgets (--target-latency-ms/--target-ram/--target-flash) replace --target-macs, --target-params, --ratio, --k and --widths"
         );
     }
     if matches!(
@@ -300,6 +309,8 @@ fn amount(a: &PruneArgs) -> Amount {
         Amount::Ratio(r)
     } else if let Some(k) = a.k {
         Amount::PerLayer(k)
+    } else if let Some(w) = &a.widths {
+        Amount::Widths(w.clone())
     } else {
         Amount::Learned
     }
@@ -315,8 +326,8 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         Some(t) => Amount::Target(t),
         None => amount(&a),
     };
-    let target = match amount {
-        Amount::Target(t) => Some(t),
+    let target = match &amount {
+        &Amount::Target(t) => Some(t),
         _ => None,
     };
     let learned = matches!(
@@ -327,7 +338,10 @@ pub fn run(a: PruneArgs) -> anyhow::Result<()> {
         bail!("--method {:?} needs --lambda or a --target-*", a.method);
     }
     if !learned && amount == Amount::Learned && a.plan.is_none() {
-        bail!("--method {:?} needs --target-*, --ratio or --k", a.method);
+        bail!(
+            "--method {:?} needs --target-*, --ratio, --k or --widths",
+            a.method
+        );
     }
     let control = Control {
         every: a.control_every,

@@ -13,7 +13,7 @@ use crate::nn::{GateMode, Net, Trainable};
 use crate::plan::KeepPlan;
 
 /// How much to prune.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
 pub enum Amount {
     /// The learned masks decide (l1/l0 with a fixed λ).
@@ -24,6 +24,9 @@ pub enum Amount {
     Ratio(f64),
     /// Drop exactly this many channels of every prunable group (at least one survives).
     PerLayer(usize),
+    /// Keep exactly this many channels of each prunable group, in group order (the
+    /// method still chooses which): a width plan chosen by hand, e.g. wider late stages.
+    Widths(Vec<usize>),
 }
 
 /// How masks and gates step in the learning phase.
@@ -191,9 +194,9 @@ pub fn choose(
         keep
     };
     let snap = |k: usize, w: usize| (k.div_ceil(r) * r).clamp(1.min(w), w);
-    match ctx.amount {
-        Amount::Target(t) => budget::select(ctx.spec, scores, t, r, ranking),
-        Amount::Ratio(f) => {
+    match &ctx.amount {
+        &Amount::Target(t) => budget::select(ctx.spec, scores, t, r, ranking),
+        &Amount::Ratio(f) => {
             if !(0.0..1.0).contains(&f) {
                 return Err(PruneError::Config(format!("ratio {f} not in [0, 1)")));
             }
@@ -207,10 +210,45 @@ pub fn choose(
                 })
                 .collect())
         }
-        Amount::PerLayer(k) => Ok(scores
+        &Amount::PerLayer(k) => Ok(scores
             .iter()
             .map(|s| best(s, s.len().saturating_sub(k).max(1)))
             .collect()),
+        Amount::Widths(w) => {
+            if w.len() != scores.len() {
+                return Err(PruneError::Config(format!(
+                    "{} widths given for {} prunable groups",
+                    w.len(),
+                    scores.len()
+                )));
+            }
+            let names: Vec<String> = ctx.spec.groups().map_or_else(
+                |_| Vec::new(),
+                |g| {
+                    g.all
+                        .into_iter()
+                        .filter(|g| g.prunable())
+                        .map(|g| g.name)
+                        .collect()
+                },
+            );
+            scores
+                .iter()
+                .zip(w)
+                .enumerate()
+                .map(|(i, (s, &n))| {
+                    if n == 0 || n > s.len() {
+                        let name = names.get(i).map_or("?", String::as_str);
+                        Err(PruneError::Config(format!(
+                            "width {n} for prunable group {i} ({name}) of {} channels (1..={0} allowed)",
+                            s.len()
+                        )))
+                    } else {
+                        Ok(best(s, n))
+                    }
+                })
+                .collect()
+        }
         Amount::Learned => Ok(scores
             .iter()
             .map(|s| (0..s.len()).filter(|&c| s[c] > f32::NEG_INFINITY).collect())

@@ -136,11 +136,11 @@ fn learned_plan(
     spec: &Graph,
     learned: &[Vec<usize>],
     plan: &KeepPlan,
-    amount: Amount,
+    amount: &Amount,
 ) -> Result<LearnedPlan, PruneError> {
     let widths: Vec<usize> = learned.iter().map(Vec::len).collect();
     let macs = Target::Macs(0).cost_of(spec, &widths)?;
-    let cost = match amount {
+    let cost = match *amount {
         Amount::Target(t) => Some((t.cost_of(spec, &widths)?, t.value())),
         _ => None,
     };
@@ -235,14 +235,14 @@ pub fn prune_run(
     // 2. Keep plan.
     let ctx = PlanContext {
         spec: &spec,
-        amount: opts.amount,
+        amount: opts.amount.clone(),
         round_to: opts.round_to,
         calib: Some(&splits.train),
         device,
     };
     let plan = method.keep_plan(&net, &ctx)?;
     let learned = match method.learned_keep(&net)? {
-        Some(l) if method.learn_epochs() > 0 => Some(learned_plan(&spec, &l, &plan, opts.amount)?),
+        Some(l) if method.learn_epochs() > 0 => Some(learned_plan(&spec, &l, &plan, &opts.amount)?),
         _ => None,
     };
     out.create()?;

@@ -435,6 +435,43 @@ fn l1_norm_and_apoz_drop_the_dead_channel_first() {
 }
 
 #[test]
+fn widths_keep_exactly_that_many_of_the_best_channels_per_group() {
+    let dev = Device::flex();
+    let spec = tiny_spec();
+    dev.seed(31);
+    let net = Net::new(&spec, &dev);
+    let ctx = |w: Vec<usize>| PlanContext {
+        spec: &spec,
+        amount: Amount::Widths(w),
+        round_to: 4,
+        calib: None,
+        device: &dev,
+    };
+    let plan = ok(l1_norm::L1Norm.keep_plan(&net, &ctx(vec![5, 30, 3])));
+    let kept: Vec<usize> = plan.groups.iter().map(|g| g.keep.len()).collect();
+    assert_eq!(kept, [5, 30, 3], "exact widths, not rounded to 4");
+    let norms = ok(l1_norm::filter_norms(&spec, &net));
+    for (g, n) in plan.groups.iter().zip(&norms) {
+        let worst_kept = g.keep.iter().map(|&c| n[c]).fold(f32::INFINITY, f32::min);
+        let best_dropped = (0..n.len())
+            .filter(|c| !g.keep.contains(c))
+            .map(|c| n[c])
+            .fold(f32::NEG_INFINITY, f32::max);
+        assert!(worst_kept >= best_dropped, "the largest norms are kept");
+    }
+    for (bad, why) in [
+        (vec![5, 30], "2 widths given for 3 prunable groups"),
+        (vec![0, 30, 3], "width 0 for prunable group 0"),
+        (vec![5, 33, 3], "width 33 for prunable group 1"),
+    ] {
+        match l1_norm::L1Norm.keep_plan(&net, &ctx(bad.clone())) {
+            Err(e) => assert!(e.to_string().contains(why), "{bad:?}: {e}"),
+            Ok(_) => panic!("{bad:?} must be refused"),
+        }
+    }
+}
+
+#[test]
 fn l0_learns_fixes_gates_and_cuts() {
     let dev = Device::flex().autodiff();
     let spec = tiny_spec();

@@ -1,6 +1,9 @@
 //! Conv2d on f32 slices (NCHW, groups 1): forward, input gradient and weight/bias gradient
 //! as im2col / col2im around one `gemm` call per image, parallel over the batch on rayon.
 
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -160,6 +163,25 @@ impl Geometry {
     }
 }
 
+thread_local! {
+    /// Each thread's im2col buffer, kept across calls: every caller overwrites the part it
+    /// uses before reading it, so it is never zeroed again (a fresh zeroed buffer per rayon
+    /// job was a memset and page faults per conv call).
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's im2col buffer, `n` values long (contents left over from an
+/// earlier call: `f` must write before it reads). `f` must not run rayon work that could
+/// re-enter here on the same thread (the gemm calls are single-threaded).
+fn with_cols<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLS.with_borrow_mut(|v| {
+        if v.len() < n {
+            v.resize(n, 0.0);
+        }
+        f(&mut v[..n])
+    })
+}
+
 /// A row- or column-strided view of a matrix in a slice: element `(i, j)` at `i·rs + j·cs`.
 #[derive(Clone, Copy)]
 struct Mat<'a> {
@@ -242,41 +264,60 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
     let (k, p) = (g.k(), g.p());
     assert_eq!(x.len(), g.n * g.c * g.h * g.w, "conv input length");
     assert_eq!(w.len(), g.co * k, "conv weight length");
-    let mut y = vec![0f32; g.n * g.co * p];
-    if p == 0 {
-        return y;
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.co, "conv bias length");
     }
     let img = g.c * g.h * g.w;
+    if p == 0 || img == 0 {
+        // No output, or no input channels: the bias alone.
+        let mut y = vec![0f32; g.n * g.co * p];
+        if let (Some(b), true) = (bias, p > 0) {
+            for (i, row) in y.chunks_mut(p).enumerate() {
+                row.fill(b[i % g.co]);
+            }
+        }
+        return y;
+    }
     let wm = Mat {
         data: w,
         rs: k,
         cs: 1,
     };
-    y.par_chunks_mut(g.co * p)
-        .zip(x.par_chunks(img.max(1)))
-        .for_each_init(
-            || vec![0f32; if g.is_pointwise() { 0 } else { k * p }],
-            |cols, (yn, xn)| {
-                if let Some(b) = bias {
-                    for (row, &bv) in yn.chunks_mut(p).zip(b) {
-                        row.fill(bv);
-                    }
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(g.co * p)
+            .zip(x.par_chunks(img.max(1)))
+            .for_each(|(yn, xn)| {
+                // Each output row starts at its bias (or 0), then the product adds in:
+                // no zeroing pass before.
+                for (c, row) in yn.chunks_mut(p).enumerate() {
+                    let v = bias.map_or(0.0, |b| b[c]);
+                    row.iter_mut().for_each(|e| {
+                        e.write(v);
+                    });
                 }
-                let src: &[f32] = if g.is_pointwise() {
-                    xn
+                // SAFETY: the loop above wrote all `co · p` values of this image.
+                let yn = unsafe { super::assume_init(yn) };
+                let mut product = |src: &[f32]| {
+                    let cm = Mat {
+                        data: src,
+                        rs: p,
+                        cs: 1,
+                    };
+                    matmul(g.co, p, k, yn, true, wm, cm);
+                };
+                if g.is_pointwise() {
+                    product(xn)
                 } else {
-                    g.im2col(xn, cols);
-                    cols
-                };
-                let cm = Mat {
-                    data: src,
-                    rs: p,
-                    cs: 1,
-                };
-                matmul(g.co, p, k, yn, bias.is_some(), wm, cm);
-            },
-        );
-    y
+                    with_cols(k * p, |cols| {
+                        g.im2col(xn, cols);
+                        product(cols)
+                    })
+                }
+            });
+    };
+    // SAFETY: `x` holds `n` images (asserted), so the `n` chunks of `co · p` pair up with
+    // them one to one, and each chunk is written in full before the product.
+    unsafe { super::written(g.n * g.co * p, fill) }
 }
 
 /// Input gradient: `dx[n] = col2im(wᵀ · dy[n])`, NCHW like the input.
@@ -299,22 +340,21 @@ pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     };
     dx.par_chunks_mut(img)
         .zip(dy.par_chunks(g.co * p))
-        .for_each_init(
-            || vec![0f32; if g.is_pointwise() { 0 } else { k * p }],
-            |cols, (dxn, dyn_)| {
-                let gm = Mat {
-                    data: dyn_,
-                    rs: p,
-                    cs: 1,
-                };
-                if g.is_pointwise() {
-                    matmul(k, p, g.co, dxn, false, wt, gm);
-                } else {
+        .for_each(|(dxn, dyn_)| {
+            let gm = Mat {
+                data: dyn_,
+                rs: p,
+                cs: 1,
+            };
+            if g.is_pointwise() {
+                matmul(k, p, g.co, dxn, false, wt, gm);
+            } else {
+                with_cols(k * p, |cols| {
                     matmul(k, p, g.co, cols, false, wt, gm);
                     g.col2im(cols, dxn);
-                }
-            },
-        );
+                });
+            }
+        });
     dx
 }
 
@@ -340,25 +380,28 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) 
         .map(|(xs, dys)| {
             let mut dw = vec![0f32; g.co * k];
             let mut db = vec![0f32; g.co];
-            let mut cols = vec![0f32; if g.is_pointwise() { 0 } else { k * p }];
             for (i, (xn, dyn_)) in xs.chunks(img).zip(dys.chunks(g.co * p)).enumerate() {
-                let src: &[f32] = if g.is_pointwise() {
-                    xn
-                } else {
-                    g.im2col(xn, &mut cols);
-                    &cols
-                };
                 let gm = Mat {
                     data: dyn_,
                     rs: p,
                     cs: 1,
                 };
-                let ct = Mat {
-                    data: src,
-                    rs: 1,
-                    cs: p,
+                let mut product = |src: &[f32]| {
+                    let ct = Mat {
+                        data: src,
+                        rs: 1,
+                        cs: p,
+                    };
+                    matmul(g.co, k, p, &mut dw, i > 0, gm, ct);
                 };
-                matmul(g.co, k, p, &mut dw, i > 0, gm, ct);
+                if g.is_pointwise() {
+                    product(xn)
+                } else {
+                    with_cols(k * p, |cols| {
+                        g.im2col(xn, cols);
+                        product(cols)
+                    })
+                }
                 for (b, row) in db.iter_mut().zip(dyn_.chunks(p)) {
                     *b += sum(row);
                 }

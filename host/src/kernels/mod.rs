@@ -9,6 +9,7 @@ pub mod max_pool;
 pub mod relu_scale;
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(test)]
@@ -56,4 +57,35 @@ pub fn burn_ops() -> bool {
             burn
         }
     }
+}
+
+/// `n` values, every one written by `fill`: the output buffer of a kernel that overwrites
+/// all it returns, without the zeroing pass of `vec![0.0; n]` (memset was ≈13% of a
+/// seed-net training step in `perf`, most of it on buffers overwritten right after).
+///
+/// # Safety
+/// `fill` writes every element of the slice it is given (a panic inside it is fine: the
+/// vector is then dropped empty).
+pub(crate) unsafe fn written<T>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the caller's contract: `fill` initialized all `n` elements.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// `s` after every element was written.
+///
+/// # Safety
+/// Every element of `s` is initialized.
+pub(crate) unsafe fn assume_init(s: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and the caller vouches that every
+    // element is initialized.
+    unsafe { &mut *(s as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// Planes of `plane` values per rayon task in the elementwise kernels: about 16 Ki values,
+/// so a 16×16 plane is not a task of its own (rayon's per-task cost showed in `perf`).
+pub(crate) fn min_planes(plane: usize) -> usize {
+    (16 * 1024 / plane.max(1)).max(1)
 }

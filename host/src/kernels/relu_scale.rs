@@ -48,44 +48,59 @@ pub fn relu_scale(x: Tensor<4>, scale: Tensor<1>) -> Tensor<4> {
 
 /// Planes of `plane` values, plane `i` of channel `i mod c`.
 fn forward(plane: usize, x: &[f32], s: &[f32]) -> Vec<f32> {
-    let mut y = vec![0f32; x.len()];
     if plane == 0 {
-        return y;
+        return Vec::new();
     }
-    y.par_chunks_mut(plane)
-        .zip(x.par_chunks(plane))
-        .enumerate()
-        .for_each(|(i, (yp, xp))| {
-            let m = s[i % s.len()];
-            for (a, &b) in yp.iter_mut().zip(xp) {
-                *a = b.max(0.0) * m;
-            }
-        });
-    y
+    let fill = |y: &mut [std::mem::MaybeUninit<f32>]| {
+        y.par_chunks_mut(plane)
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .with_min_len(super::min_planes(plane))
+            .for_each(|(i, (yp, xp))| {
+                let m = s[i % s.len()];
+                for (a, &b) in yp.iter_mut().zip(xp) {
+                    a.write(b.max(0.0) * m);
+                }
+            });
+    };
+    // SAFETY: `y` and `x` have the same length, so their chunks of `plane` pair up one to
+    // one (the last possibly short in both) and each of `y`'s is written in full.
+    unsafe { super::written(x.len(), fill) }
 }
 
 /// `dx = dy · s[c] · (x > 0)` and `ds[c] = Σ dy · relu(x)` over batch and plane.
 fn backward(plane: usize, x: &[f32], s: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let c = s.len();
-    let mut dx = vec![0f32; x.len()];
+    assert_eq!(
+        dy.len(),
+        x.len(),
+        "relu·scale: output gradient and input lengths"
+    );
     if plane == 0 {
-        return (dx, vec![0f32; c]);
+        return (Vec::new(), vec![0f32; c]);
     }
-    let per_plane: Vec<f32> = dx
-        .par_chunks_mut(plane)
-        .zip(x.par_chunks(plane).zip(dy.par_chunks(plane)))
-        .enumerate()
-        .map(|(i, (dxp, (xp, gp)))| {
-            let m = s[i % c];
-            let mut lanes = [0f32; 8];
-            for ((d, &xv), (&g, k)) in dxp.iter_mut().zip(xp).zip(gp.iter().zip(0..)) {
-                let on = xv > 0.0;
-                *d = if on { g * m } else { 0.0 };
-                lanes[k & 7] += if on { g * xv } else { 0.0 };
-            }
-            sum(&lanes)
-        })
-        .collect();
+    let mut per_plane = Vec::new();
+    let fill = |dx: &mut [std::mem::MaybeUninit<f32>]| {
+        per_plane = dx
+            .par_chunks_mut(plane)
+            .zip(x.par_chunks(plane).zip(dy.par_chunks(plane)))
+            .enumerate()
+            .with_min_len(super::min_planes(plane))
+            .map(|(i, (dxp, (xp, gp)))| {
+                let m = s[i % c];
+                let mut lanes = [0f32; 8];
+                for ((d, &xv), (&g, k)) in dxp.iter_mut().zip(xp).zip(gp.iter().zip(0..)) {
+                    let on = xv > 0.0;
+                    d.write(if on { g * m } else { 0.0 });
+                    lanes[k & 7] += if on { g * xv } else { 0.0 };
+                }
+                sum(&lanes)
+            })
+            .collect();
+    };
+    // SAFETY: as in `forward`: `dx`, `x` and `dy` (asserted) have one length, so the chunks
+    // pair up one to one and every element of `dx` is written.
+    let dx = unsafe { super::written(x.len(), fill) };
     let mut ds = vec![0f32; c];
     for (i, v) in per_plane.iter().enumerate() {
         ds[i % c] += v;

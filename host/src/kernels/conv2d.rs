@@ -147,8 +147,10 @@ impl Geometry {
     }
 
     /// Adds the im2col-shaped `cols` (`k × p`) into one image's gradient `dx` (`c·h·w`,
-    /// zeroed by the caller).
-    fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
+    /// zeroed by the caller). `cols` is scratch: the stride-1 full-width path zeroes its
+    /// entries for windows off the left and right edges, then adds each tap's rows as one
+    /// shifted span (the mirror of [`Geometry::im2col`]'s).
+    fn col2im(&self, cols: &mut [f32], dx: &mut [f32]) {
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
         let [dh, dw] = self.dilation;
@@ -164,7 +166,28 @@ impl Geometry {
                     let offx = (kx * dw) as isize - l as isize;
                     let (x0, x1) = Self::valid(ow, self.w, sw, offx);
                     let row = ((c * kh + ky) * kw + kx) * p;
-                    let src = &cols[row..row + p];
+                    let src = &mut cols[row..row + p];
+                    if sh == 1 && sw == 1 && ow == self.w {
+                        let shift = offy * self.w as isize + offx;
+                        let (lo, hi) = (y0 * ow, y1 * ow);
+                        for d in src[lo..hi].chunks_exact_mut(ow) {
+                            d[..x0].fill(0.0);
+                            d[x1..].fill(0.0);
+                        }
+                        // Output positions lo..hi read input lo+shift..hi+shift; the part
+                        // outside the plane only holds the zeroed edge columns.
+                        let s0 = (lo as isize + shift).max(0);
+                        let s1 = (hi as isize + shift).min(plane.len() as isize);
+                        if s0 < s1 {
+                            let (d0, d1) = ((s0 - shift) as usize, (s1 - shift) as usize);
+                            let span = &mut plane[s0 as usize..s1 as usize];
+                            for (a, b) in span.iter_mut().zip(&src[d0..d1]) {
+                                *a += b;
+                            }
+                        }
+                        continue;
+                    }
+                    let src = &*src;
                     for oy in y0..y1 {
                         let iy = (oy * sh) as isize + offy;
                         let d = &mut plane[iy as usize * self.w..(iy as usize + 1) * self.w];
@@ -558,9 +581,9 @@ mod tests {
         assert_eq!(forward(&g, &x, &w, None), naive(&g, &x, &w));
     }
 
-    /// im2col's one-copy path (stride 1, output as wide as the input): 'same' 3×3 and 5×5,
-    /// dilated, asymmetric left/right padding, taller padding than the image, a 1-wide
-    /// image: every tap's shifted copy with its edge columns zeroed equals the definition.
+    /// im2col's and col2im's one-span paths (stride 1, output as wide as the input): 'same'
+    /// 3×3 and 5×5, dilated, asymmetric left/right padding, taller padding than the image, a
+    /// 1-wide image: forward and both gradients equal the definition exactly (small integers).
     #[test]
     fn stride_one_full_width_taps_equal_the_definition() {
         let cases = [
@@ -602,6 +625,46 @@ mod tests {
                 want,
                 "{kernel:?} {padding:?}"
             );
+            // Both gradients against the scatter form of the definition (col2im's one-span
+            // path, the weight gradient's column-major product).
+            let [oh, ow] = g.output().unwrap_or([0, 0]);
+            let dy: Vec<f32> = (0..2 * 2 * oh * ow)
+                .map(|i| ((i * 29) % 9) as f32 - 4.0)
+                .collect();
+            let (mut dx, mut dw, mut db) = (vec![0f32; x.len()], vec![0f32; wt.len()], [0f32; 2]);
+            let [kh, kw] = kernel;
+            for n in 0..2 {
+                for o in 0..2 {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let gy = dy[((n * 2 + o) * oh + oy) * ow + ox];
+                            db[o] += gy;
+                            for c in 0..3 {
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let iy =
+                                            (oy + ky * dilation[0]) as isize - padding[0] as isize;
+                                        let ix =
+                                            (ox + kx * dilation[1]) as isize - padding[1] as isize;
+                                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w
+                                        {
+                                            continue;
+                                        }
+                                        let xi = ((n * 3 + c) * h + iy as usize) * w + ix as usize;
+                                        let wi = ((o * 3 + c) * kh + ky) * kw + kx;
+                                        dx[xi] += wt[wi] * gy;
+                                        dw[wi] += x[xi] * gy;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(input_grad(&g, &wt, &dy), dx, "dx {kernel:?} {padding:?}");
+            let (gw, gb) = weight_grad(&g, &x, &dy);
+            assert_eq!(gw, dw, "dw {kernel:?} {padding:?}");
+            assert_eq!(gb.as_slice(), db.as_slice(), "db {kernel:?} {padding:?}");
         }
     }
 }

@@ -146,6 +146,19 @@ impl Geometry {
         }
     }
 
+    /// Runs `f` on image `x`'s im2col matrix (`k × p`): `x` itself for a pointwise conv,
+    /// else this thread's buffer filled by [`Geometry::im2col`].
+    fn with_columns<R>(&self, x: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
+        if self.is_pointwise() {
+            f(x)
+        } else {
+            with_cols(self.k() * self.p(), |cols| {
+                self.im2col(x, cols);
+                f(cols)
+            })
+        }
+    }
+
     /// Adds the im2col-shaped `cols` (`k × p`) into one image's gradient `dx` (`c·h·w`,
     /// zeroed by the caller). `cols` is scratch: the stride-1 full-width path zeroes its
     /// entries for windows off the left and right edges, then adds each tap's rows as one
@@ -368,22 +381,14 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
                 }
                 // SAFETY: the loop above wrote all `co · p` values of this image.
                 let yn = unsafe { super::assume_init(yn) };
-                let mut product = |src: &[f32]| {
+                g.with_columns(xn, |src| {
                     let cm = Mat {
                         data: src,
                         rs: p,
                         cs: 1,
                     };
                     matmul(g.co, p, k, yn, true, wm, cm);
-                };
-                if g.is_pointwise() {
-                    product(xn)
-                } else {
-                    with_cols(k * p, |cols| {
-                        g.im2col(xn, cols);
-                        product(cols)
-                    })
-                }
+                });
             });
     };
     // SAFETY: `x` holds `n` images (asserted), so the `n` chunks of `co · p` pair up with
@@ -458,22 +463,14 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) 
                     cs: 1,
                 };
                 // `dw` column-major here (`[k][co]`), transposed once at the end.
-                let mut product = |src: &[f32]| {
+                g.with_columns(xn, |src| {
                     let ct = Mat {
                         data: src,
                         rs: 1,
                         cs: p,
                     };
                     matmul_strided(g.co, k, p, (&mut dw, 1, g.co), i > 0, gm, ct);
-                };
-                if g.is_pointwise() {
-                    product(xn)
-                } else {
-                    with_cols(k * p, |cols| {
-                        g.im2col(xn, cols);
-                        product(cols)
-                    })
-                }
+                });
                 for (b, row) in db.iter_mut().zip(dyn_.chunks(p)) {
                     *b += sum(row);
                 }

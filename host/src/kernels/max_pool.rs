@@ -1,6 +1,7 @@
 //! [`max_pool2d`]: unpadded max pooling that keeps each window's argmax for its backward
 //! (a scatter of the output gradient); plain and autodiff flex, burn's op elsewhere.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use burn::backend::Flex;
@@ -114,9 +115,54 @@ impl Pool {
         }
     }
 
+    /// [`Pool::backward`] of one plane for 2×2 windows at stride 2: the windows do not
+    /// overlap, so each input value is written once — its window's gradient where it was
+    /// the argmax, else 0 (the odd last row and column, in no window, 0) — instead of
+    /// zeroing the plane and scattering into it.
+    fn plane_2x2_back(&self, ap: &[u32], gp: &[f32], dp: &mut [MaybeUninit<f32>]) {
+        let (w, ow) = (self.w, self.ow);
+        for (oy, (ar, gr)) in ap.chunks_exact(ow).zip(gp.chunks_exact(ow)).enumerate() {
+            let r = 2 * oy * w;
+            let (d0, d1) = dp[r..r + 2 * w].split_at_mut(w);
+            let pairs = d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2));
+            for (ox, ((&a, &g), (q0, q1))) in ar.iter().zip(gr).zip(pairs).enumerate() {
+                let at = (r + 2 * ox) as u32;
+                let v = |i: u32| if a == i { g } else { 0.0 };
+                q0[0].write(v(at));
+                q0[1].write(v(at + 1));
+                q1[0].write(v(at + w as u32));
+                q1[1].write(v(at + w as u32 + 1));
+            }
+            if w % 2 == 1 {
+                d0[w - 1].write(0.0);
+                d1[w - 1].write(0.0);
+            }
+        }
+        for e in &mut dp[2 * self.oh * w..] {
+            e.write(0.0);
+        }
+    }
+
     /// The input gradient: each output gradient added at its window's argmax.
     fn backward(&self, arg: &[u32], dy: &[f32]) -> Vec<f32> {
         let (ip, op) = (self.h * self.w, self.oh * self.ow);
+        if self.kernel == [2, 2] && self.stride == [2, 2] && ip > 0 {
+            assert!(
+                arg.len() == self.planes * op && dy.len() == arg.len(),
+                "max pool gradient lengths"
+            );
+            let fill = |dx: &mut [MaybeUninit<f32>]| {
+                dx.par_chunks_mut(ip)
+                    .zip(arg.par_chunks(op.max(1)))
+                    .zip(dy.par_chunks(op.max(1)))
+                    .with_min_len(super::min_planes(ip))
+                    .for_each(|((dp, ap), gp)| self.plane_2x2_back(ap, gp, dp));
+            };
+            // SAFETY: `dx` has `planes` planes of `ip` values and `arg`, `dy` (asserted)
+            // `planes` of `op`, so each plane of `dx` gets its own, and `plane_2x2_back`
+            // writes every value of it.
+            return unsafe { super::written(self.planes * ip, fill) };
+        }
         let mut dx = vec![0f32; self.planes * ip];
         dx.par_chunks_mut(ip)
             .zip(arg.par_chunks(op))

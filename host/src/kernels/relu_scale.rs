@@ -88,11 +88,30 @@ fn backward(plane: usize, x: &[f32], s: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f3
             .with_min_len(super::min_planes(plane))
             .map(|(i, (dxp, (xp, gp)))| {
                 let m = s[i % c];
+                // Lane j sums elements j, j + 8, j + 16, … in order, so the sums are the
+                // same whether a plane is walked in chunks of 8 (which vectorize) or one by
+                // one (an index `k & 7` into the lanes kept it scalar: this backward was
+                // ≈12% of a seed-net step in `perf`).
                 let mut lanes = [0f32; 8];
-                for ((d, &xv), (&g, k)) in dxp.iter_mut().zip(xp).zip(gp.iter().zip(0..)) {
+                let step = |d: &mut std::mem::MaybeUninit<f32>, xv: f32, g: f32, lane: &mut f32| {
                     let on = xv > 0.0;
                     d.write(if on { g * m } else { 0.0 });
-                    lanes[k & 7] += if on { g * xv } else { 0.0 };
+                    *lane += if on { g * xv } else { 0.0 };
+                };
+                let mut dc = dxp.chunks_exact_mut(8);
+                let (mut xc, mut gc) = (xp.chunks_exact(8), gp.chunks_exact(8));
+                for ((d8, x8), g8) in (&mut dc).zip(&mut xc).zip(&mut gc) {
+                    for j in 0..8 {
+                        step(&mut d8[j], x8[j], g8[j], &mut lanes[j]);
+                    }
+                }
+                let rest = dc
+                    .into_remainder()
+                    .iter_mut()
+                    .zip(xc.remainder())
+                    .zip(gc.remainder());
+                for (((d, &xv), &g), lane) in rest.zip(lanes.iter_mut()) {
+                    step(d, xv, g, lane);
                 }
                 sum(&lanes)
             })

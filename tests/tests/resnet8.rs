@@ -129,3 +129,77 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
         r.blob_bytes
     );
 }
+
+/// The pruning result's speed, held as a regression test: the imported ResNet-8 cut by
+/// `l1-norm` to the width plan the README's pruned model uses (8-8-24-24-56-56, a narrow stem,
+/// 5.89 M MACs; no fine-tuning here — instruction counts hardly depend on the weights) runs
+/// bit-exact in QEMU, within its exact instruction ceiling, and at least 0.95 of its MAC
+/// ratio faster than the unpruned import on the same images.
+#[test]
+fn pruned_resnet8_speedup_keeps_up_with_its_mac_ratio() {
+    require_tools();
+    let data = data_dir();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let full = imported_blob(tmp.path(), &data);
+    let (run, pruned_run) = (tmp.path().join("rn8"), tmp.path().join("rn8-s8"));
+    let out = tmp.path().join("rn8-s8.whittle");
+    whittle(&[
+        "prune".as_ref(),
+        "--method".as_ref(),
+        "l1-norm".as_ref(),
+        "--from".as_ref(),
+        run.as_os_str(),
+        "--out".as_ref(),
+        pruned_run.as_os_str(),
+        "--widths".as_ref(),
+        "8,8,24,24,56,56".as_ref(),
+        "--finetune-epochs".as_ref(),
+        "0".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    whittle(&[
+        "export".as_ref(),
+        pruned_run.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    let pruned = std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let test = load_test(&data, DatasetKind::Cifar10).expect("CIFAR-10 test batch");
+    let run_on = |blob: &[u8]| {
+        let bytes = AlignedBytes::new(blob);
+        let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
+        let input = model.input().expect("input tensor");
+        let range = model.meta().input_range;
+        let images: Vec<LabeledImage> = (0..4)
+            .map(|i| LabeledImage {
+                label: test.labels[i],
+                pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
+            })
+            .collect();
+        let r = whittle::firmware::run(blob, &images, &RunOptions::new(Machine::Mps2An386))
+            .unwrap_or_else(|e| panic!("whittle run: {e}"));
+        assert_bit_exact(&r);
+        r
+    };
+    let (f, p) = (run_on(&full), run_on(&pruned));
+    assert_eq!(p.macs, 5_886_512, "the width plan's MACs");
+    let most = p.per_image.iter().map(|i| i.instructions).max();
+    eprintln!(
+        "pruned ResNet-8: {} instructions (at most {most:?}) against {}",
+        p.instructions_per_inference, f.instructions_per_inference
+    );
+    // Regression ceiling, exact under -icount: the largest per-image count of these images.
+    assert!(
+        most <= Some(7_111_280),
+        "{most:?} instructions per inference"
+    );
+    let speedup = f.instructions_per_inference as f64 / p.instructions_per_inference as f64;
+    let mac_ratio = f.macs as f64 / p.macs as f64;
+    assert!(
+        speedup >= 0.95 * mac_ratio,
+        "speedup {speedup:.3} for {mac_ratio:.3}x fewer MACs"
+    );
+}

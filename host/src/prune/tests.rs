@@ -208,9 +208,18 @@ fn snapped_mask_stays_zero_through_later_steps() {
     let v = ok(m.tensor(mask1, "values")).values;
     assert_eq!(v[0], 0.0);
     assert!(l1.frozen[0][0]);
+    // The free masks move (so the snapped one staying at 0 means something). Not every one:
+    // a channel whose ReLU is dead on all 24 images gets no gradient, and which channels die
+    // depends on the init, drawn from burn's process-wide RNG that tests running in parallel
+    // share (one such run left one mask at exactly 1.0).
     assert!(
-        v[1..].iter().all(|&x| x != 0.0 && x != 1.0),
-        "the others trained: {v:?}"
+        v[1..].iter().all(|&x| x != 0.0),
+        "no other mask snapped: {v:?}"
+    );
+    let moved = v[1..].iter().filter(|&&x| x != 1.0).count();
+    assert!(
+        moved >= 12,
+        "the others trained: {moved} of 15 moved, {v:?}"
     );
 }
 

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -108,22 +109,18 @@ impl Geometry {
                         // tap are one shifted copy of the plane, then the columns whose
                         // window falls off the left or right edge (which read the
                         // neighbouring row) are zeroed — one copy instead of one per row.
-                        let shift = offy * self.w as isize + offx;
                         let (lo, hi) = (y0 * ow, y1 * ow);
-                        let s0 = (lo as isize + shift).max(0);
-                        let s1 = (hi as isize + shift).min(plane.len() as isize);
-                        if s0 < s1 {
-                            let (d0, d1) = ((s0 - shift) as usize, (s1 - shift) as usize);
-                            dst[lo..d0].fill(0.0);
-                            dst[d1..hi].fill(0.0);
-                            dst[d0..d1].copy_from_slice(&plane[s0 as usize..s1 as usize]);
-                        } else {
-                            dst[lo..hi].fill(0.0);
+                        let shift = offy * self.w as isize + offx;
+                        let rows = &mut dst[lo..hi];
+                        match shifted_span(lo, hi, shift, plane.len()) {
+                            Some((d, src)) => {
+                                rows[..d.start - lo].fill(0.0);
+                                rows[d.end - lo..].fill(0.0);
+                                rows[d.start - lo..d.end - lo].copy_from_slice(&plane[src]);
+                            }
+                            None => rows.fill(0.0),
                         }
-                        for d in dst[lo..hi].chunks_exact_mut(ow) {
-                            d[..x0].fill(0.0);
-                            d[x1..].fill(0.0);
-                        }
+                        zero_edges(rows, ow, x0, x1);
                         continue;
                     }
                     for oy in y0..y1 {
@@ -181,20 +178,12 @@ impl Geometry {
                     let row = ((c * kh + ky) * kw + kx) * p;
                     let src = &mut cols[row..row + p];
                     if sh == 1 && sw == 1 && ow == self.w {
-                        let shift = offy * self.w as isize + offx;
                         let (lo, hi) = (y0 * ow, y1 * ow);
-                        for d in src[lo..hi].chunks_exact_mut(ow) {
-                            d[..x0].fill(0.0);
-                            d[x1..].fill(0.0);
-                        }
-                        // Output positions lo..hi read input lo+shift..hi+shift; the part
-                        // outside the plane only holds the zeroed edge columns.
-                        let s0 = (lo as isize + shift).max(0);
-                        let s1 = (hi as isize + shift).min(plane.len() as isize);
-                        if s0 < s1 {
-                            let (d0, d1) = ((s0 - shift) as usize, (s1 - shift) as usize);
-                            let span = &mut plane[s0 as usize..s1 as usize];
-                            for (a, b) in span.iter_mut().zip(&src[d0..d1]) {
+                        let shift = offy * self.w as isize + offx;
+                        zero_edges(&mut src[lo..hi], ow, x0, x1);
+                        // Outside the span only the zeroed edge columns lie.
+                        if let Some((d, span)) = shifted_span(lo, hi, shift, plane.len()) {
+                            for (a, b) in plane[span].iter_mut().zip(&src[d]) {
                                 *a += b;
                             }
                         }
@@ -219,6 +208,33 @@ impl Geometry {
                 }
             }
         }
+    }
+}
+
+/// For a stride-1 tap whose output rows are as wide as the input's: output positions
+/// `lo..hi` (whole rows) read plane positions `shift` further on; the part of them inside
+/// the plane (`0..len`) as `(output positions, plane positions)`, `None` if none is. The
+/// positions outside it are edge-window columns only.
+fn shifted_span(
+    lo: usize,
+    hi: usize,
+    shift: isize,
+    len: usize,
+) -> Option<(Range<usize>, Range<usize>)> {
+    let s0 = (lo as isize + shift).max(0);
+    let s1 = (hi as isize + shift).min(len as isize);
+    (s0 < s1).then(|| {
+        let out = (s0 - shift) as usize..(s1 - shift) as usize;
+        (out, s0 as usize..s1 as usize)
+    })
+}
+
+/// Zeroes columns `..x0` and `x1..` of each `ow`-wide row of `rows`: the windows that fall
+/// off the left or right edge.
+fn zero_edges(rows: &mut [f32], ow: usize, x0: usize, x1: usize) {
+    for r in rows.chunks_exact_mut(ow) {
+        r[..x0].fill(0.0);
+        r[x1..].fill(0.0);
     }
 }
 

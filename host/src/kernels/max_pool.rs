@@ -51,7 +51,7 @@ impl Pool {
         let (ip, op) = (self.h * self.w, self.oh * self.ow);
         let mut y = vec![0f32; self.planes * op];
         let mut arg = vec![0u32; self.planes * op];
-        let halving = self.kernel == [2, 2] && self.stride == [2, 2];
+        let halving = self.halving();
         y.par_chunks_mut(op)
             .zip(arg.par_chunks_mut(op))
             .zip(x.par_chunks(ip))
@@ -80,6 +80,11 @@ impl Pool {
                 }
             });
         (y, arg)
+    }
+
+    /// 2×2 windows at stride 2, the pools with their own forward and backward paths.
+    fn halving(&self) -> bool {
+        self.kernel == [2, 2] && self.stride == [2, 2]
     }
 
     /// [`Pool::forward`] of one plane for 2×2 windows at stride 2 (the seed nets' pools):
@@ -146,7 +151,7 @@ impl Pool {
     /// The input gradient: each output gradient added at its window's argmax.
     fn backward(&self, arg: &[u32], dy: &[f32]) -> Vec<f32> {
         let (ip, op) = (self.h * self.w, self.oh * self.ow);
-        if self.kernel == [2, 2] && self.stride == [2, 2] && ip > 0 {
+        if self.halving() && ip > 0 {
             assert!(
                 arg.len() == self.planes * op && dy.len() == arg.len(),
                 "max pool gradient lengths"

@@ -222,23 +222,19 @@ pub fn choose(
                     scores.len()
                 )));
             }
-            let names: Vec<String> = ctx.spec.groups().map_or_else(
-                |_| Vec::new(),
-                |g| {
-                    g.all
-                        .into_iter()
-                        .filter(|g| g.prunable())
-                        .map(|g| g.name)
-                        .collect()
-                },
-            );
+            // The i-th prunable group's name, for the error only.
+            let name = |i: usize| {
+                let groups = ctx.spec.groups().ok()?;
+                let mut prunable = groups.all.into_iter().filter(|g| g.prunable());
+                prunable.nth(i).map(|g| g.name)
+            };
             scores
                 .iter()
                 .zip(w)
                 .enumerate()
                 .map(|(i, (s, &n))| {
                     if n == 0 || n > s.len() {
-                        let name = names.get(i).map_or("?", String::as_str);
+                        let name = name(i).unwrap_or_else(|| "?".into());
                         Err(PruneError::Config(format!(
                             "width {n} for prunable group {i} ({name}) of {} channels (1..={0} allowed)",
                             s.len()

@@ -42,18 +42,8 @@ fn whittle(args: &[&std::ffi::OsStr]) {
     );
 }
 
-/// `whittle import --input-range raw` then `whittle export` (256 calibration images).
-fn imported_blob(tmp: &Path, data: &Path) -> Vec<u8> {
-    let run = tmp.join("rn8");
-    let out = tmp.join("rn8.whittle");
-    whittle(&[
-        "import".as_ref(),
-        onnx_model().as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--input-range".as_ref(),
-        "raw".as_ref(),
-    ]);
+/// `whittle export RUN --out OUT` (256 calibration images), the blob's bytes.
+fn exported(run: &Path, out: &Path, data: &Path) -> Vec<u8> {
     whittle(&[
         "export".as_ref(),
         run.as_os_str(),
@@ -62,7 +52,41 @@ fn imported_blob(tmp: &Path, data: &Path) -> Vec<u8> {
         "--data".as_ref(),
         data.as_os_str(),
     ]);
-    std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()))
+    std::fs::read(out).unwrap_or_else(|e| panic!("{}: {e}", out.display()))
+}
+
+/// `whittle import --input-range raw` into `tmp/rn8`, then [`exported`].
+fn imported_blob(tmp: &Path, data: &Path) -> Vec<u8> {
+    let run = tmp.join("rn8");
+    whittle(&[
+        "import".as_ref(),
+        onnx_model().as_os_str(),
+        "--out".as_ref(),
+        run.as_os_str(),
+        "--input-range".as_ref(),
+        "raw".as_ref(),
+    ]);
+    exported(&run, &tmp.join("rn8.whittle"), data)
+}
+
+/// Runs `blob` in QEMU (mps2-an386) on the first `n` CIFAR-10 test images, asserting it
+/// bit-exact with the host simulation.
+fn run_first(blob: &[u8], data: &Path, n: usize) -> whittle::firmware::RunReport {
+    let bytes = AlignedBytes::new(blob);
+    let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
+    let input = model.input().expect("input tensor");
+    let range = model.meta().input_range;
+    let test = load_test(data, DatasetKind::Cifar10).expect("CIFAR-10 test batch");
+    let images: Vec<LabeledImage> = (0..n)
+        .map(|i| LabeledImage {
+            label: test.labels[i],
+            pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
+        })
+        .collect();
+    let r = whittle::firmware::run(blob, &images, &RunOptions::new(Machine::Mps2An386))
+        .unwrap_or_else(|e| panic!("whittle run: {e}"));
+    assert_bit_exact(&r);
+    r
 }
 
 #[test]
@@ -71,20 +95,7 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
     let data = data_dir();
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let blob = imported_blob(tmp.path(), &data);
-    let bytes = AlignedBytes::new(&blob);
-    let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
-    let input = model.input().expect("input tensor");
-    let range = model.meta().input_range;
-    let test = load_test(&data, DatasetKind::Cifar10).expect("CIFAR-10 test batch");
-    let images: Vec<LabeledImage> = (0..6)
-        .map(|i| LabeledImage {
-            label: test.labels[i],
-            pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
-        })
-        .collect();
-    let r = whittle::firmware::run(&blob, &images, &RunOptions::new(Machine::Mps2An386))
-        .unwrap_or_else(|e| panic!("whittle run ResNet-8: {e}"));
-    assert_bit_exact(&r);
+    let r = run_first(&blob, &data, 6);
     assert_eq!(r.macs, 12_501_632);
     whittle_tests::assert_predicted("imported ResNet-8", &blob, &r);
     let per_op: Vec<String> = r
@@ -109,6 +120,8 @@ fn imported_resnet8_runs_bit_exact_within_its_instruction_and_ram_ceilings() {
     assert!(ram <= 40 * 1024, "RAM {ram} B");
     // Flash of the blob: the int8 weights, 12 B per channel (bias, multiplier, shift) and
     // at most 2 KB of metadata and padding.
+    let bytes = AlignedBytes::new(&blob);
+    let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
     let (mut weights, mut channels) = (0u64, 0u64);
     for op in model.ops() {
         match op.expect("op") {
@@ -142,7 +155,6 @@ fn pruned_resnet8_speedup_keeps_up_with_its_mac_ratio() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let full = imported_blob(tmp.path(), &data);
     let (run, pruned_run) = (tmp.path().join("rn8"), tmp.path().join("rn8-s8"));
-    let out = tmp.path().join("rn8-s8.whittle");
     whittle(&[
         "prune".as_ref(),
         "--method".as_ref(),
@@ -158,33 +170,8 @@ fn pruned_resnet8_speedup_keeps_up_with_its_mac_ratio() {
         "--data".as_ref(),
         data.as_os_str(),
     ]);
-    whittle(&[
-        "export".as_ref(),
-        pruned_run.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--data".as_ref(),
-        data.as_os_str(),
-    ]);
-    let pruned = std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
-    let test = load_test(&data, DatasetKind::Cifar10).expect("CIFAR-10 test batch");
-    let run_on = |blob: &[u8]| {
-        let bytes = AlignedBytes::new(blob);
-        let model = Model::from_bytes(&bytes).expect("the export is a valid blob");
-        let input = model.input().expect("input tensor");
-        let range = model.meta().input_range;
-        let images: Vec<LabeledImage> = (0..4)
-            .map(|i| LabeledImage {
-                label: test.labels[i],
-                pixels: quantize_chw(test.image(i), &input, range).expect("CIFAR-shaped input"),
-            })
-            .collect();
-        let r = whittle::firmware::run(blob, &images, &RunOptions::new(Machine::Mps2An386))
-            .unwrap_or_else(|e| panic!("whittle run: {e}"));
-        assert_bit_exact(&r);
-        r
-    };
-    let (f, p) = (run_on(&full), run_on(&pruned));
+    let pruned = exported(&pruned_run, &tmp.path().join("rn8-s8.whittle"), &data);
+    let (f, p) = (run_first(&full, &data, 4), run_first(&pruned, &data, 4));
     assert_eq!(p.macs, 5_886_512, "the width plan's MACs");
     let most = p.per_image.iter().map(|i| i.instructions).max();
     eprintln!(

@@ -52,12 +52,12 @@ impl Geometry {
     }
 
     /// Rows of the im2col matrix: `c · kh · kw`.
-    fn k(&self) -> usize {
+    pub(super) fn k(&self) -> usize {
         self.c * self.kernel[0] * self.kernel[1]
     }
 
     /// Output pixels per image and channel.
-    fn p(&self) -> usize {
+    pub(super) fn p(&self) -> usize {
         let [oh, ow] = self.output().unwrap_or([0, 0]);
         oh * ow
     }
@@ -378,38 +378,52 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
         }
         return y;
     }
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(g.co * p)
+            .zip(x.par_chunks(img.max(1)))
+            .for_each(|(yn, xn)| {
+                image_forward(g, xn, w, bias, yn);
+            });
+    };
+    // SAFETY: `x` holds `n` images (asserted), so the `n` chunks of `co · p` pair up with
+    // them one to one, and `image_forward` writes each in full.
+    unsafe { super::written(g.n * g.co * p, fill) }
+}
+
+/// One image of [`forward`]: `yn` (`co · p`) = `w · im2col(xn) + bias`, every value
+/// written; returns `yn` initialized. The geometry has an output and input channels.
+pub(super) fn image_forward<'a>(
+    g: &Geometry,
+    xn: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    yn: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
+    let (k, p) = (g.k(), g.p());
+    // Each output row starts at its bias (or 0), then the product adds in: no zeroing
+    // pass before.
+    for (c, row) in yn.chunks_mut(p).enumerate() {
+        let v = bias.map_or(0.0, |b| b[c]);
+        row.iter_mut().for_each(|e| {
+            e.write(v);
+        });
+    }
+    // SAFETY: the loop above wrote all `co · p` values of this image.
+    let yn = unsafe { super::assume_init(yn) };
     let wm = Mat {
         data: w,
         rs: k,
         cs: 1,
     };
-    let fill = |y: &mut [MaybeUninit<f32>]| {
-        y.par_chunks_mut(g.co * p)
-            .zip(x.par_chunks(img.max(1)))
-            .for_each(|(yn, xn)| {
-                // Each output row starts at its bias (or 0), then the product adds in:
-                // no zeroing pass before.
-                for (c, row) in yn.chunks_mut(p).enumerate() {
-                    let v = bias.map_or(0.0, |b| b[c]);
-                    row.iter_mut().for_each(|e| {
-                        e.write(v);
-                    });
-                }
-                // SAFETY: the loop above wrote all `co · p` values of this image.
-                let yn = unsafe { super::assume_init(yn) };
-                g.with_columns(xn, |src| {
-                    let cm = Mat {
-                        data: src,
-                        rs: p,
-                        cs: 1,
-                    };
-                    matmul(g.co, p, k, yn, true, wm, cm);
-                });
-            });
-    };
-    // SAFETY: `x` holds `n` images (asserted), so the `n` chunks of `co · p` pair up with
-    // them one to one, and each chunk is written in full before the product.
-    unsafe { super::written(g.n * g.co * p, fill) }
+    g.with_columns(xn, |src| {
+        let cm = Mat {
+            data: src,
+            rs: p,
+            cs: 1,
+        };
+        matmul(g.co, p, k, yn, true, wm, cm);
+    });
+    yn
 }
 
 /// Input gradient: `dx[n] = col2im(wᵀ · dy[n])`, NCHW like the input.
@@ -425,29 +439,34 @@ pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     if p == 0 || img == 0 {
         return dx;
     }
+    dx.par_chunks_mut(img)
+        .zip(dy.par_chunks(g.co * p))
+        .for_each(|(dxn, dyn_)| image_input_grad(g, w, dyn_, dxn));
+    dx
+}
+
+/// One image of [`input_grad`]: `dxn` (`c·h·w`, zeroed by the caller) `+= col2im(wᵀ ·
+/// dyn_)`.
+pub(super) fn image_input_grad(g: &Geometry, w: &[f32], dyn_: &[f32], dxn: &mut [f32]) {
+    let (k, p) = (g.k(), g.p());
     let wt = Mat {
         data: w,
         rs: 1,
         cs: k,
     };
-    dx.par_chunks_mut(img)
-        .zip(dy.par_chunks(g.co * p))
-        .for_each(|(dxn, dyn_)| {
-            let gm = Mat {
-                data: dyn_,
-                rs: p,
-                cs: 1,
-            };
-            if g.is_pointwise() {
-                matmul(k, p, g.co, dxn, false, wt, gm);
-            } else {
-                with_cols(k * p, |cols| {
-                    matmul(k, p, g.co, cols, false, wt, gm);
-                    g.col2im(cols, dxn);
-                });
-            }
+    let gm = Mat {
+        data: dyn_,
+        rs: p,
+        cs: 1,
+    };
+    if g.is_pointwise() {
+        matmul(k, p, g.co, dxn, false, wt, gm);
+    } else {
+        with_cols(k * p, |cols| {
+            matmul(k, p, g.co, cols, false, wt, gm);
+            g.col2im(cols, dxn);
         });
-    dx
+    }
 }
 
 /// Weight and bias gradients: `dw = Σₙ dy[n] · im2col(x[n])ᵀ` (`[co, c, kh, kw]`) and
@@ -463,9 +482,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) 
     if p == 0 || img == 0 {
         return (vec![0f32; g.co * k], vec![0f32; g.co]);
     }
-    // Contiguous shares of the batch, one per thread: few accumulators to add up.
-    let threads = rayon::current_num_threads().max(1);
-    let per = g.n.div_ceil(threads).max(1);
+    let per = g.share();
     let partial: Vec<(Vec<f32>, Vec<f32>)> = x
         .par_chunks(img * per)
         .zip(dy.par_chunks(g.co * p * per))
@@ -473,40 +490,71 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) 
             let mut dw = vec![0f32; g.co * k];
             let mut db = vec![0f32; g.co];
             for (i, (xn, dyn_)) in xs.chunks(img).zip(dys.chunks(g.co * p)).enumerate() {
-                let gm = Mat {
-                    data: dyn_,
-                    rs: p,
-                    cs: 1,
-                };
-                // `dw` column-major here (`[k][co]`), transposed once at the end.
-                g.with_columns(xn, |src| {
-                    let ct = Mat {
-                        data: src,
-                        rs: 1,
-                        cs: p,
-                    };
-                    matmul_strided(g.co, k, p, (&mut dw, 1, g.co), i > 0, gm, ct);
-                });
-                for (b, row) in db.iter_mut().zip(dyn_.chunks(p)) {
-                    *b += sum(row);
-                }
+                image_weight_grad(g, xn, dyn_, i == 0, (&mut dw, &mut db));
             }
             (dw, db)
         })
         .collect();
-    let mut it = partial.into_iter();
-    let (mut dwt, mut db) = it.next().unwrap_or_default();
-    for (pw, pb) in it {
-        dwt.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
-        db.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
+    g.weight_grad_total(partial)
+}
+
+impl Geometry {
+    /// Images per rayon task in the weight gradient: contiguous shares of the batch, one
+    /// per thread, so there are few accumulators to add up.
+    pub(super) fn share(&self) -> usize {
+        let threads = rayon::current_num_threads().max(1);
+        self.n.div_ceil(threads).max(1)
     }
-    let mut dw = vec![0f32; g.co * k];
-    for (j, col) in dwt.chunks_exact(g.co.max(1)).enumerate() {
-        for (o, &v) in col.iter().enumerate() {
-            dw[o * k + j] = v;
+
+    /// The weight gradient `[co, c, kh, kw]` and bias gradient from the shares' partial
+    /// sums (weight column-major, `[k][co]`), added in share order.
+    pub(super) fn weight_grad_total(
+        &self,
+        partial: Vec<(Vec<f32>, Vec<f32>)>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let k = self.k();
+        let mut it = partial.into_iter();
+        let (mut dwt, mut db) = it.next().unwrap_or_default();
+        for (pw, pb) in it {
+            dwt.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
         }
+        let mut dw = vec![0f32; self.co * k];
+        for (j, col) in dwt.chunks_exact(self.co.max(1)).enumerate() {
+            for (o, &v) in col.iter().enumerate() {
+                dw[o * k + j] = v;
+            }
+        }
+        (dw, db)
     }
-    (dw, db)
+}
+
+/// One image of [`weight_grad`]: adds `dyn_ · im2col(xn)ᵀ` into `dw` (column-major,
+/// `[k][co]`; overwritten when `first`) and each output row's sum into `db`.
+pub(super) fn image_weight_grad(
+    g: &Geometry,
+    xn: &[f32],
+    dyn_: &[f32],
+    first: bool,
+    (dw, db): (&mut [f32], &mut [f32]),
+) {
+    let (k, p) = (g.k(), g.p());
+    let gm = Mat {
+        data: dyn_,
+        rs: p,
+        cs: 1,
+    };
+    g.with_columns(xn, |src| {
+        let ct = Mat {
+            data: src,
+            rs: 1,
+            cs: p,
+        };
+        matmul_strided(g.co, k, p, (dw, 1, g.co), !first, gm, ct);
+    });
+    for (b, row) in db.iter_mut().zip(dyn_.chunks(p)) {
+        *b += sum(row);
+    }
 }
 
 #[cfg(test)]

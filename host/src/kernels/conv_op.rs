@@ -30,7 +30,7 @@ pub fn conv2d(
 }
 
 /// The geometry when whittle's kernels can run this conv (groups 1, shapes that fit).
-fn geometry(x: &Tensor<4>, w: &Tensor<4>, o: &ConvOptions<2>) -> Option<Geometry> {
+pub(super) fn geometry(x: &Tensor<4>, w: &Tensor<4>, o: &ConvOptions<2>) -> Option<Geometry> {
     let [n, c, h, wd] = x.dims();
     let [co, ci, kh, kw] = w.dims();
     if o.groups != 1 || ci != c {

@@ -1,8 +1,10 @@
 //! whittle's own CPU kernels for training on burn's flex backend (conv2d, max pooling, a
-//! fused ReLU + mask; forward and backward), with a switch back to burn's ops:
+//! fused ReLU + mask, and a conv with its ReLU + mask in one op; forward and backward),
+//! with a switch back to burn's ops:
 //! `WHITTLE_BURN_OPS=1` or [`set_burn_ops`].
 
 pub mod conv2d;
+pub mod conv_block;
 pub mod conv_op;
 pub mod flex;
 pub mod max_pool;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(test)]
 mod tests;
 
+pub use conv_block::conv_relu_scale;
 pub use conv_op::conv2d;
 pub use max_pool::max_pool2d;
 pub use relu_scale::relu_scale;

@@ -149,14 +149,35 @@ pub fn build(op: &Op, inputs: &[Shape], device: &Device) -> NodeModule {
     }
 }
 
-/// burn's `Conv2d::forward` through whittle's kernels ([`crate::kernels::conv2d`]); the
-/// nets built here always pad explicitly (other paddings take burn's own forward).
-fn conv2d(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// The conv's options when it pads explicitly (as the nets built here always do).
+fn conv_options(m: &Conv2d) -> Option<ConvOptions<2>> {
     let PaddingConfig2d::Explicit(t, l, b, r) = m.padding else {
-        return m.forward(x);
+        return None;
     };
-    let options = ConvOptions::new_with_padding(m.stride, [(t, b), (l, r)], m.dilation, m.groups);
-    crate::kernels::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
+    Some(ConvOptions::new_with_padding(
+        m.stride,
+        [(t, b), (l, r)],
+        m.dilation,
+        m.groups,
+    ))
+}
+
+/// burn's `Conv2d::forward` through whittle's kernels ([`crate::kernels::conv2d`]); other
+/// paddings take burn's own forward.
+fn conv2d(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match conv_options(m) {
+        Some(o) => crate::kernels::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), o),
+        None => m.forward(x),
+    }
+}
+
+/// `relu(conv(x)) · scale[c]`: one op ([`crate::kernels::conv_relu_scale`]) when the conv
+/// has a bias and explicit padding, else the conv then [`crate::kernels::relu_scale`].
+pub fn conv_relu_scale(m: &Conv2d, x: Tensor<4>, scale: Tensor<1>) -> Tensor<4> {
+    match (conv_options(m), &m.bias) {
+        (Some(o), Some(b)) => crate::kernels::conv_relu_scale(x, m.weight.val(), b.val(), o, scale),
+        _ => crate::kernels::relu_scale(conv2d(m, x), scale),
+    }
 }
 
 /// burn's `MaxPool2d::forward` through whittle's kernel ([`crate::kernels::max_pool2d`])

@@ -131,13 +131,14 @@ impl Net {
         let x = Act::Spatial(input);
         observer.value(g.input, &x);
         vals[g.input.0] = Some(x);
-        let mut fused = false;
+        let mut skip = 0;
         for (i, (node, m)) in g.nodes.iter().zip(&self.nodes).enumerate() {
-            if std::mem::take(&mut fused) {
-                continue; // this Mask ran inside the ReLU before it
+            if skip > 0 {
+                skip -= 1; // this node ran inside the fused op before it
+                continue;
             }
             if !observer.sees_all()
-                && let Some(scale) = self.mask_after_relu(i, &last_use)
+                && let Some((scale, ran)) = self.relu_mask_at(i, &last_use)
                 && let Some(Act::Spatial(_)) = &vals[node.inputs[0].0]
             {
                 let v = node.inputs[0];
@@ -148,11 +149,14 @@ impl Net {
                 }) else {
                     unreachable!("checked above")
                 };
-                let y = Act::Spatial(crate::kernels::relu_scale(t, scale));
-                let mask = &g.nodes[i + 1];
+                let y = Act::Spatial(match m {
+                    NodeModule::Conv(conv) => module::conv_relu_scale(conv, t, scale),
+                    _ => crate::kernels::relu_scale(t, scale),
+                });
+                let mask = &g.nodes[i + ran];
                 observer.value(mask.output, &y);
                 vals[mask.output.0] = Some(y);
-                fused = true;
+                skip = ran;
                 continue;
             }
             let inputs: Vec<Act> = node
@@ -194,21 +198,42 @@ impl Net {
         last_use
     }
 
-    /// When node `i` is a ReLU read only by node `i + 1`, a Mask: the mask's scales.
-    fn mask_after_relu(&self, i: usize, last_use: &[usize]) -> Option<Tensor<1>> {
+    /// Whether node `j`'s output is read by node `j + 1` alone (and is not the graph's
+    /// output), so the two can run as one op.
+    fn read_only_by_next(&self, j: usize, last_use: &[usize]) -> bool {
         let g = &self.graph;
-        let (relu, next) = (&g.nodes[i], g.nodes.get(i + 1)?);
-        let only_reader = last_use[relu.output.0] == i + 1
-            && relu.output != g.output
-            && next.inputs == [relu.output]
+        let (node, Some(next)) = (&g.nodes[j], g.nodes.get(j + 1)) else {
+            return false;
+        };
+        last_use[node.output.0] == j + 1
+            && node.output != g.output
+            && next.inputs == [node.output]
             && g.nodes
                 .iter()
-                .filter(|n| n.inputs.contains(&relu.output))
+                .filter(|n| n.inputs.contains(&node.output))
                 .count()
-                == 1;
-        match (&relu.op, &next.op, &self.nodes[i + 1]) {
-            (Op::Relu(_), Op::Mask(_), NodeModule::Mask(m)) if only_reader => Some(m.values.val()),
+                == 1
+    }
+
+    /// When node `i` starts a chain that runs as one op, each value inside it read only by
+    /// the next node: ReLU → Mask (`1` node more) or Conv → ReLU → Mask (`2`); the mask's
+    /// scales and that count.
+    fn relu_mask_at(&self, i: usize, last_use: &[usize]) -> Option<(Tensor<1>, usize)> {
+        let g = &self.graph;
+        let op = |j: usize| g.nodes.get(j).map(|n| &n.op);
+        let mask = |j: usize| match (op(j), op(j + 1), self.nodes.get(j + 1)) {
+            (Some(Op::Relu(_)), Some(Op::Mask(_)), Some(NodeModule::Mask(m)))
+                if self.read_only_by_next(j, last_use) =>
+            {
+                Some(m.values.val())
+            }
             _ => None,
+        };
+        match op(i) {
+            Some(Op::Conv2d(_)) if self.read_only_by_next(i, last_use) => {
+                mask(i + 1).map(|s| (s, 2))
+            }
+            _ => mask(i).map(|s| (s, 1)),
         }
     }
 }
@@ -288,7 +313,7 @@ mod tests {
 
     #[test]
     fn fused_relu_mask_equals_the_node_by_node_run() {
-        // `forward` (NoObserver) fuses each ReLU with its Mask; a Capture sees every value,
+        // `forward` (NoObserver) fuses each Conv + ReLU + Mask (and ReLU + Mask); a Capture sees every value,
         // so the same net runs node by node. Logits and every gradient must agree.
         // The seed nets' pattern without their Dropout (random in training mode).
         use crate::graph::op::{Conv2d, Mask, MaxPool, Relu};
@@ -323,12 +348,10 @@ mod tests {
                 net.run(x.clone(), GateMode::Off, &mut Capture::default())
             };
             let grads = (y.clone() * y.clone()).sum().backward();
+            let v = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
             let g = |m: &NodeModule| match m {
-                NodeModule::Mask(m) => m
-                    .values
-                    .val()
-                    .grad(&grads)
-                    .map(|t| t.into_data().try_to_vec::<f32>().unwrap_or_default()),
+                NodeModule::Mask(m) => m.values.val().grad(&grads).map(v),
+                NodeModule::Conv(c) => c.weight.val().grad(&grads).map(|t| v(t.flatten(0, 3))),
                 _ => None,
             };
             let masks: Vec<Vec<f32>> = net.nodes.iter().filter_map(g).collect();
@@ -336,20 +359,26 @@ mod tests {
             (logits, masks)
         };
         let last = net.last_uses();
-        let pairs: Vec<usize> = (0..net.nodes.len())
-            .filter(|&i| net.mask_after_relu(i, &last).is_some())
+        let chains: Vec<(usize, usize)> = (0..net.nodes.len())
+            .filter_map(|i| net.relu_mask_at(i, &last).map(|(_, ran)| (i, ran)))
             .collect();
-        // The dense pair (flat values) is found too but runs node by node.
-        assert_eq!(pairs, vec![1, 5, 10], "each ReLU + Mask pair is found");
+        // Each Conv + ReLU + Mask (and the ReLU + Mask inside it) is found; the dense pair
+        // (flat values) is found too but runs node by node.
+        assert_eq!(
+            chains,
+            vec![(0, 2), (1, 1), (4, 2), (5, 1), (10, 1)],
+            "each fusable chain is found"
+        );
         let (fused, plain) = (run(true), run(false));
         assert_eq!(fused.0.len(), 10);
         assert_eq!(fused.0, plain.0, "logits");
-        assert_eq!(fused.1.len(), 3, "a gradient for each mask");
+        assert_eq!(fused.1.len(), 5, "a gradient for each conv and mask");
         for (a, b) in fused.1.iter().zip(&plain.1) {
+            assert_eq!(a.len(), b.len());
             for (u, v) in a.iter().zip(b) {
                 assert!(
                     (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
-                    "mask gradient {u} vs {v}"
+                    "conv or mask gradient {u} vs {v}"
                 );
             }
         }

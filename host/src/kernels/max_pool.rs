@@ -18,18 +18,24 @@ use super::flex::{Ad, AdTensor, On, on, tensor, values};
 
 /// One pooling's shapes (no padding, no dilation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pool {
+pub(super) struct Pool {
     planes: usize,
     h: usize,
     w: usize,
     kernel: [usize; 2],
     stride: [usize; 2],
-    oh: usize,
-    ow: usize,
+    /// Output height.
+    pub(super) oh: usize,
+    /// Output width.
+    pub(super) ow: usize,
 }
 
 impl Pool {
-    fn new([n, c, h, w]: [usize; 4], kernel: [usize; 2], stride: [usize; 2]) -> Option<Pool> {
+    pub(super) fn new(
+        [n, c, h, w]: [usize; 4],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> Option<Pool> {
         let ok = kernel[0] > 0 && kernel[1] > 0 && stride[0] > 0 && stride[1] > 0;
         if !ok || h < kernel[0] || w < kernel[1] {
             return None;
@@ -83,7 +89,7 @@ impl Pool {
     }
 
     /// 2×2 windows at stride 2, the pools with their own forward and backward paths.
-    fn halving(&self) -> bool {
+    pub(super) fn halving(&self) -> bool {
         self.kernel == [2, 2] && self.stride == [2, 2]
     }
 
@@ -91,7 +97,7 @@ impl Pool {
     /// two input rows at a time, the window's four values compared in row-major order with
     /// selects instead of the general loop's bounds-checked slices and branches (which made
     /// the pool ≈9% of a seed-net training step in `perf`). Same maxima, same first argmax.
-    fn plane_2x2(&self, xp: &[f32], yp: &mut [f32], ap: &mut [u32]) {
+    pub(super) fn plane_2x2(&self, xp: &[f32], yp: &mut [f32], ap: &mut [u32]) {
         let (w, ow) = (self.w, self.ow);
         for ((oy, yr), ar) in yp
             .chunks_exact_mut(ow)
@@ -124,7 +130,7 @@ impl Pool {
     /// overlap, so each input value is written once — its window's gradient where it was
     /// the argmax, else 0 (the odd last row and column, in no window, 0) — instead of
     /// zeroing the plane and scattering into it.
-    fn plane_2x2_back(&self, ap: &[u32], gp: &[f32], dp: &mut [MaybeUninit<f32>]) {
+    pub(super) fn plane_2x2_back(&self, ap: &[u32], gp: &[f32], dp: &mut [MaybeUninit<f32>]) {
         let (w, ow) = (self.w, self.ow);
         for (oy, (ar, gr)) in ap.chunks_exact(ow).zip(gp.chunks_exact(ow)).enumerate() {
             let r = 2 * oy * w;

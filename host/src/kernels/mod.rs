@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(test)]
 mod tests;
 
-pub use conv_block::conv_relu_scale;
+pub use conv_block::{conv_relu_scale, conv_relu_scale_pool};
 pub use conv_op::conv2d;
 pub use max_pool::max_pool2d;
 pub use relu_scale::relu_scale;

@@ -171,23 +171,38 @@ fn conv2d(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-/// `relu(conv(x)) · scale[c]`: one op ([`crate::kernels::conv_relu_scale`]) when the conv
-/// has a bias and explicit padding, else the conv then [`crate::kernels::relu_scale`].
-pub fn conv_relu_scale(m: &Conv2d, x: Tensor<4>, scale: Tensor<1>) -> Tensor<4> {
-    match (conv_options(m), &m.bias) {
-        (Some(o), Some(b)) => crate::kernels::conv_relu_scale(x, m.weight.val(), b.val(), o, scale),
-        _ => crate::kernels::relu_scale(conv2d(m, x), scale),
+/// `relu(conv(x)) · scale[c]`, then 2×2 max-pooled at stride 2 when `pooled`: one op
+/// ([`crate::kernels::conv_relu_scale`], [`crate::kernels::conv_relu_scale_pool`]) when
+/// the conv has a bias and explicit padding, else the ops one by one.
+pub fn conv_relu_scale(m: &Conv2d, x: Tensor<4>, scale: Tensor<1>, pooled: bool) -> Tensor<4> {
+    use crate::kernels as k;
+    match (conv_options(m), &m.bias, pooled) {
+        (Some(o), Some(b), false) => k::conv_relu_scale(x, m.weight.val(), b.val(), o, scale),
+        (Some(o), Some(b), true) => k::conv_relu_scale_pool(x, m.weight.val(), b.val(), o, scale),
+        (_, _, false) => k::relu_scale(conv2d(m, x), scale),
+        (_, _, true) => k::max_pool2d(k::relu_scale(conv2d(m, x), scale), [2, 2], [2, 2]),
     }
+}
+
+/// Whether `m` is a 2×2 max pool at stride 2 that whittle's kernel runs (what
+/// [`conv_relu_scale`] can fuse).
+pub fn is_halving(m: &MaxPool2d) -> bool {
+    m.kernel_size == [2, 2] && m.stride == [2, 2] && runs_on_whittle(m)
+}
+
+/// Whether whittle's max-pool kernel runs `m`: unpadded, undilated, rounding down.
+fn runs_on_whittle(m: &MaxPool2d) -> bool {
+    let unpadded = matches!(
+        m.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    unpadded && m.dilation == [1, 1] && !m.ceil_mode
 }
 
 /// burn's `MaxPool2d::forward` through whittle's kernel ([`crate::kernels::max_pool2d`])
 /// when it is unpadded and undilated (as the nets built here are).
 fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    let unpadded = matches!(
-        m.padding,
-        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
-    );
-    if unpadded && m.dilation == [1, 1] && !m.ceil_mode {
+    if runs_on_whittle(m) {
         crate::kernels::max_pool2d(x, m.kernel_size, m.stride)
     } else {
         m.forward(x)

@@ -150,12 +150,12 @@ impl Net {
                     unreachable!("checked above")
                 };
                 let y = Act::Spatial(match m {
-                    NodeModule::Conv(conv) => module::conv_relu_scale(conv, t, scale),
+                    NodeModule::Conv(conv) => module::conv_relu_scale(conv, t, scale, ran == 3),
                     _ => crate::kernels::relu_scale(t, scale),
                 });
-                let mask = &g.nodes[i + ran];
-                observer.value(mask.output, &y);
-                vals[mask.output.0] = Some(y);
+                let last = &g.nodes[i + ran];
+                observer.value(last.output, &y);
+                vals[last.output.0] = Some(y);
                 skip = ran;
                 continue;
             }
@@ -216,8 +216,8 @@ impl Net {
     }
 
     /// When node `i` starts a chain that runs as one op, each value inside it read only by
-    /// the next node: ReLU → Mask (`1` node more) or Conv → ReLU → Mask (`2`); the mask's
-    /// scales and that count.
+    /// the next node: ReLU → Mask (`1` node more), Conv → ReLU → Mask (`2`) or that and a
+    /// 2×2 stride-2 MaxPool (`3`); the mask's scales and that count.
     fn relu_mask_at(&self, i: usize, last_use: &[usize]) -> Option<(Tensor<1>, usize)> {
         let g = &self.graph;
         let op = |j: usize| g.nodes.get(j).map(|n| &n.op);
@@ -229,9 +229,14 @@ impl Net {
             }
             _ => None,
         };
+        let halving = match (op(i + 3), self.nodes.get(i + 3)) {
+            (Some(Op::MaxPool(_)), Some(NodeModule::MaxPool(m))) => module::is_halving(m),
+            _ => false,
+        };
         match op(i) {
             Some(Op::Conv2d(_)) if self.read_only_by_next(i, last_use) => {
-                mask(i + 1).map(|s| (s, 2))
+                let pooled = halving && self.read_only_by_next(i + 2, last_use);
+                mask(i + 1).map(|s| (s, if pooled { 3 } else { 2 }))
             }
             _ => mask(i).map(|s| (s, 1)),
         }
@@ -313,7 +318,7 @@ mod tests {
 
     #[test]
     fn fused_relu_mask_equals_the_node_by_node_run() {
-        // `forward` (NoObserver) fuses each Conv + ReLU + Mask (and ReLU + Mask); a Capture sees every value,
+        // `forward` (NoObserver) fuses each Conv + ReLU + Mask + MaxPool (and ReLU + Mask); a Capture sees every value,
         // so the same net runs node by node. Logits and every gradient must agree.
         // The seed nets' pattern without their Dropout (random in training mode).
         use crate::graph::op::{Conv2d, Mask, MaxPool, Relu};
@@ -362,11 +367,11 @@ mod tests {
         let chains: Vec<(usize, usize)> = (0..net.nodes.len())
             .filter_map(|i| net.relu_mask_at(i, &last).map(|(_, ran)| (i, ran)))
             .collect();
-        // Each Conv + ReLU + Mask (and the ReLU + Mask inside it) is found; the dense pair
+        // Each Conv + ReLU + Mask + MaxPool (and the ReLU + Mask inside it) is found; the dense pair
         // (flat values) is found too but runs node by node.
         assert_eq!(
             chains,
-            vec![(0, 2), (1, 1), (4, 2), (5, 1), (10, 1)],
+            vec![(0, 3), (1, 1), (4, 3), (5, 1), (10, 1)],
             "each fusable chain is found"
         );
         let (fused, plain) = (run(true), run(false));

@@ -468,20 +468,8 @@ fn tracked(g: Geometry, pool: Option<Pool>, [x, w, b, s]: [AdTensor; 4]) -> AdTe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::tests::{uniform, vals};
     use burn::tensor::{Device, TensorData};
-
-    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
-
-    fn uniform(len: usize, seed: u64) -> Vec<f32> {
-        let mut r = crate::rng::SplitMix64::new(seed);
-        (0..len)
-            .map(|_| (r.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
-    }
 
     /// Forward and the four gradients of the fused ops, against whittle's conv followed by
     /// its relu·scale (and 2×2 max pool): equal bit for bit (the same sums in the same

@@ -180,13 +180,8 @@ fn tracked(g: Geometry, x: AdTensor, w: AdTensor, b: Option<AdTensor>) -> AdTens
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::tests::{uniform, vals};
     use burn::tensor::{Device, TensorData};
-
-    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
 
     /// `max |a − b| ≤ 1e-4 · max |b|` (relative to the tensor's scale: single elements
     /// near zero come from cancelling sums).
@@ -205,14 +200,6 @@ mod tests {
             a[i],
             b[i]
         );
-    }
-
-    /// `len` values uniform in [-1, 1) from `seed` (no device RNG: tests run in parallel).
-    fn uniform(len: usize, seed: u64) -> Vec<f32> {
-        let mut r = crate::rng::SplitMix64::new(seed);
-        (0..len)
-            .map(|_| (r.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
     }
 
     /// One case: forward and every gradient of whittle's conv equal burn's.

@@ -256,13 +256,8 @@ fn tracked(p: Pool, dims: [usize; 4], x: AdTensor) -> AdTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::tests::vals;
     use burn::tensor::{Device, TensorData};
-
-    fn vals(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
 
     /// Distinct values (no ties: the argmax is unique) in a scrambled order.
     fn distinct(len: usize, seed: usize) -> Vec<f32> {

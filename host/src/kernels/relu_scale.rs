@@ -197,20 +197,8 @@ fn tracked(dims: [usize; 4], plane: usize, x: AdTensor, s: AdTensor) -> AdTensor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::tests::{uniform, vals};
     use burn::tensor::{Device, TensorData};
-
-    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
-
-    fn uniform(len: usize, seed: u64) -> Vec<f32> {
-        let mut r = crate::rng::SplitMix64::new(seed);
-        (0..len)
-            .map(|_| (r.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
-    }
 
     #[test]
     fn forward_and_both_gradients_equal_burns_relu_then_mask() {

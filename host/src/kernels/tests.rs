@@ -8,14 +8,17 @@ use super::with_burn_ops;
 use crate::graph::{Graph, Op, presets};
 use crate::nn::{Net, NodeModule};
 
-fn uniform(len: usize, seed: u64) -> Vec<f32> {
+/// `len` values uniform in [-1, 1) from `seed` (no device RNG: tests run in parallel);
+/// shared by the kernels' tests.
+pub(super) fn uniform(len: usize, seed: u64) -> Vec<f32> {
     let mut r = crate::rng::SplitMix64::new(seed);
     (0..len)
         .map(|_| (r.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
         .collect()
 }
 
-fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A tensor's values, row-major.
+pub(super) fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .try_to_vec::<f32>()
         .unwrap_or_else(|e| panic!("{e:?}"))

@@ -291,7 +291,6 @@ type Grads = (
 /// each image's output gradient (through the pool's argmax when pooled) and then
 /// `dz = dy · s · (z > 0)` into this thread's buffers, then its input and weight gradients
 /// from them. `dy` is the op's output gradient (pooled size when pooled).
-#[allow(clippy::too_many_arguments)]
 fn slices_backward(
     g: &Geometry,
     pool: Option<(&Pool, &[u32])>,
